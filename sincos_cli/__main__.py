@@ -1,0 +1,5 @@
+"""`python -m sincos_cli` is the `sincos` command."""
+
+from .cli import main
+
+main()

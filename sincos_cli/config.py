@@ -1,0 +1,87 @@
+"""Training settings: one dataclass, standard library only (so `--help` stays instant)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields, replace
+
+CELLS = ("lstm", "gru", "rnn")
+SCHEDULES = ("constant", "cosine", "onecycle")
+TASKS = ("sin-cos", "cos-sin", "sin-forecast")
+RECIPES = ("seed", "robust")
+
+# Settings that define the model, the data stream or the optimisation: a resumed run must
+# keep them, and `compare` shows the ones that differ between runs.
+FROZEN_ON_RESUME = (
+    "batch_size", "time_steps", "hidden", "lr", "seed", "cell", "layers", "stateful",
+    "schedule", "warmup_steps", "clip", "task", "horizon", "noise", "x_spacing", "recipe",
+)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 501  # optimiser updates (the seed runs 501)
+    batch_size: int = 50  # windows per batch
+    time_steps: int = 20  # points per window
+    hidden: int = 20  # recurrent units
+    lr: float = 0.006  # Adam peak learning rate
+    seed: int = 0  # torch RNG seed; the CLI draws one when not given
+    cell: str = "lstm"  # lstm | gru | rnn
+    layers: int = 1  # stacked recurrent layers
+    stateful: bool = True  # carry the state from batch to batch (Keras stateful=True)
+    schedule: str = "constant"  # learning-rate schedule: constant | cosine | onecycle
+    warmup_steps: int = 0  # linear warm-up from 0 to lr
+    clip: float = 0.0  # gradient-norm clip; 0 = off
+    task: str = "sin-cos"  # sin-cos | cos-sin | sin-forecast
+    horizon: int = 1  # sin-forecast: predict sin this many points ahead
+    noise: float = 0.0  # std of Gaussian noise added to the input
+    x_spacing: float = 1 / (10 * math.pi)  # x = index * x_spacing
+    eval_batches: int = 10  # batches past training scored for eval_mse
+    recipe: str = "seed"  # seed | robust: a named bundle of the settings above
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainConfig:
+        """Rebuild from config.json; unknown keys are ignored, missing ones take defaults."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first bad setting."""
+        positive = ("steps", "batch_size", "time_steps", "hidden", "layers", "eval_batches",
+                    "horizon")
+        for name in positive:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not (math.isfinite(self.x_spacing) and self.x_spacing > 0):
+            raise ValueError(f"x_spacing must be a positive number, got {self.x_spacing!r}")
+        for name in ("clip", "noise"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be zero or a positive number, got {value!r}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be zero or more, got {self.warmup_steps!r}")
+        if not 0 <= self.seed < 2**32:
+            raise ValueError(f"seed must be between 0 and 2**32-1, got {self.seed!r}")
+        for name, choices in (("cell", CELLS), ("schedule", SCHEDULES), ("task", TASKS),
+                              ("recipe", RECIPES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}")
+
+
+# A recipe fills settings the user did not give; explicit flags still win.
+RECIPE_SETTINGS: dict[str, dict] = {
+    "seed": {},
+    "robust": {"schedule": "cosine", "warmup_steps": 25, "clip": 1.0, "lr": 0.01},
+}
+
+
+def resolve(given: dict, recipe: str = "seed") -> TrainConfig:
+    """Defaults, then the recipe's settings, then what the user gave explicitly."""
+    merged = {**RECIPE_SETTINGS.get(recipe, {}), **given, "recipe": recipe}
+    return replace(TrainConfig(), **merged)

@@ -1,0 +1,161 @@
+"""One `sincos train`: a new or resumed run folder, signals, progress, and the final status."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+from .config import FROZEN_ON_RESUME, TrainConfig
+from .errors import SincosError
+from .runs import allocate, read_json, resolve, status
+
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+
+
+class Stop:
+    """First SIGINT/SIGTERM: finish the step, save, exit 130/143. Second: exit at once."""
+
+    def __init__(self, on_second):
+        self.signum = None
+        self.on_second = on_second
+        self._old = {}
+
+    def __enter__(self) -> Stop:
+        if threading.current_thread() is threading.main_thread():
+            for sig in EXIT_CODES:
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signum is not None:
+            self.on_second()
+            os._exit(EXIT_CODES[signum])
+        self.signum = signum
+
+    def __call__(self) -> bool:
+        return self.signum is not None
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _lock(path: Path):
+    """Hold an exclusive lock on the run for this process's life (two resumes of one run)."""
+    fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SincosError(f"run {path.name} is in use by another sincos process") from None
+    return fd
+
+
+def setup_torch(threads: int, device: str):
+    import torch
+
+    from .train import resolve_device
+
+    if threads > 0:
+        torch.set_num_threads(threads)
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:  # already set in this process (tests train several runs)
+            pass
+    return resolve_device(device)
+
+
+def prepare_resume(root: Path, selector: str, given: dict, device):
+    """Check a run can be resumed with the given settings; return (path, cfg, ckpt, trace)."""
+    import numpy as np
+
+    from .train import load_checkpoint_file
+
+    path = resolve(root, selector)
+    run = read_json(path / "run.json")
+    st = status(run)
+    if st == "running":
+        raise SincosError(f"run {path.name} is still running (pid {run.get('pid')})")
+    old = TrainConfig.from_dict(read_json(path / "config.json"))
+    for key in FROZEN_ON_RESUME:
+        if key in given and given[key] != getattr(old, key):
+            raise SincosError(f"cannot change {key.replace('_', '-')} on resume "
+                              f"(run has {getattr(old, key)!r}, asked {given[key]!r})")
+    cfg = replace(old, steps=given.get("steps", old.steps))
+    ckpt = load_checkpoint_file(path / "checkpoint.pt", map_location=device)
+    if ckpt.get("config", {}).get("hidden") != cfg.hidden:
+        raise SincosError(f"{path / 'checkpoint.pt'} does not match config.json")
+    done = int(ckpt.get("step", 0))
+    if done >= cfg.steps:
+        raise SincosError(f"run {path.name} already has {done} steps; "
+                          f"pass --steps N (N > {done}) to train further")
+    trace = None
+    try:
+        with np.load(path / "trace.npz", allow_pickle=False) as z:
+            trace = {k: z[k] for k in ("step", "loss", "x", "target", "prediction")}
+        keep = trace["step"] < done
+        trace = {k: [*v[keep]] for k, v in trace.items()}
+    except (OSError, KeyError, ValueError):
+        print(f"warning: {path / 'trace.npz'} unreadable; the trace restarts at step {done}",
+              file=sys.stderr)
+    return path, cfg, ckpt, trace
+
+
+def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,
+              threads: int, checkpoint_every: int, argv: list[str], quiet: bool,
+              log_every: int, resume: str | None = None, given: dict | None = None):
+    """Train (or resume) one run; return (run folder, summary, exit code)."""
+    from .progress import Progress
+    from .recorder import Recorder
+    from .train import Trainer
+
+    dev = setup_torch(threads, device)
+    if resume is not None:
+        path, cfg, ckpt, trace = prepare_resume(root, resume, given or {}, dev)
+        lock = _lock(path)
+        trainer = Trainer(cfg, dev)
+        trainer.load_checkpoint(ckpt)
+        rec = Recorder(path, trainer, checkpoint_every)
+        rec.resume(argv, str(dev), trace)
+    else:
+        path = allocate(root, name)
+        try:
+            lock = _lock(path)
+            trainer = Trainer(cfg, dev)
+            rec = Recorder(path, trainer, checkpoint_every)
+            rec.start(argv, str(dev))
+        except BaseException:
+            # Nothing was trained yet: leave no half-made folder behind.
+            import shutil
+
+            shutil.rmtree(path, ignore_errors=True)
+            raise
+
+    stop = Stop(on_second=lambda: rec.mark("interrupted", "interrupted twice; "
+                                                          "stopped without saving"))
+    try:
+        with stop, Progress(cfg.steps, done=trainer.step, quiet=quiet,
+                            log_every=log_every) as bar:
+            def on_step(info):
+                rec.on_step(info)
+                bar.update(info.step + 1, info.loss, info.step)
+
+            trainer.fit(on_step, should_stop=stop)
+            if stop():
+                summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
+                                     f"stopped by signal {signal.Signals(stop.signum).name}")
+                return path, summary, EXIT_CODES[stop.signum]
+            summary = rec.finish("completed", trainer.evaluate())
+            return path, summary, 0
+    except Exception as e:
+        rec.mark("failed", f"{type(e).__name__}: {e}")
+        if os.environ.get("SINCOS_DEBUG"):
+            raise
+        raise SincosError(f"training failed: {type(e).__name__}: {e}") from None
+    finally:
+        os.close(lock)

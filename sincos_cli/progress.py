@@ -1,0 +1,65 @@
+"""Progress on stderr: a rich bar on a terminal, plain lines otherwise, nothing with --quiet."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    """Use as a context manager; call update(step_done, loss) after each step."""
+
+    def __init__(self, total: int, *, done: int = 0, quiet: bool = False, log_every: int = 10,
+                 label: str = "train", unit: str = "loss", stream=None):
+        self.total, self.done, self.quiet = total, done, quiet
+        self.log_every, self.label, self.unit = log_every, label, unit
+        self.stream = stream or sys.stderr
+        self.bar = None
+        self._last = 0.0
+
+    def __enter__(self) -> Progress:
+        if not self.quiet and self.stream.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[metric]}"), TextColumn("{task.fields[rate]}"),
+                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                console=Console(file=self.stream), transient=False,
+                refresh_per_second=8,
+            )
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total, completed=self.done,
+                                          metric="", rate="")
+            self._t0, self._n0 = time.perf_counter(), self.done
+        return self
+
+    def update(self, done: int, value: float | None = None, step: int | None = None) -> None:
+        """`done` items finished; `step` (0-based) for the plain log line."""
+        if self.quiet:
+            return
+        if self.bar is None:
+            s = done - 1 if step is None else step
+            if value is not None and (s % self.log_every == 0 or done == self.total):
+                print(f"step {s} {self.unit} {value:.6g}", file=self.stream, flush=True)
+            return
+        now = time.perf_counter()
+        # Redrawing costs more than a training step: update the bar a few times a second.
+        if now - self._last < 0.1 and done < self.total:
+            return
+        self._last = now
+        rate = (done - self._n0) / max(now - self._t0, 1e-9)
+        metric = f"{self.unit} {value:.3e}" if value is not None else ""
+        self.bar.update(self.task, completed=done, metric=metric, rate=f"{rate:,.0f}/s")
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()

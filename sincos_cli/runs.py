@@ -1,0 +1,228 @@
+"""The run folder: ids, atomic writes, status, and safe readers (standard library only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .errors import SincosError
+
+SCHEMA = 1
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+ID_RE = re.compile(r"^run-(\d+)$")
+FILES = ("run.json", "config.json", "metrics.jsonl", "summary.json", "checkpoint.pt",
+         "trace.npz")
+
+
+def runs_dir(option: str | os.PathLike | None = None) -> Path:
+    """--runs-dir, else $SINCOS_RUNS_DIR, else ./runs."""
+    return Path(option or os.environ.get("SINCOS_RUNS_DIR") or "runs")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- writing -------------------------------------------------------------------------------
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; keep the user's usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def atomic_write_json(path: Path, obj) -> None:
+    atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode())
+
+
+def check_name(name: str) -> str:
+    if name in (".", "..") or not NAME_RE.match(name):
+        raise SincosError(
+            f"invalid run name {name!r}: use letters, digits, '.', '_' and '-' only")
+    return name
+
+
+def allocate(root: Path, name: str | None = None) -> Path:
+    """Create a new, empty run folder and return it; never reuses an existing one."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SincosError(f"cannot create runs dir {root}: {e.strerror}") from None
+    if name is not None:
+        path = root / check_name(name)
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise SincosError(f"run {name!r} already exists in {root}") from None
+        except OSError as e:
+            raise SincosError(f"cannot create run folder in {root}: {e.strerror}") from None
+        return path
+    n = max((run_number(p.name) or 0 for p in _children(root)), default=0) + 1
+    while True:
+        # mkdir is atomic: two trains started together race here, and the loser moves on.
+        path = root / f"run-{n:02d}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+        except OSError as e:
+            raise SincosError(f"cannot create run folder in {root}: {e.strerror}") from None
+
+
+# -- finding runs ------------------------------------------------------------------------
+
+def run_number(name: str) -> int | None:
+    m = ID_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def sort_key(name: str):
+    n = run_number(name)
+    return (0, n, name) if n is not None else (1, 0, name)
+
+
+def _children(root: Path):
+    try:
+        return [p for p in root.iterdir() if not p.name.startswith(".")]
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise SincosError(f"cannot read runs dir {root}: {e.strerror}") from None
+
+
+def list_runs(root: Path) -> list[Path]:
+    """Run folders in `root` ordered by number (run-100 after run-99), then named ones.
+
+    Symlinks are skipped: a run folder must live inside the runs dir.
+    """
+    found = [p for p in _children(root)
+             if p.is_dir() and not p.is_symlink() and (p / "run.json").exists()]
+    return sorted(found, key=lambda p: sort_key(p.name))
+
+
+def _names(root: Path) -> str:
+    names = [p.name for p in list_runs(root)]
+    return ", ".join(names) if names else "none"
+
+
+def resolve(root: Path, selector: str) -> Path:
+    """A run named by id, number, `latest`, or a path to its folder."""
+    if os.sep in selector or selector.startswith("."):
+        path = Path(selector)
+        if not (path / "run.json").is_file():
+            raise SincosError(f"{selector} is not a run folder (no run.json)")
+        return path.resolve()
+    if selector == "latest":
+        runs = list_runs(root)
+        if not runs:
+            raise SincosError(f"no runs in {root}")
+        return max(runs, key=lambda p: (_created(p), sort_key(p.name)))
+    name = f"run-{int(selector):02d}" if selector.isdigit() else selector
+    if not NAME_RE.match(name):
+        raise SincosError(f"invalid run name {selector!r}")
+    path = root / name
+    if path.is_symlink():
+        raise SincosError(f"run {name} is a symlink; run folders must live in {root}")
+    if not (path / "run.json").is_file():
+        raise SincosError(f"no run {selector!r} in {root} (runs: {_names(root)})")
+    return path
+
+
+def _created(path: Path) -> str:
+    try:
+        return str(json.loads((path / "run.json").read_text()).get("created", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+# -- reading ---------------------------------------------------------------------------
+
+def read_json(path: Path) -> dict:
+    """A JSON object from a run folder, or a one-line SincosError naming the file."""
+    try:
+        obj = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise SincosError(f"{path} is missing") from None
+    except OSError as e:
+        raise SincosError(f"cannot read {path}: {e.strerror}") from None
+    except (ValueError, UnicodeDecodeError):
+        raise SincosError(f"{path} is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise SincosError(f"{path} does not hold a JSON object")
+    return obj
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """metrics.jsonl rows; a truncated or garbled line (a crash mid-write) ends the read."""
+    rows = []
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                try:
+                    row = json.loads(line)
+                    rows.append({"step": int(row["step"]), "loss": float(row["loss"]), **row})
+                except (ValueError, KeyError, TypeError):
+                    break
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        raise SincosError(f"cannot read {path}: {e.strerror}") from None
+    return rows
+
+
+def truncate_metrics(path: Path, steps: int) -> None:
+    """Keep the rows of steps 0 … steps-1, so a resumed run writes no step twice."""
+    keep = b"".join(json.dumps(r).encode() + b"\n" for r in read_metrics(path)
+                    if r["step"] < steps)
+    atomic_write_bytes(path, keep)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start tick of a process (Linux), to tell a reused pid from ours."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def status(run: dict) -> str:
+    """The status a reader reports: `running` whose process is gone is `crashed`."""
+    st = run.get("status", "unknown")
+    if st != "running" or run.get("host") != socket.gethostname():
+        return st
+    pid = run.get("pid")
+    if not isinstance(pid, int) or not _pid_alive(pid):
+        return "crashed"
+    started = run.get("pid_start")
+    if started is not None and process_start(pid) not in (None, started):
+        return "crashed"
+    return st

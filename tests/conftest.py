@@ -1,0 +1,68 @@
+"""Shared fixtures: every test gets its own runs dir; one tiny trained run is shared."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from sincos_cli.cli import app
+
+# A run small enough to train in well under a second, big enough to learn something.
+TINY = ["--steps", "40", "--batch-size", "8", "--time-steps", "10", "--hidden", "8",
+        "--seed", "3", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    d = tmp_path / "runs"
+    monkeypatch.setenv("SINCOS_RUNS_DIR", str(d))
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    return d
+
+
+@pytest.fixture
+def cli(runs_dir):
+    """Invoke the app in-process; returns typer's Result (stdout and stderr apart)."""
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None):
+        return runner.invoke(app, [str(a) for a in args], input=input)
+    return invoke
+
+
+def sincos(*args: str, env: dict | None = None, input: str | None = None, cwd=None,
+           timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run the real `sincos` console script in a subprocess."""
+    exe = shutil.which("sincos", path=os.path.dirname(sys.executable)) or "sincos"
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, input=input, cwd=cwd,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory) -> Path:
+    """One tiny completed run, trained once through the real CLI and reused read-only."""
+    root = tmp_path_factory.mktemp("shared") / "runs"
+    out = sincos("train", *TINY, "--checkpoint-every", "10", "--runs-dir", root)
+    assert out.returncode == 0, out.stderr
+    return root / out.stdout.strip()
+
+
+@pytest.fixture
+def trained_copy(trained, runs_dir) -> Path:
+    """A private copy of the shared run inside this test's runs dir, safe to damage."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    dst = runs_dir / trained.name
+    shutil.copytree(trained, dst)
+    return dst
+
+
+def read(path: Path):
+    return json.loads(path.read_text())
