@@ -100,6 +100,13 @@ def guarded(fn):
                 raise
             where = f" {e.filename}" if e.filename else ""
             fail(f"{e.strerror or e}:{where}".rstrip(":"))
+        except (typer.Exit, typer.Abort, ClickException, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            # A bug, not bad input: still one line; SINCOS_DEBUG=1 shows the traceback.
+            if os.environ.get("SINCOS_DEBUG"):
+                raise
+            fail(f"internal error: {type(e).__name__}: {e} (SINCOS_DEBUG=1 for details)")
     return wrapper
 
 
@@ -248,6 +255,178 @@ def train(
         print(path.name)
     if code:
         raise typer.Exit(code)
+
+
+# -- animate -----------------------------------------------------------------------------
+
+class AnimFormat(StrEnum):
+    gif = "gif"
+    mp4 = "mp4"
+
+
+def _size(value: str) -> tuple[int, int]:
+    import re
+
+    m = re.fullmatch(r"(\d+)[xX×](\d+)", value.strip())
+    if not m or not all(16 <= int(v) <= 8192 for v in m.groups()):
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT in pixels (16 to 8192), got {value!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def _fps(value: float) -> float:
+    if not (math.isfinite(value) and 0 < value <= 100):
+        raise typer.BadParameter(f"must be above 0 and at most 100, got {value:g}")
+    return value
+
+
+RunArg = Annotated[str, typer.Argument(
+    help="The run: its id (run-01), number (1), 'latest', or a path to its folder.")]
+
+
+@app.command()
+@guarded
+def animate(
+    run: RunArg,
+    out: Annotated[str | None, typer.Option(
+        "--out", "-o", help="Output file (.gif or .mp4), or '-' for stdout "
+        "[default: animation.gif in the run folder].", show_default=False)] = None,
+    fmt: Annotated[AnimFormat | None, typer.Option(
+        "--format", help="gif or mp4 [default: from --out's suffix].",
+        show_default=False)] = None,
+    fps: Annotated[float, typer.Option(callback=_fps, help="Frames per second.")] = 10.0,
+    every: Annotated[int, typer.Option(min=1, help="Draw every Nth step.")] = 1,
+    max_frames: Annotated[int, typer.Option(
+        min=1, help="Thin evenly to at most this many frames.")] = 600,
+    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT in pixels.")] = "640x480",
+    dpi: Annotated[int, typer.Option(min=20, max=600, help="Dots per inch (text scale).")] = 100,
+    jobs: Annotated[int, typer.Option(
+        min=0, help="Worker processes; 0 = one per CPU, at most 4.")] = 0,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+):
+    """Replay training as a GIF or MP4 (truth red, prediction blue dashed); prints the path."""
+    width, height = _size(size)
+    if fmt is None:
+        suffix = Path(out).suffix.lower() if out not in (None, "-") else ".gif"
+        if suffix not in (".gif", ".mp4"):
+            raise typer.BadParameter(f"unknown suffix {suffix or '(none)'!r}: use .gif or "
+                                     ".mp4, or --format", param_hint="--out")
+        fmt = AnimFormat(suffix[1:])
+    from .runs import read_json, resolve
+    from .runs import runs_dir as pick_runs_dir
+
+    path = resolve(pick_runs_dir(runs_dir), run)
+    from . import animate as anim
+    from .progress import Progress
+
+    trace = anim.load_trace(path / "trace.npz")
+    try:
+        cfg = read_json(path / "config.json")
+    except SincosError as e:
+        print(f"warning: {e}; drawing as sin → cos", file=sys.stderr)
+        cfg = {}
+    style = anim.style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),
+                           width, height, dpi)
+    frames = anim.pick_frames(len(trace["step"]), every, max_frames)
+    if fmt == "gif":
+        _, warning = anim.gif_delay(fps)
+        if warning and not quiet:
+            print(f"warning: {warning}", file=sys.stderr)
+    dest = None if out == "-" else Path(out) if out else path / f"animation.{fmt.value}"
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    with Progress(len(frames), quiet=quiet, label="animate") as bar:
+        def produce(target):
+            anim.render(trace, frames, style, fmt.value, target, fps, jobs,
+                        on_frames=bar.update)
+        anim.write_atomically(dest, fmt.value, produce)
+    if dest is not None:
+        print(dest)
+
+
+# -- predict -----------------------------------------------------------------------------
+
+@app.command()
+@guarded
+def predict(
+    ctx: typer.Context,
+    run: RunArg,
+    source: Annotated[str | None, typer.Argument(
+        help="'-' to read numbers from stdin (or a file path); omit for a range of x.",
+        show_default=False)] = None,
+    start: Annotated[float, typer.Option(help="Range: first x, in radians.")] = 0.0,
+    points: Annotated[int, typer.Option(
+        min=1, help="Range: how many points, at the run's x spacing.")] = 1000,
+    input_file: Annotated[Path | None, typer.Option(
+        "--input", "-i", help="Read numbers from this file.", show_default=False)] = None,
+    column: Annotated[str | None, typer.Option(
+        help="Input is CSV with a header: the column to feed the model.")] = None,
+    target_column: Annotated[str | None, typer.Option(
+        help="CSV column with the true values, to report mse.")] = None,
+    warmup: Annotated[int | None, typer.Option(
+        min=0, show_default="4 windows",
+        help="Points skipped by mse_after_warmup while the state settles.")] = None,
+    as_csv: Annotated[bool, typer.Option(
+        "--csv", help="CSV rows (the default for ranges).")] = False,
+    as_json: Json = False,
+    header: Annotated[bool, typer.Option("--header/--no-header", help="CSV header row.")] = True,
+    runs_dir: RunsDir = None,
+):
+    """Run a trained model on new input; rows to stdout.
+
+    A range (--start, --points) feeds the run's input curve, sin(x) for sin-cos, and scores
+    the prediction against the true target. A stream (-, a file, or --input) feeds your
+    numbers, one per line or a CSV --column. Either way the sequence goes through the
+    recurrent layer in order from a zero state, the state carried across chunks, so output
+    starts before the input ends and memory stays flat. Output: CSV
+    (x,input,target,prediction; empty where unknown), --json (one object with points and
+    mse), or, for streams with no format asked, one prediction per line.
+    """
+    if as_csv and as_json:
+        raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
+    if source is not None and input_file is not None:
+        raise typer.BadParameter("give either SOURCE or --input, not both", param_hint="--input")
+    stream = source if source is not None else input_file
+    if stream is not None and any(ctx.get_parameter_source(p) == ParameterSource.COMMANDLINE
+                                  for p in ("start", "points")):
+        raise typer.BadParameter("--start and --points describe a range, not a stream",
+                                 param_hint="--points")
+    if stream is None and (column or target_column):
+        raise typer.BadParameter("--column and --target-column need a stream (- or --input)",
+                                 param_hint="--column")
+    from .runs import resolve
+    from .runs import runs_dir as pick_runs_dir
+
+    path = resolve(pick_runs_dir(runs_dir), run)
+    import torch
+
+    from . import predict as pr
+
+    torch.set_num_threads(1)
+    model, cfg = pr.load_model(path)
+    warm = cfg.time_steps * 4 if warmup is None else warmup
+    out = sys.stdout
+    if as_json:
+        writer = pr.JsonOut(out, {"run": path.name, "task": cfg.task,
+                                  "mode": "range" if stream is None else "stream"})
+    elif as_csv or stream is None:
+        writer = pr.CsvOut(out, header)
+    else:
+        writer = pr.PlainOut(out)
+    if stream is None:
+        chunks = pr.range_chunks(start, points, cfg)
+        result = pr.run(chunks, model, writer, warm, out)
+    else:
+        import contextlib
+
+        with (contextlib.nullcontext(sys.stdin.buffer) if str(stream) == "-"
+              else open(stream, "rb")) as f:
+            result = pr.run(pr.stream_chunks(f, column, target_column), model, writer, warm,
+                            out)
+    if not as_json and result["mse"] is not None:
+        late = result["mse_after_warmup"]
+        late = f"{late:.4g}" if late is not None else "n/a"
+        print(f"mse {result['mse']:.4g}  mse_after_warmup {late}  "
+              f"({result['scored_points']} points, warm-up {warm})", file=sys.stderr)
 
 
 def main() -> None:

@@ -38,10 +38,10 @@ def cli(runs_dir):
 
 
 def sincos(*args: str, env: dict | None = None, input: str | None = None, cwd=None,
-           timeout: float = 120) -> subprocess.CompletedProcess:
+           timeout: float = 120, text: bool = True) -> subprocess.CompletedProcess:
     """Run the real `sincos` console script in a subprocess."""
     exe = shutil.which("sincos", path=os.path.dirname(sys.executable)) or "sincos"
-    return subprocess.run([exe, *map(str, args)], capture_output=True, text=True,
+    return subprocess.run([exe, *map(str, args)], capture_output=True, text=text,
                           env={**os.environ, **(env or {})}, input=input, cwd=cwd,
                           timeout=timeout)
 

@@ -1,0 +1,413 @@
+"""Replay a run's trace as a GIF or MP4: the tutorial's live plot, one frame per step, fast.
+
+Speed comes from four things, each measured in tests/bench/bench_animate.py:
+- one Agg figure updated in place, blitting: a background without the moving artists is
+  drawn once; each frame restores it and redraws only the x axis, the two lines, the spines,
+  legend and title (the artists a new x range or new data can touch), in the order a full
+  draw uses, so frames equal a full redraw;
+- GIF frames mapped to one fixed palette with a numpy lookup table (white stays white, no
+  per-frame palette drift) and LZW-encoded by Pillow frame by frame, cropped to what changed;
+- MP4 frames piped raw into the ffmpeg that imageio-ffmpeg ships;
+- frames split across worker processes in small chunks, consumed in order with a bounded
+  number in flight, so memory stays flat in the number of frames.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SincosError
+
+FORMATS = ("gif", "mp4")
+CHUNK = 16  # frames per worker task
+
+
+@dataclass(frozen=True)
+class Style:
+    width: int = 640
+    height: int = 480
+    dpi: int = 100
+    truth_label: str = "cos(x)"
+    input_name: str = "sin(x)"
+
+
+def style_for(task: str, horizon: int, width: int, height: int, dpi: int) -> Style:
+    truth = {"sin-cos": "cos(x)", "cos-sin": "sin(x)"}.get(task, f"sin(x + {horizon}Δx)")
+    return Style(width, height, dpi, truth, "cos(x)" if task == "cos-sin" else "sin(x)")
+
+
+# -- loading -------------------------------------------------------------------------------
+
+def load_trace(path: Path) -> dict[str, np.ndarray]:
+    """trace.npz as arrays; a one-line SincosError when missing or damaged."""
+    keys = ("step", "loss", "x", "target", "prediction")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            trace = {k: np.asarray(z[k]) for k in keys}
+    except FileNotFoundError:
+        raise SincosError(f"{path} is missing: the run has no trace yet") from None
+    except KeyError as e:
+        raise SincosError(f"{path} lacks {e.args[0]!r}") from None
+    except Exception as e:  # zipfile, numpy and pickle refusals all mean "damaged"
+        raise SincosError(f"{path} is not a readable trace ({type(e).__name__})") from None
+    n = len(trace["step"])
+    if n == 0:
+        raise SincosError(f"{path} holds no steps yet")
+    shapes = {trace[k].shape for k in ("x", "target", "prediction")}
+    if len(shapes) != 1 or len(trace["loss"]) != n or next(iter(shapes))[0] != n:
+        raise SincosError(f"{path} is inconsistent (arrays of different lengths)")
+    return trace
+
+
+def pick_frames(n: int, every: int = 1, max_frames: int | None = None) -> np.ndarray:
+    """Indices of the steps to draw: every `every`-th, then evenly thinned to max_frames."""
+    idx = np.arange(0, n, every)
+    if max_frames and len(idx) > max_frames:
+        idx = idx[np.unique(np.linspace(0, len(idx) - 1, max_frames).round().astype(int))]
+    return idx
+
+
+# -- drawing -------------------------------------------------------------------------------
+
+class Renderer:
+    """One Agg figure, redrawn in place. render() returns an (H, W, 3) uint8 frame."""
+
+    def __init__(self, style: Style):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.lines import TICKDOWN
+        from matplotlib.ticker import MaxNLocator, NullLocator
+        from matplotlib.transforms import ScaledTranslation
+
+        self.fig = Figure(figsize=(style.width / style.dpi, style.height / style.dpi),
+                          dpi=style.dpi)
+        self.canvas = FigureCanvasAgg(self.fig)
+        ax = self.ax = self.fig.add_subplot()
+        ax.set_autoscale_on(False)
+        ax.set_ylim(-1.2, 1.2)
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("x", labelpad=19)  # below the tick labels drawn by hand (below)
+        ax.set_ylabel(style.truth_label)
+        self.truth, = ax.plot([], [], "r-", label="truth")
+        self.pred, = ax.plot([], [], "b--", label=f"prediction from {style.input_name}")
+        # Above the axes, where no line can cross it: the legend is drawn once, in the
+        # background, instead of on every frame (it cost a third of a frame).
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
+                  borderaxespad=0.2)
+        # The title sits a row above the legend, so the two never overlap at any width.
+        self.title = ax.set_title("step 0", loc="left", pad=20)
+        # The moving x ticks, drawn as matplotlib draws them (TICKDOWN markers, labels
+        # below) but by us: Axis.draw lays every label out twice and re-places the axis
+        # label on each frame, half of a frame's cost. The x axis itself stays static.
+        ax.xaxis.set_major_locator(NullLocator())
+        self.locator = MaxNLocator(nbins=5)
+        along_x = ax.get_xaxis_transform()  # x in data, y in axes fraction
+        self.tick_marks, = ax.plot([], [], linestyle="none", marker=TICKDOWN, color="black",
+                                   markersize=3.5, markeredgewidth=0.8, clip_on=False,
+                                   transform=along_x, zorder=2.01)
+        below = along_x + ScaledTranslation(0, -7 / 72, self.fig.dpi_scale_trans)
+        self.tick_labels = [ax.text(0, 0, "", transform=below, ha="center", va="top",
+                                    fontsize="medium", clip_on=False, zorder=2.02)
+                            for _ in range(12)]
+        # Margins in inches (text keeps its size in points whatever the frame size).
+        w_in, h_in = style.width / style.dpi, style.height / style.dpi
+        self.fig.subplots_adjust(left=min(0.75 / w_in, 0.4), right=1 - min(0.25 / w_in, 0.1),
+                                 bottom=min(0.55 / h_in, 0.4), top=1 - min(0.62 / h_in, 0.4))
+        moving = {id(a) for a in (self.truth, self.pred, self.title, self.tick_marks,
+                                  *self.tick_labels, *ax.spines.values())}
+        # The order Axes.draw uses: children sorted (stably) by zorder.
+        self.moving = sorted((a for a in ax.get_children() if id(a) in moving),
+                             key=lambda a: a.get_zorder())
+        for a in self.moving:
+            a.set_visible(False)
+        self.canvas.draw()
+        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
+        for a in self.moving:
+            a.set_visible(True)
+        # A full draw last: it lays out what the hidden draw skipped (the title's position).
+        self.canvas.draw()
+        w, h = self.canvas.get_width_height()
+        self.size = (w, h)
+
+    def _ticks(self, lo: float, hi: float) -> None:
+        ticks = [t for t in self.locator.tick_values(lo, hi) if lo <= t <= hi]
+        step = self.locator.tick_values(lo, hi)[1:3]
+        step = float(step[1] - step[0]) if len(step) == 2 else 1.0
+        decimals = max(0, math.ceil(-math.log10(step) - 1e-9))
+        if not math.isclose(round(step * 10**decimals), step * 10**decimals, abs_tol=1e-6):
+            decimals += 1
+        self.tick_marks.set_data(ticks, [0.0] * len(ticks))
+        for i, label in enumerate(self.tick_labels):
+            if i < len(ticks):
+                label.set_position((ticks[i], 0.0))
+                label.set_text(f"{ticks[i]:.{decimals}f}".replace("-", "\N{MINUS SIGN}"))
+            else:
+                label.set_text("")
+
+    def _update(self, x, target, prediction, step, loss) -> None:
+        lo, hi = float(x[0]), float(x[-1])
+        self.ax.set_xlim(lo, hi)
+        self._ticks(lo, hi)
+        self.truth.set_data(x, target)
+        self.pred.set_data(x, prediction)
+        self.title.set_text(f"step {int(step)}    loss {float(loss):.4g}")
+
+    def render(self, x, target, prediction, step, loss) -> np.ndarray:
+        self._update(x, target, prediction, step, loss)
+        self.canvas.restore_region(self.background)
+        for a in self.moving:
+            self.ax.draw_artist(a)
+        # buffer_rgba() is a view the next draw overwrites: copy out the RGB planes now.
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+
+    def render_full(self, x, target, prediction, step, loss) -> np.ndarray:
+        """A complete redraw, the slow way: what render() must equal (used by tests)."""
+        self._update(x, target, prediction, step, loss)
+        self.canvas.draw()
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+
+
+# -- GIF -----------------------------------------------------------------------------------
+
+def palette() -> np.ndarray:
+    """256 fixed colours: the 6×6×6 web cube and 40 greys between its levels."""
+    levels = np.array([0, 51, 102, 153, 204, 255])
+    cube = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    greys = np.setdiff1d(np.linspace(0, 255, 46).round().astype(int), levels)[:40]
+    pal = np.concatenate([cube, np.repeat(greys[:, None], 3, 1)])
+    return np.pad(pal, ((0, 256 - len(pal)), (0, 0))).astype(np.uint8)
+
+
+def palette_lut(pal: np.ndarray) -> np.ndarray:
+    """Nearest palette index for every colour at 5 bits a channel (32,768 entries)."""
+    v = np.round(np.arange(32) * 255 / 31)
+    rgb = np.stack(np.meshgrid(v, v, v, indexing="ij"), -1).reshape(-1, 1, 3)
+    used = pal[: 216 + 40].astype(np.float64)
+    out = np.empty(len(rgb), np.uint8)
+    for s in range(0, len(rgb), 4096):  # chunks keep the distance matrix small
+        out[s:s + 4096] = np.argmin(((rgb[s:s + 4096] - used) ** 2).sum(-1), axis=1)
+    return out
+
+
+def to_indices(frame: np.ndarray, lut: np.ndarray) -> np.ndarray:
+    f = frame.astype(np.uint16) >> 3
+    return lut[(f[..., 0] << 10) | (f[..., 1] << 5) | f[..., 2]]
+
+
+def gif_header(width: int, height: int, pal: np.ndarray) -> bytes:
+    screen = struct.pack("<6sHHBBB", b"GIF89a", width, height, 0xF7, 0, 0)
+    loop = b"!\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
+    return screen + pal.tobytes() + loop
+
+
+def gif_frame(idx: np.ndarray, prev: np.ndarray | None, delay_cs: int) -> bytes:
+    """One GIF frame: the rectangle that changed since `prev` (the whole frame if None)."""
+    from PIL import GifImagePlugin, Image
+
+    y0, x0, y1, x1 = 0, 0, idx.shape[0], idx.shape[1]
+    if prev is not None:
+        diff = idx != prev
+        rows, cols = np.flatnonzero(diff.any(1)), np.flatnonzero(diff.any(0))
+        if len(rows):
+            y0, y1, x0, x1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        else:
+            y0, y1, x0, x1 = 0, 1, 0, 1  # nothing changed: a 1-pixel frame holds the delay
+    crop = np.ascontiguousarray(idx[y0:y1, x0:x1])
+    im = Image.frombuffer("P", (crop.shape[1], crop.shape[0]), crop, "raw", "P", 0, 1)
+    # disposal 1: leave the frame in place, so the next one only paints what changes
+    parts = GifImagePlugin.getdata(im, offset=(int(x0), int(y0)), duration=delay_cs * 10,
+                                   disposal=1)
+    return b"".join(bytes(p) for p in parts)
+
+
+# -- workers ------------------------------------------------------------------------------
+
+_W: dict = {}
+
+
+def _init_worker(style: Style, fmt: str, delay_cs: int) -> None:
+    _W.update(renderer=Renderer(style), fmt=fmt, delay=delay_cs)
+    if fmt == "gif":
+        _W["lut"] = palette_lut(palette())
+
+
+def _work(trace: dict, sel: np.ndarray) -> bytes:
+    """Render (and, for GIF, encode) a run of consecutive frames."""
+    r, out, prev = _W["renderer"], [], None
+    for i in sel:
+        frame = r.render(trace["x"][i], trace["target"][i], trace["prediction"][i],
+                         trace["step"][i], trace["loss"][i])
+        if _W["fmt"] == "gif":
+            idx = to_indices(frame, _W["lut"])
+            out.append(gif_frame(idx, prev, _W["delay"]))
+            prev = idx
+        else:
+            out.append(frame.tobytes())
+    return b"".join(out)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _worker(wid, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked) -> None:
+    """Worker `wid` renders chunks wid, wid+jobs, …; each waits its turn to write, in order.
+
+    Frames go straight from the worker to the output (file or ffmpeg's stdin), never
+    through the parent, and no worker runs more than one chunk ahead of the writer.
+    """
+    if not forked:  # a forked worker inherits the parent's renderer and palette table
+        _init_worker(style, fmt, delay)
+    for c in range(wid, -(-len(frames) // CHUNK), jobs):
+        data = _work(trace, frames[c * CHUNK:(c + 1) * CHUNK])
+        with cond:
+            cond.wait_for(lambda c=c: turn.value == c)
+        _write_all(fd, data)
+        with cond:
+            turn.value = c + 1
+            cond.notify_all()
+
+
+def _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames) -> None:
+    n_chunks = -(-len(frames) // CHUNK)
+    _init_worker(style, fmt, delay)
+    if jobs <= 1 or n_chunks < 3:
+        for c in range(n_chunks):
+            _write_all(fd, _work(trace, frames[c * CHUNK:(c + 1) * CHUNK]))
+            if on_frames:
+                on_frames(min((c + 1) * CHUNK, len(frames)))
+        return
+    import multiprocessing as mp
+
+    # fork: workers inherit matplotlib, the trace and the output fd (spawn re-imports).
+    forked = sys.platform.startswith("linux")
+    ctx = mp.get_context("fork" if forked else "spawn")
+    turn, cond = ctx.Value("i", 0), ctx.Condition()
+    procs = [ctx.Process(target=_worker, daemon=True, args=(
+                 w, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked))
+             for w in range(min(jobs, n_chunks))]
+    for p in procs:
+        p.start()
+    try:
+        while turn.value < n_chunks:
+            if any(p.exitcode not in (None, 0) for p in procs):
+                raise SincosError("a render worker failed")
+            if on_frames:
+                on_frames(min(turn.value * CHUNK, len(frames)))
+            with cond:
+                cond.wait(0.1)
+        if on_frames:
+            on_frames(len(frames))
+    finally:
+        for p in procs:
+            if p.is_alive() and turn.value < n_chunks:
+                p.terminate()
+            p.join()
+
+
+# -- writing ------------------------------------------------------------------------------
+
+def gif_delay(fps: float) -> tuple[int, str | None]:
+    """GIF delays are whole hundredths of a second; say so when fps cannot be kept exactly."""
+    delay = max(1, round(100 / fps))
+    warn = None
+    if not math.isclose(100 / fps, delay):
+        warn = (f"GIF stores delays in 10 ms units: --fps {fps:g} becomes a {delay * 10} ms "
+                f"delay ({100 / delay:.3g} fps)")
+    elif delay < 2:
+        warn = "most viewers slow GIF delays under 20 ms (fps over 50) down to 100 ms"
+    return delay, warn
+
+
+def ffmpeg_exe() -> str:
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except Exception as e:  # not installed, or its binary missing for this platform
+        raise SincosError(f"no ffmpeg for MP4 output ({e})") from None
+
+
+def render(trace: dict, frames: np.ndarray, style: Style, fmt: str, dest: Path, fps: float,
+           jobs: int = 1, on_frames: Callable[[int], None] | None = None) -> None:
+    """Write the animation of `frames` (indices into the trace) to the file `dest`."""
+    w, h = pixel_size(style)
+    if fmt == "gif":
+        delay, _ = gif_delay(fps)
+        fd = os.open(dest, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o644)
+        try:
+            _write_all(fd, gif_header(w, h, palette()))
+            _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames)
+            _write_all(fd, b";")
+        finally:
+            os.close(fd)
+        return
+    cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
+           # H.264 in yuv420p needs even sides; veryfast: half the CPU of the default
+           # preset for files 2% larger
+           "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-c:v", "libx264", "-preset", "veryfast",
+           "-pix_fmt", "yuv420p", "-movflags", "+faststart", "-f", "mp4", "-y", str(dest)]
+    with tempfile.TemporaryFile() as errf:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errf)
+        try:
+            _run_workers(proc.stdin.fileno(), trace, frames, style, fmt, 0, jobs, on_frames)
+        except BrokenPipeError:
+            pass  # ffmpeg stopped reading: its exit code and message say why
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            proc.stdin.close()
+            code = proc.wait()
+        if code != 0:
+            errf.seek(0)
+            err = errf.read().decode(errors="replace").strip()
+            raise SincosError(f"ffmpeg failed: {err.splitlines()[-1] if err else code}")
+
+
+def pixel_size(style: Style) -> tuple[int, int]:
+    """The pixel size Agg will produce for this style (rounding of inches × dpi)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(style.width / style.dpi, style.height / style.dpi), dpi=style.dpi)
+    return FigureCanvasAgg(fig).get_width_height()
+
+
+def write_atomically(out: Path | None, fmt: str, produce: Callable) -> None:
+    """Render into a temporary file, then rename to `out` (or copy to stdout when None).
+
+    An error or Ctrl-C leaves no partial output behind.
+    """
+    folder = out.parent if out is not None else Path(tempfile.gettempdir())
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sincos-anim-", suffix=f".{fmt}")
+    except OSError as e:
+        raise SincosError(f"cannot write to {folder}: {e.strerror}") from None
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        produce(tmp)
+        if out is None:
+            with open(tmp, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        else:
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
