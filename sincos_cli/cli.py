@@ -429,5 +429,83 @@ def predict(
               f"({result['scored_points']} points, warm-up {warm})", file=sys.stderr)
 
 
+# -- compare -----------------------------------------------------------------------------
+
+@app.command()
+@guarded
+def compare(
+    runs: Annotated[list[str] | None, typer.Argument(
+        help="Runs to compare (id, number, latest or path) [default: every run].",
+        show_default=False)] = None,
+    sort: Annotated[str | None, typer.Option(
+        help="Sort by a column, e.g. eval_mse; -eval_mse for descending.")] = None,
+    show_all: Annotated[bool, typer.Option(
+        "--all", help="Show every setting, not only those that differ.")] = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="A JSON list with each run's full config and summary.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows.")] = False,
+    plot: Annotated[Path | None, typer.Option(
+        help="Also draw the loss curves to this .png, .svg or .pdf.",
+        show_default=False)] = None,
+    runs_dir: RunsDir = None,
+):
+    """Show runs side by side: what differs, how each did. With no run named, lists all."""
+    from . import compare as cmp
+    from .runs import list_runs, resolve
+    from .runs import runs_dir as pick_runs_dir
+
+    if as_json and as_csv:
+        raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
+    if plot is not None and plot.suffix.lower() not in cmp.PLOT_FORMATS:
+        raise typer.BadParameter(f"unknown suffix {plot.suffix or '(none)'!r}: use .png, "
+                                 ".svg or .pdf", param_hint="--plot")
+    root = pick_runs_dir(runs_dir)
+    paths = [resolve(root, r) for r in runs] if runs else list_runs(root)
+    if not paths:
+        if as_json:
+            emit_json([])
+        else:
+            print(f"No runs in {root} yet: start one with `sincos train`.", file=sys.stderr)
+        return
+    rows = [cmp.load_row(p) for p in paths]
+    for r in rows:
+        if r.problem:
+            print(f"warning: {r.id} is corrupt: {r.problem}", file=sys.stderr)
+    cols = cmp.columns(rows, show_all)
+    known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))})
+    try:
+        rows = cmp.sort_rows(rows, sort, known)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--sort") from None
+    if plot is not None:
+        for w in cmp.plot(rows, plot):
+            print(f"warning: {w}", file=sys.stderr)
+        if as_json or as_csv:
+            print(f"wrote {plot}", file=sys.stderr)
+    if as_json:
+        emit_json([r.to_json() for r in rows])
+    elif as_csv:
+        import csv
+
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(cols)
+        writer.writerows([["" if r.value(c) is None else r.value(c) for c in cols]
+                          for r in rows])
+    elif plot is not None:
+        print(plot)
+    else:
+        body = [[cmp.cell(r.value(c), c) for c in cols] for r in rows]
+        if sys.stdout.isatty():
+            from rich.console import Console
+            from rich.table import Table
+
+            table = Table(*cols, header_style="bold")
+            for row in body:
+                table.add_row(*row)
+            Console().print(table)
+        else:
+            sys.stdout.write(cmp.plain_table(cols, body))
+
+
 def main() -> None:
     app()

@@ -90,12 +90,17 @@ class Recorder:
             self.save_checkpoint()
 
     def save_checkpoint(self) -> None:
-        """Trace first, then the checkpoint: the trace never ends before the checkpoint."""
+        """Trace first, then the checkpoint: the trace never ends before the checkpoint.
+
+        summary.json follows, without eval_mse, so `compare` shows a running (or crashed)
+        run's progress as of its last checkpoint without opening the checkpoint.
+        """
         self._metrics.flush()
         self.write_trace()
         buf = io.BytesIO()
         torch.save(self.trainer.checkpoint(), buf)
         atomic_write_bytes(self.path / "checkpoint.pt", buf.getvalue())
+        atomic_write_json(self.path / "summary.json", self.summary(None))
 
     def write_trace(self) -> None:
         t, T = self.trace, self.trainer.cfg.time_steps

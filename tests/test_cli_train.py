@@ -172,7 +172,7 @@ def test_cuda_asked_for_but_absent(cli, runs_dir):
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
-COMMANDS = ["train", "animate", "predict"]
+COMMANDS = ["train", "animate", "predict", "compare"]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], *([c, "--help"] for c in COMMANDS)])

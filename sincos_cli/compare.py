@@ -1,0 +1,197 @@
+"""Runs side by side: one row per run from run.json, config.json and summary.json.
+
+Standard library only (the plot imports matplotlib itself): listing a thousand runs costs
+little more than start-up, and never loads a checkpoint or imports torch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import SincosError
+from .runs import read_json, read_losses, sort_key, status
+
+RESULT_COLUMNS = ("final_loss", "best_loss", "eval_mse", "train_seconds", "created")
+HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
+
+
+@dataclass
+class Row:
+    id: str
+    path: Path
+    status: str
+    created: str | None = None
+    config: dict = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    problem: str | None = None  # why the row is `corrupt`
+
+    def value(self, key: str):
+        if key in ("id", "status", "created"):
+            return getattr(self, key)
+        if key == "steps":
+            return self.summary.get("steps")
+        if key in self.summary:
+            return self.summary[key]
+        return self.config.get(key)
+
+    def to_json(self) -> dict:
+        return {"id": self.id, "status": self.status, "created": self.created,
+                "path": str(self.path), "config": self.config, "summary": self.summary,
+                **({"problem": self.problem} if self.problem else {})}
+
+
+def load_row(path: Path) -> Row:
+    """Everything `compare` shows about one run; a damaged run becomes a `corrupt` row."""
+    row = Row(id=path.name, path=path, status="corrupt")
+    try:
+        run = read_json(path / "run.json")
+        row.created = run.get("created")
+        row.config = read_json(path / "config.json")
+    except SincosError as e:
+        row.problem = str(e)
+        return row
+    row.status = status(run)
+    if (path / "summary.json").exists():
+        try:
+            row.summary = read_json(path / "summary.json")
+        except SincosError as e:
+            row.status, row.problem = "corrupt", str(e)
+    return row
+
+
+def differing(rows: list[Row]) -> list[str]:
+    """Settings whose values are not the same in every (readable) run, in config order."""
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r.config if k not in keys]
+    good = [r for r in rows if r.status != "corrupt"]
+    return [k for k in keys if k not in HIDDEN_SETTINGS
+            and len({repr(r.config.get(k)) for r in good}) > 1]
+
+
+def columns(rows: list[Row], show_all: bool) -> list[str]:
+    settings = differing(rows)
+    if show_all:
+        settings = []
+        for r in rows:
+            settings += [k for k in r.config if k not in settings and k not in HIDDEN_SETTINGS]
+    return ["id", "status", "steps", *settings, *RESULT_COLUMNS]
+
+
+def sort_rows(rows: list[Row], key: str | None, known: list[str]) -> list[Row]:
+    """By run number, or by a column (`-col` descending); missing values always last."""
+    rows = sorted(rows, key=lambda r: sort_key(r.id))
+    if not key:
+        return rows
+    desc, name = key.startswith("-"), key.lstrip("-")
+    if name not in known:
+        raise ValueError(f"unknown column {name!r}; choose from {', '.join(known)}")
+    if name == "id":
+        return rows[::-1] if desc else rows
+    present = [r for r in rows if r.value(name) is not None]
+    missing = [r for r in rows if r.value(name) is None]
+
+    def k(r):
+        v = r.value(name)
+        return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+    return sorted(present, key=k, reverse=desc) + missing
+
+
+def cell(value, key: str) -> str:
+    if value is None:
+        return "-"
+    if key == "created":
+        return str(value).replace("T", " ")[:16]
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        if key == "train_seconds":
+            return f"{value:.2f}"
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.3e}" if key in ("final_loss", "best_loss", "eval_mse") else f"{value:g}"
+    return str(value)
+
+
+def plain_table(header: list[str], body: list[list[str]]) -> str:
+    """Aligned columns, two spaces apart: no box characters, no colour."""
+    widths = [max(len(h), *(len(r[i]) for r in body)) if body else len(h)
+              for i, h in enumerate(header)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
+             for row in [header, *body]]
+    return "\n".join(lines) + "\n"
+
+
+# -- plot ----------------------------------------------------------------------------------
+
+PLOT_FORMATS = (".png", ".svg", ".pdf")
+LEGEND_MAX = 20
+
+
+def plot(rows: list[Row], out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
+    """Loss curves overlaid on a log y axis; returns warnings (runs with no metrics)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import LineCollection
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    colors = matplotlib_colors()
+    warnings, drawn, rest = [], 0, []
+    for r in rows:
+        steps, loss = read_losses(r.path / "metrics.jsonl")
+        keep = [(s, v) for s, v in zip(steps, loss, strict=True) if v > 0 and math.isfinite(v)]
+        if not keep:
+            warnings.append(f"{r.id}: no metrics to plot")
+            continue
+        color = colors[drawn % len(colors)]
+        if drawn < LEGEND_MAX:
+            ev = r.summary.get("eval_mse")
+            label = f"{r.id}  eval_mse {ev:.2e}" if isinstance(ev, (int, float)) else \
+                f"{r.id}  ({r.status})"
+            ax.plot(*zip(*keep, strict=True), linewidth=1.0, color=color, label=label)
+        else:
+            rest.append((keep, color))  # unlabelled: one collection draws far faster
+        drawn += 1
+    if rest:
+        ax.add_collection(LineCollection([k for k, _ in rest], colors=[c for _, c in rest],
+                                         linewidths=0.8, alpha=0.6))
+        ax.autoscale_view()
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (MSE)")
+    ax.set_title("loss curves")
+    ax.grid(True, which="both", alpha=0.25)
+    if drawn:
+        leg = ax.legend(fontsize="small", loc="upper right")
+        if drawn > LEGEND_MAX:
+            leg.set_title(f"first {LEGEND_MAX} of {drawn} runs", prop={"size": "small"})
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
+    _save_atomically(fig, out)
+    return warnings
+
+
+def matplotlib_colors() -> list[str]:
+    from matplotlib import rcParams
+
+    return rcParams["axes.prop_cycle"].by_key()["color"]
+
+
+def _save_atomically(fig, out: Path) -> None:
+    import os
+    import tempfile
+
+    try:
+        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".sincos-plot-", suffix=out.suffix)
+    except OSError as e:
+        raise SincosError(f"cannot write to {out.parent}: {e.strerror}") from None
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format=out.suffix[1:])
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
