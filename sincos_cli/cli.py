@@ -496,13 +496,20 @@ def compare(
     else:
         body = [[cmp.cell(r.value(c), c) for c in cols] for r in rows]
         if sys.stdout.isatty():
+            from rich import box
             from rich.console import Console
             from rich.table import Table
 
-            table = Table(*cols, header_style="bold")
+            table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+            widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(cols)]
+            for c, w in zip(cols, widths, strict=True):
+                table.add_column(c, no_wrap=True, min_width=w,
+                                 justify="left" if c in ("id", "status", "created") else "right")
             for row in body:
                 table.add_row(*row)
-            Console().print(table)
+            # Never truncate a value to fit: a wide table wraps in the terminal instead.
+            need = sum(widths) + 3 * len(cols) + 2
+            Console(width=max(Console().width, need)).print(table)
         else:
             sys.stdout.write(cmp.plain_table(cols, body))
 
