@@ -15,6 +15,7 @@ import torch
 
 from . import __version__
 from .runs import SCHEMA, atomic_write_bytes, atomic_write_json, process_start, read_json, utc_now
+from .runs import status as run_status
 from .train import StepInfo, Trainer
 
 
@@ -61,7 +62,7 @@ class Recorder:
         run = read_json(self.path / "run.json")
         run["resumes"] = [*run.get("resumes", []), {
             "at_step": step, "time": utc_now(), "argv": argv, "pid": os.getpid(),
-            "from_status": run.get("status"), "steps": self.trainer.cfg.steps}]
+            "from_status": run_status(run), "steps": self.trainer.cfg.steps}]
         run.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()),
                    host=socket.gethostname(), ended=None, device=device, error=None)
         atomic_write_json(self.path / "config.json", self.trainer.cfg.to_dict())

@@ -122,7 +122,10 @@ def test_statuses_running_crashed_interrupted(cli, three):
         run["status"] = status
         if status == "running":
             import os
+
+            from sincos_cli.runs import process_start
             run["pid"] = pid or os.getpid()  # this test's own process is alive
+            run["pid_start"] = process_start(run["pid"])
         (three / name / "run.json").write_text(json.dumps(run))
     _, rows = table(cli("compare").stdout)
     assert [r["status"] for r in rows] == ["running", "crashed", "interrupted"]
