@@ -70,7 +70,7 @@ def setup_torch(threads: int, device: str):
     return resolve_device(device)
 
 
-def prepare_resume(root: Path, selector: str, given: dict, device):
+def prepare_resume(root: Path, selector: str, given: dict):
     """Check a run can be resumed with the given settings; return (path, cfg, ckpt, trace)."""
     import numpy as np
 
@@ -87,7 +87,9 @@ def prepare_resume(root: Path, selector: str, given: dict, device):
             raise SincosError(f"cannot change {key.replace('_', '-')} on resume "
                               f"(run has {getattr(old, key)!r}, asked {given[key]!r})")
     cfg = replace(old, steps=given.get("steps", old.steps))
-    ckpt = load_checkpoint_file(path / "checkpoint.pt", map_location=device)
+    # Always onto the CPU first: the RNG state must be a CPU tensor, and the model and
+    # optimiser copy their tensors to the training device as they load.
+    ckpt = load_checkpoint_file(path / "checkpoint.pt")
     if ckpt.get("config", {}).get("hidden") != cfg.hidden:
         raise SincosError(f"{path / 'checkpoint.pt'} does not match config.json")
     done = int(ckpt.get("step", 0))
@@ -116,7 +118,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
 
     dev = setup_torch(threads, device)
     if resume is not None:
-        path, cfg, ckpt, trace = prepare_resume(root, resume, given or {}, dev)
+        path, cfg, ckpt, trace = prepare_resume(root, resume, given or {})
         lock = _lock(path)
         trainer = Trainer(cfg, dev)
         trainer.load_checkpoint(ckpt)

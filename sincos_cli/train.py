@@ -127,10 +127,10 @@ class Trainer:
             raise SincosError(f"checkpoint does not match this run's model ({e})") from None
 
 
-def load_checkpoint_file(path, map_location="cpu") -> dict:
+def load_checkpoint_file(path) -> dict:
     """torch.load with weights_only=True: opening a run never runs code from it."""
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise SincosError(f"{path} is missing") from None
     except Exception as e:  # torch raises many kinds for bad bytes; all mean the same here
