@@ -185,8 +185,9 @@ def train(
     seed: Annotated[int | None, typer.Option(
         min=0, max=2**32 - 1, show_default="random",
         help="Torch seed; drawn and recorded if not given.")] = None,
-    recipe: Annotated[Recipe, typer.Option(help="seed: the tutorial's settings; robust: "
-                                           "cosine decay, warm-up and clipping.")] = Recipe.seed,
+    recipe: Annotated[Recipe, typer.Option(
+        help="seed: the tutorial's settings; robust: 2-layer GRU, cosine decay from 0.004, "
+        "25 warm-up steps, clip 0.5 (flags given still win).")] = Recipe.seed,
     schedule: Annotated[Schedule, typer.Option(help="Learning-rate schedule.")] = Schedule.constant,
     warmup_steps: Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")] = 0,
     clip: Annotated[float, typer.Option(callback=_nonneg_float,

@@ -75,9 +75,13 @@ class TrainConfig:
 
 
 # A recipe fills settings the user did not give; explicit flags still win.
+# robust: found by a grid over cell, layers, schedule, lr, warm-up and clip at the seed's
+# batch, window, hidden size and 501 steps (tests/bench/bench_recipes.py; README): the one
+# setting that brought eval_mse to ≤ 1e-4 on seeds 1–5 with the most margin.
 RECIPE_SETTINGS: dict[str, dict] = {
     "seed": {},
-    "robust": {"schedule": "cosine", "warmup_steps": 25, "clip": 1.0, "lr": 0.01},
+    "robust": {"cell": "gru", "layers": 2, "schedule": "cosine", "lr": 0.004,
+               "warmup_steps": 25, "clip": 0.5},
 }
 
 

@@ -11,9 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
 from conftest import read
+from PIL import Image
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gpu-tiny"
 
