@@ -20,6 +20,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
+from .config import CELLS, RECIPES, SCHEDULES, TASKS
 from .errors import SincosError
 
 ARGV: list[str] = ["sincos"]  # the command line as given, recorded in run.json
@@ -135,33 +136,17 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output."
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead.")]
 
 
-class Device(StrEnum):
-    cpu = "cpu"
-    cuda = "cuda"
-    auto = "auto"
+def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
+    """A typer choice type from one of config.py's tuples, the single list of valid values."""
+    return StrEnum(name, {v: v for v in values})
 
 
-class Cell(StrEnum):
-    lstm = "lstm"
-    gru = "gru"
-    rnn = "rnn"
-
-
-class Schedule(StrEnum):
-    constant = "constant"
-    cosine = "cosine"
-    onecycle = "onecycle"
-
-
-class Task(StrEnum):
-    sin_cos = "sin-cos"
-    cos_sin = "cos-sin"
-    sin_forecast = "sin-forecast"
-
-
-class Recipe(StrEnum):
-    seed = "seed"
-    robust = "robust"
+Device = _choices("Device", ("cpu", "cuda", "auto"))
+Cell = _choices("Cell", CELLS)
+Schedule = _choices("Schedule", SCHEDULES)
+Task = _choices("Task", TASKS)
+Recipe = _choices("Recipe", RECIPES)
+AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 
 
 # -- train -------------------------------------------------------------------------------
@@ -187,16 +172,17 @@ def train(
         help="Torch seed; drawn and recorded if not given.")] = None,
     recipe: Annotated[Recipe, typer.Option(
         help="seed: the tutorial's settings; robust: 2-layer GRU, cosine decay from 0.004, "
-        "25 warm-up steps, clip 0.5 (flags given still win).")] = Recipe.seed,
-    schedule: Annotated[Schedule, typer.Option(help="Learning-rate schedule.")] = Schedule.constant,
+        "25 warm-up steps, clip 0.5 (flags given still win).")] = Recipe["seed"],
+    schedule: Annotated[Schedule, typer.Option(
+        help="Learning-rate schedule.")] = Schedule["constant"],
     warmup_steps: Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")] = 0,
     clip: Annotated[float, typer.Option(callback=_nonneg_float,
                                         help="Clip the gradient norm to this; 0 = off.")] = 0.0,
-    cell: Annotated[Cell, typer.Option(help="Recurrent cell.")] = Cell.lstm,
+    cell: Annotated[Cell, typer.Option(help="Recurrent cell.")] = Cell["lstm"],
     layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")] = 1,
     stateful: Annotated[bool, typer.Option("--stateful/--no-stateful",
                                            help="Carry the state from batch to batch.")] = True,
-    task: Annotated[Task, typer.Option(help="What to predict from what.")] = Task.sin_cos,
+    task: Annotated[Task, typer.Option(help="What to predict from what.")] = Task["sin-cos"],
     horizon: Annotated[int, typer.Option(min=1, help="sin-forecast: points ahead.")] = 1,
     noise: Annotated[float, typer.Option(callback=_nonneg_float,
                                          help="Std of Gaussian noise on the input.")] = 0.0,
@@ -209,7 +195,7 @@ def train(
         help="Continue an interrupted or crashed run (id, number, latest or path).")] = None,
     threads: Annotated[int, typer.Option(
         min=0, help="Torch CPU threads; 0 = torch's default. 1 is fastest for this model.")] = 1,
-    device: Annotated[Device, typer.Option(help="Where to train.")] = Device.cpu,
+    device: Annotated[Device, typer.Option(help="Where to train.")] = Device["cpu"],
     quiet: Quiet = False,
     as_json: Json = False,
 ):
@@ -259,11 +245,6 @@ def train(
 
 
 # -- animate -----------------------------------------------------------------------------
-
-class AnimFormat(StrEnum):
-    gif = "gif"
-    mp4 = "mp4"
-
 
 def _size(value: str) -> tuple[int, int]:
     import re
