@@ -251,7 +251,8 @@ def _size(value: str) -> tuple[int, int]:
 
     m = re.fullmatch(r"(\d+)[xX×](\d+)", value.strip())
     if not m or not all(16 <= int(v) <= 8192 for v in m.groups()):
-        raise typer.BadParameter(f"expected WIDTHxHEIGHT in pixels (16 to 8192), got {value!r}")
+        raise typer.BadParameter(f"expected WIDTHxHEIGHT in pixels (16 to 8192), got {value!r}",
+                                 param_hint="--size")
     return int(m.group(1)), int(m.group(2))
 
 

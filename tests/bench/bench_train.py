@@ -65,7 +65,10 @@ def row(name, base, ours):
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=5)
-    n = ap.parse_args().repeats
+    ap.add_argument("--no-busy", action="store_true",
+                    help="skip the busy-machine rows (2 threads there take minutes a run)")
+    args = ap.parse_args()
+    n = args.repeats
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="sincos-bench-"))
     try:
@@ -84,11 +87,12 @@ def main() -> None:
             t1.append(wall([sincos, "train", "--quiet", "--threads", "1"], env))
             t2.append(wall([sincos, "train", "--quiet", "--threads", "2"], env))
         # The same with every core kept busy by another process, as on a shared machine.
-        hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                for _ in range(os.cpu_count() or 1)]
+        hogs = [] if args.no_busy else [
+            subprocess.Popen([sys.executable, "-c", "while True: pass"])
+            for _ in range(os.cpu_count() or 1)]
         b1, b2 = [], []
         try:
-            for _ in range(n):
+            for _ in range(0 if args.no_busy else n):
                 b1.append(wall([sincos, "train", "--quiet", "--threads", "1"], env))
                 b2.append(wall([sincos, "train", "--quiet", "--threads", "2"], env))
         finally:
@@ -102,7 +106,8 @@ def main() -> None:
     row("training loop (in process; sincos writes its run folder)", base, ours)
     row("whole process: bare_seed.py vs `sincos train --steps 501 --quiet`", p_base, p_ours)
     row("`sincos train`: --threads 1 (baseline) vs --threads 2", t1, t2)
-    row("same, every core busy with another process", b1, b2)
+    if b1:
+        row("same, every core busy with another process", b1, b2)
 
 
 if __name__ == "__main__":
