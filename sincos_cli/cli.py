@@ -286,6 +286,8 @@ def animate(
         min=0, help="Worker processes; 0 = one per CPU, at most 4.")] = 0,
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print {path, format, frames, fps, bytes} instead of the path.")] = False,
 ):
     """Replay training as a GIF or MP4 (truth red, prediction blue dashed); prints the path."""
     width, height = _size(size)
@@ -322,7 +324,12 @@ def animate(
             anim.render(trace, frames, style, fmt.value, target, fps, jobs,
                         on_frames=bar.update)
         anim.write_atomically(dest, fmt.value, produce)
-    if dest is not None:
+    if dest is None:
+        return
+    if as_json:
+        emit_json({"path": str(dest), "format": fmt.value, "frames": len(frames), "fps": fps,
+                   "size": list(anim.pixel_size(style)), "bytes": dest.stat().st_size})
+    else:
         print(dest)
 
 
@@ -373,6 +380,8 @@ def predict(
                                   for p in ("start", "points")):
         raise typer.BadParameter("--start and --points describe a range, not a stream",
                                  param_hint="--points")
+    if target_column and not column:
+        raise typer.BadParameter("--target-column needs --column", param_hint="--column")
     if stream is None and (column or target_column):
         raise typer.BadParameter("--column and --target-column need a stream (- or --input)",
                                  param_hint="--column")
@@ -477,24 +486,7 @@ def compare(
     elif plot is not None:
         print(plot)
     else:
-        body = [[cmp.cell(r.value(c), c) for c in cols] for r in rows]
-        if sys.stdout.isatty():
-            from rich import box
-            from rich.console import Console
-            from rich.table import Table
-
-            table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-            widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(cols)]
-            for c, w in zip(cols, widths, strict=True):
-                table.add_column(c, no_wrap=True, min_width=w,
-                                 justify="left" if c in ("id", "status", "created") else "right")
-            for row in body:
-                table.add_row(*row)
-            # Never truncate a value to fit: a wide table wraps in the terminal instead.
-            need = sum(widths) + 3 * len(cols) + 2
-            Console(width=max(Console().width, need)).print(table)
-        else:
-            sys.stdout.write(cmp.plain_table(cols, body))
+        cmp.print_table(cols, [[cmp.cell(r.value(c), c) for c in cols] for r in rows])
 
 
 def main() -> None:

@@ -124,6 +124,29 @@ def plain_table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def print_table(cols: list[str], body: list[list[str]]) -> None:
+    """A rich table on a terminal; plain aligned text (no box characters, no colour) else."""
+    import sys
+
+    if not sys.stdout.isatty():
+        sys.stdout.write(plain_table(cols, body))
+        return
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(cols)]
+    for c, w in zip(cols, widths, strict=True):
+        table.add_column(c, no_wrap=True, min_width=w,
+                         justify="left" if c in ("id", "status", "created") else "right")
+    for row in body:
+        table.add_row(*row)
+    # Never truncate a value to fit: a wide table wraps in the terminal instead.
+    need = sum(widths) + 3 * len(cols) + 2
+    Console(width=max(Console().width, need)).print(table)
+
+
 # -- plot ----------------------------------------------------------------------------------
 
 PLOT_FORMATS = (".png", ".svg", ".pdf")

@@ -54,8 +54,14 @@ class Recorder:
 
         step = self.trainer.step
         truncate_metrics(self.path / "metrics.jsonl", step)
-        for row in read_metrics(self.path / "metrics.jsonl"):
+        rows = read_metrics(self.path / "metrics.jsonl")
+        for row in rows:
             self._note_loss(row["step"], row["loss"])
+        if len(rows) != step:
+            import sys
+
+            print(f"warning: metrics.jsonl holds {len(rows)} of the {step} steps before the "
+                  "checkpoint (damaged?); training continues after them", file=sys.stderr)
         if trace is not None:
             for key in self.trace:
                 self.trace[key] = list(trace[key][:step])

@@ -172,3 +172,12 @@ def test_damaged_trace(cli, trained_copy):
     (trained_copy / "trace.npz").write_bytes(b"PK\x03\x04garbage")
     res = cli("animate", trained_copy.name)
     assert res.exit_code == 1 and "not a readable trace" in res.stderr
+
+
+def test_json_describes_the_output(cli, trained_copy, tmp_path):
+    res = cli("animate", trained_copy.name, "--every", "4", "--out", tmp_path / "j.gif", "-q",
+              "--json")
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    assert out["frames"] == 10 and out["format"] == "gif" and out["size"] == [640, 480]
+    assert out["bytes"] == (tmp_path / "j.gif").stat().st_size and out["fps"] == 10

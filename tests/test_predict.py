@@ -176,6 +176,7 @@ def test_bad_csv_value_and_missing_column(cli, trained_copy, tmp_path):
     (["{run}", "--points", "x"], 2, "--points"),
     (["{run}", "-", "--points", "5"], 2, "range, not a stream"),
     (["{run}", "--column", "a"], 2, "need a stream"),
+    (["{run}", "-", "--target-column", "a"], 2, "--target-column needs --column"),
     (["{run}", "--csv", "--json"], 2, "one of --csv and --json"),
     (["{run}", "--input", "/no/such/file"], 1, "No such file"),
 ])
