@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import SincosError
+from .runs import atomic_target
 
 FORMATS = ("gif", "mp4")
 CHUNK = 16  # frames per worker task
@@ -387,27 +389,18 @@ def pixel_size(style: Style) -> tuple[int, int]:
     return FigureCanvasAgg(fig).get_width_height()
 
 
-def write_atomically(out: Path | None, fmt: str, produce: Callable) -> None:
-    """Render into a temporary file, then rename to `out` (or copy to stdout when None).
+def write_atomically(out: Path | None, fmt: str, produce: Callable[[Path], None]) -> None:
+    """produce(path) into a temporary file, renamed to `out`, or copied to stdout when None.
 
     An error or Ctrl-C leaves no partial output behind.
     """
-    folder = out.parent if out is not None else Path(tempfile.gettempdir())
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".sincos-anim-", suffix=f".{fmt}")
-    except OSError as e:
-        raise SincosError(f"cannot write to {folder}: {e.strerror}") from None
-    os.close(fd)
-    tmp = Path(tmp)
-    try:
+    if out is not None:
+        with atomic_target(out) as tmp:
+            produce(tmp)
+        return
+    with tempfile.TemporaryDirectory(prefix="sincos-anim-") as d:
+        tmp = Path(d) / f"animation.{fmt}"
         produce(tmp)
-        if out is None:
-            with open(tmp, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    sys.stdout.buffer.write(chunk)
-            sys.stdout.buffer.flush()
-        else:
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+        with open(tmp, "rb") as f:
+            shutil.copyfileobj(f, sys.stdout.buffer, 1 << 20)
+        sys.stdout.buffer.flush()

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SincosError
-from .runs import read_json, read_losses, sort_key, status
+from .runs import atomic_target, read_json, read_losses, sort_key, status
 
 RESULT_COLUMNS = ("final_loss", "best_loss", "eval_mse", "train_seconds", "created")
 HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
@@ -193,7 +193,8 @@ def plot(rows: list[Row], out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[st
         if drawn > LEGEND_MAX:
             leg.set_title(f"first {LEGEND_MAX} of {drawn} runs", prop={"size": "small"})
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
-    _save_atomically(fig, out)
+    with atomic_target(out) as tmp:
+        fig.savefig(tmp, format=out.suffix[1:].lower())
     return warnings
 
 
@@ -201,20 +202,3 @@ def matplotlib_colors() -> list[str]:
     from matplotlib import rcParams
 
     return rcParams["axes.prop_cycle"].by_key()["color"]
-
-
-def _save_atomically(fig, out: Path) -> None:
-    import os
-    import tempfile
-
-    try:
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".sincos-plot-", suffix=out.suffix)
-    except OSError as e:
-        raise SincosError(f"cannot write to {out.parent}: {e.strerror}") from None
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format=out.suffix[1:])
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    finally:
-        Path(tmp).unlink(missing_ok=True)

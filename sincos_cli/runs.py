@@ -7,6 +7,8 @@ import os
 import re
 import socket
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,20 +34,27 @@ def utc_now() -> str:
 
 # -- writing -------------------------------------------------------------------------------
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename: readers never see half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextmanager
+def atomic_target(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` to write; renamed onto `path` when the block ends
+    without error, removed when it fails: readers never see half a file."""
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise SincosError(f"cannot write to {path.parent}: {e.strerror}") from None
+    os.close(fd)
+    tmp = Path(tmp)
+    try:
+        yield tmp
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; keep the user's usual mode
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    with atomic_target(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def atomic_write_json(path: Path, obj) -> None:

@@ -39,7 +39,7 @@ def test_gif_default_path_frames_size_delay_loop(cli, trained_copy):
         reds, blues = red_blue(frame)
         assert reds > 300 and blues > 100  # truth drawn red, prediction blue dashed
         assert (frame[:5, :5] == 255).all()  # white stays white
-    assert not list(trained_copy.glob(".sincos-anim-*"))
+    assert not list(trained_copy.glob(".*.tmp"))
 
 
 def test_every_size_and_max_frames(cli, trained_copy, tmp_path):

@@ -81,7 +81,7 @@ def test_plot_is_a_valid_image(cli, three, tmp_path):
     assert im.size == (800, 500)
     assert (tmp_path / "loss.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "loss.pdf").read_bytes().startswith(b"%PDF")
-    assert not list(tmp_path.glob(".sincos-plot-*"))
+    assert not list(tmp_path.glob(".*.tmp"))
 
 
 def test_order_is_by_number():
