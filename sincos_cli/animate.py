@@ -30,7 +30,6 @@ import numpy as np
 from .errors import SincosError
 from .runs import atomic_target
 
-FORMATS = ("gif", "mp4")
 CHUNK = 16  # frames per worker task
 
 
@@ -240,7 +239,16 @@ _W: dict = {}
 def _init_worker(style: Style, fmt: str, delay_cs: int) -> None:
     _W.update(renderer=Renderer(style), fmt=fmt, delay=delay_cs)
     if fmt == "gif":
-        _W["lut"] = palette_lut(palette())
+        _W["palette"] = palette()
+        _W["lut"] = palette_lut(_W["palette"])
+
+
+def _chunk(frames: np.ndarray, c: int) -> np.ndarray:
+    return frames[c * CHUNK:(c + 1) * CHUNK]
+
+
+def _n_chunks(frames: np.ndarray) -> int:
+    return -(-len(frames) // CHUNK)
 
 
 def _work(trace: dict, sel: np.ndarray) -> bytes:
@@ -272,8 +280,8 @@ def _worker(wid, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked)
     """
     if not forked:  # a forked worker inherits the parent's renderer and palette table
         _init_worker(style, fmt, delay)
-    for c in range(wid, -(-len(frames) // CHUNK), jobs):
-        data = _work(trace, frames[c * CHUNK:(c + 1) * CHUNK])
+    for c in range(wid, _n_chunks(frames), jobs):
+        data = _work(trace, _chunk(frames, c))
         with cond:
             cond.wait_for(lambda c=c: turn.value == c)
         _write_all(fd, data)
@@ -283,11 +291,11 @@ def _worker(wid, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked)
 
 
 def _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames) -> None:
-    n_chunks = -(-len(frames) // CHUNK)
-    _init_worker(style, fmt, delay)
+    """Render all frames into fd, in order; _init_worker must have run in this process."""
+    n_chunks = _n_chunks(frames)
     if jobs <= 1 or n_chunks < 3:
         for c in range(n_chunks):
-            _write_all(fd, _work(trace, frames[c * CHUNK:(c + 1) * CHUNK]))
+            _write_all(fd, _work(trace, _chunk(frames, c)))
             if on_frames:
                 on_frames(min((c + 1) * CHUNK, len(frames)))
         return
@@ -343,19 +351,22 @@ def ffmpeg_exe() -> str:
 
 
 def render(trace: dict, frames: np.ndarray, style: Style, fmt: str, dest: Path, fps: float,
-           jobs: int = 1, on_frames: Callable[[int], None] | None = None) -> None:
-    """Write the animation of `frames` (indices into the trace) to the file `dest`."""
-    w, h = pixel_size(style)
+           jobs: int = 1, on_frames: Callable[[int], None] | None = None) -> tuple[int, int]:
+    """Write the animation of `frames` (indices into the trace) to the file `dest`.
+
+    Returns the frame size in pixels (Agg's rounding of inches × dpi)."""
+    delay = gif_delay(fps)[0] if fmt == "gif" else 0
+    _init_worker(style, fmt, delay)  # once, here: forked workers inherit it
+    w, h = _W["renderer"].size
     if fmt == "gif":
-        delay, _ = gif_delay(fps)
         fd = os.open(dest, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o644)
         try:
-            _write_all(fd, gif_header(w, h, palette()))
+            _write_all(fd, gif_header(w, h, _W["palette"]))
             _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames)
             _write_all(fd, b";")
         finally:
             os.close(fd)
-        return
+        return w, h
     cmd = [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-f", "rawvideo",
            "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-",
            # H.264 in yuv420p needs even sides; veryfast: half the CPU of the default
@@ -365,7 +376,8 @@ def render(trace: dict, frames: np.ndarray, style: Style, fmt: str, dest: Path, 
     with tempfile.TemporaryFile() as errf:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errf)
         try:
-            _run_workers(proc.stdin.fileno(), trace, frames, style, fmt, 0, jobs, on_frames)
+            _run_workers(proc.stdin.fileno(), trace, frames, style, fmt, delay, jobs,
+                         on_frames)
         except BrokenPipeError:
             pass  # ffmpeg stopped reading: its exit code and message say why
         except BaseException:
@@ -378,15 +390,7 @@ def render(trace: dict, frames: np.ndarray, style: Style, fmt: str, dest: Path, 
             errf.seek(0)
             err = errf.read().decode(errors="replace").strip()
             raise SincosError(f"ffmpeg failed: {err.splitlines()[-1] if err else code}")
-
-
-def pixel_size(style: Style) -> tuple[int, int]:
-    """The pixel size Agg will produce for this style (rounding of inches × dpi)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(style.width / style.dpi, style.height / style.dpi), dpi=style.dpi)
-    return FigureCanvasAgg(fig).get_width_height()
+    return w, h
 
 
 def write_atomically(out: Path | None, fmt: str, produce: Callable[[Path], None]) -> None:

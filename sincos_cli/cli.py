@@ -319,16 +319,17 @@ def animate(
             print(f"warning: {warning}", file=sys.stderr)
     dest = None if out == "-" else Path(out) if out else path / f"animation.{fmt.value}"
     jobs = jobs or min(os.cpu_count() or 1, 4)
+    size = []
     with Progress(len(frames), quiet=quiet, label="animate") as bar:
         def produce(target):
-            anim.render(trace, frames, style, fmt.value, target, fps, jobs,
-                        on_frames=bar.update)
+            size[:] = anim.render(trace, frames, style, fmt.value, target, fps, jobs,
+                                  on_frames=bar.update)
         anim.write_atomically(dest, fmt.value, produce)
     if dest is None:
         return
     if as_json:
         emit_json({"path": str(dest), "format": fmt.value, "frames": len(frames), "fps": fps,
-                   "size": list(anim.pixel_size(style)), "bytes": dest.stat().st_size})
+                   "size": size, "bytes": dest.stat().st_size})
     else:
         print(dest)
 
