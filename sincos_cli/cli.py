@@ -21,7 +21,7 @@ from typer.core import TyperGroup
 from typer.exceptions import Abort
 
 from .config import CELLS, RECIPES, SCHEDULES, TASKS
-from .errors import SincosError
+from .errors import SincosError, first_line
 
 ARGV: list[str] = ["sincos"]  # the command line as given, recorded in run.json
 
@@ -107,7 +107,8 @@ def guarded(fn):
             # A bug, not bad input: still one line; SINCOS_DEBUG=1 shows the traceback.
             if os.environ.get("SINCOS_DEBUG"):
                 raise
-            fail(f"internal error: {type(e).__name__}: {e} (SINCOS_DEBUG=1 for details)")
+            fail(f"internal error: {type(e).__name__}: {first_line(e)} "
+                 "(SINCOS_DEBUG=1 for details)")
     return wrapper
 
 

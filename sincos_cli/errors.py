@@ -3,3 +3,9 @@
 
 class SincosError(Exception):
     """An expected failure: bad run name, corrupt file, unwritable path…"""
+
+
+def first_line(e: BaseException, limit: int = 160) -> str:
+    """An exception's message cut to one line (torch's can run to dozens)."""
+    text = str(e).strip()
+    return text.splitlines()[0][:limit] if text else type(e).__name__

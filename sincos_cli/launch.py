@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import FROZEN_ON_RESUME, TrainConfig
-from .errors import SincosError
+from .errors import SincosError, first_line
 from .runs import allocate, read_json, resolve, status
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -89,9 +89,7 @@ def prepare_resume(root: Path, selector: str, given: dict):
     cfg = replace(old, steps=given.get("steps", old.steps))
     # Always onto the CPU first: the RNG state must be a CPU tensor, and the model and
     # optimiser copy their tensors to the training device as they load.
-    ckpt = load_checkpoint_file(path / "checkpoint.pt")
-    if ckpt.get("config", {}).get("hidden") != cfg.hidden:
-        raise SincosError(f"{path / 'checkpoint.pt'} does not match config.json")
+    ckpt = load_checkpoint_file(path / "checkpoint.pt")  # Trainer.load_checkpoint checks fit
     done = int(ckpt.get("step", 0))
     if done >= cfg.steps:
         raise SincosError(f"run {path.name} already has {done} steps; "
@@ -155,9 +153,10 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
             summary = rec.finish("completed", trainer.evaluate())
             return path, summary, 0
     except Exception as e:
-        rec.mark("failed", f"{type(e).__name__}: {e}")
+        reason = f"{type(e).__name__}: {first_line(e)}"
+        rec.mark("failed", reason)
         if os.environ.get("SINCOS_DEBUG"):
             raise
-        raise SincosError(f"training failed: {type(e).__name__}: {e}") from None
+        raise SincosError(f"training failed: {reason}") from None
     finally:
         os.close(lock)

@@ -19,7 +19,7 @@ import torch
 
 from .config import TrainConfig
 from .data import range_series
-from .errors import SincosError
+from .errors import SincosError, first_line
 from .model import Regressor
 from .runs import read_json
 from .train import load_checkpoint_file
@@ -35,9 +35,8 @@ def load_model(path: Path) -> tuple[Regressor, TrainConfig]:
     try:
         model.load_state_dict(ckpt["model"])
     except (KeyError, RuntimeError, TypeError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SincosError(f"{path / 'checkpoint.pt'} does not fit config.json ({first})") \
-            from None
+        raise SincosError(f"{path / 'checkpoint.pt'} does not fit config.json "
+                          f"({first_line(e)})") from None
     return model.eval(), cfg
 
 
@@ -120,7 +119,7 @@ def _number(text: bytes | str, line: int, what: str = "value") -> float:
     return v
 
 
-def _parse_plain(lines: list[bytes], first_line: int) -> np.ndarray:
+def _parse_plain(lines: list[bytes], lineno: int) -> np.ndarray:
     lines = [ln.rstrip(b"\r") for ln in lines]
     try:
         values = np.array(lines, dtype=np.bytes_).astype(np.float64)  # fast path
@@ -129,7 +128,7 @@ def _parse_plain(lines: list[bytes], first_line: int) -> np.ndarray:
     if values is None or not np.isfinite(values).all():
         # Slow path, only to name the first bad line.
         for i, ln in enumerate(lines):
-            _number(ln, first_line + i)
+            _number(ln, lineno + i)
     return values
 
 

@@ -8,13 +8,22 @@ import math
 import os
 import platform
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import __version__
-from .runs import SCHEMA, atomic_write_bytes, atomic_write_json, process_start, read_json, utc_now
+from .runs import (
+    SCHEMA,
+    atomic_write_bytes,
+    atomic_write_json,
+    process_start,
+    read_json,
+    truncate_metrics,
+    utc_now,
+)
 from .runs import status as run_status
 from .train import StepInfo, Trainer
 
@@ -50,16 +59,11 @@ class Recorder:
 
     def resume(self, argv: list[str], device: str, trace: dict | None) -> None:
         """Continue in place: metrics and trace are cut back to the checkpoint's step."""
-        from .runs import read_metrics, truncate_metrics
-
         step = self.trainer.step
-        truncate_metrics(self.path / "metrics.jsonl", step)
-        rows = read_metrics(self.path / "metrics.jsonl")
+        rows = truncate_metrics(self.path / "metrics.jsonl", step)
         for row in rows:
             self._note_loss(row["step"], row["loss"])
         if len(rows) != step:
-            import sys
-
             print(f"warning: metrics.jsonl holds {len(rows)} of the {step} steps before the "
                   "checkpoint (damaged?); training continues after them", file=sys.stderr)
         if trace is not None:
@@ -96,18 +100,18 @@ class Recorder:
         if self.checkpoint_every and (info.step + 1) % self.checkpoint_every == 0:
             self.save_checkpoint()
 
-    def save_checkpoint(self) -> None:
+    def save_checkpoint(self, summary: dict | None = None) -> None:
         """Trace first, then the checkpoint: the trace never ends before the checkpoint.
 
-        summary.json follows, without eval_mse, so `compare` shows a running (or crashed)
-        run's progress as of its last checkpoint without opening the checkpoint.
+        summary.json follows (without eval_mse until the end), so `compare` shows a running
+        or crashed run's progress as of its last checkpoint without opening the checkpoint.
         """
         self._metrics.flush()
         self.write_trace()
         buf = io.BytesIO()
         torch.save(self.trainer.checkpoint(), buf)
         atomic_write_bytes(self.path / "checkpoint.pt", buf.getvalue())
-        atomic_write_json(self.path / "summary.json", self.summary(None))
+        atomic_write_json(self.path / "summary.json", summary or self.summary(None))
 
     def write_trace(self) -> None:
         t, T = self.trace, self.trainer.cfg.time_steps
@@ -136,10 +140,11 @@ class Recorder:
         """Checkpoint, summary, then run.json last: its status is the commit point."""
         summary = self.summary(eval_mse)
         if self.trainer.step > 0:
-            self.save_checkpoint()
+            self.save_checkpoint(summary)
+        else:
+            atomic_write_json(self.path / "summary.json", summary)
         if self._metrics is not None:
             self._metrics.close()
-        atomic_write_json(self.path / "summary.json", summary)
         self.mark(status, error)
         return summary
 
@@ -147,7 +152,7 @@ class Recorder:
         run = read_json(self.path / "run.json")
         run.update(status=status, ended=utc_now())
         if error:
-            run["error"] = error.splitlines()[0][:300] if error.strip() else error
+            run["error"] = error.strip().splitlines()[0][:300] if error.strip() else error
         atomic_write_json(self.path / "run.json", run)
 
 

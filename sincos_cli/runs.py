@@ -187,7 +187,7 @@ def read_metrics(path: Path) -> list[dict]:
             for line in f:
                 try:
                     row = json.loads(line)
-                    rows.append({"step": int(row["step"]), "loss": float(row["loss"]), **row})
+                    rows.append({**row, "step": int(row["step"]), "loss": float(row["loss"])})
                 except (ValueError, KeyError, TypeError):
                     break
     except FileNotFoundError:
@@ -218,11 +218,11 @@ def read_losses(path: Path) -> tuple[list[int], list[float]]:
     return [int(s) for s, _ in found], [float(v) for _, v in found]
 
 
-def truncate_metrics(path: Path, steps: int) -> None:
-    """Keep the rows of steps 0 … steps-1, so a resumed run writes no step twice."""
-    keep = b"".join(json.dumps(r).encode() + b"\n" for r in read_metrics(path)
-                    if r["step"] < steps)
-    atomic_write_bytes(path, keep)
+def truncate_metrics(path: Path, steps: int) -> list[dict]:
+    """Keep the rows of steps 0 … steps-1, so a resumed run writes no step twice; return them."""
+    keep = [r for r in read_metrics(path) if r["step"] < steps]
+    atomic_write_bytes(path, b"".join(json.dumps(r).encode() + b"\n" for r in keep))
+    return keep
 
 
 def _pid_alive(pid: int) -> bool:

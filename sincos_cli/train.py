@@ -11,7 +11,7 @@ import torch
 
 from .config import TrainConfig
 from .data import make_batch
-from .errors import SincosError
+from .errors import SincosError, first_line
 from .model import Adam, Regressor, State, lr_at
 
 CHECKPOINT_FORMAT = "sincos-checkpoint"
@@ -124,7 +124,8 @@ class Trainer:
             self.elapsed = float(ckpt.get("elapsed_s", 0.0))
             torch.set_rng_state(ckpt["rng"]["torch"])
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
-            raise SincosError(f"checkpoint does not match this run's model ({e})") from None
+            raise SincosError(f"checkpoint does not match this run's model "
+                              f"({first_line(e)})") from None
 
 
 def load_checkpoint_file(path) -> dict:
@@ -134,8 +135,8 @@ def load_checkpoint_file(path) -> dict:
     except FileNotFoundError:
         raise SincosError(f"{path} is missing") from None
     except Exception as e:  # torch raises many kinds for bad bytes; all mean the same here
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise SincosError(f"{path} is not a readable checkpoint ({first[:120]})") from None
+        raise SincosError(f"{path} is not a readable checkpoint ({first_line(e, 120)})") \
+            from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
         raise SincosError(f"{path} is not a sincos checkpoint")
     return ckpt

@@ -177,6 +177,18 @@ def test_resume_with_a_garbage_checkpoint_keeps_the_run(cli, trained_copy):
     assert read(trained_copy / "run.json")["status"] == "completed"
 
 
+def test_resume_with_a_checkpoint_that_does_not_fit_the_config(cli, trained_copy):
+    cfg = read(trained_copy / "config.json")
+    cfg["hidden"] = 99
+    (trained_copy / "config.json").write_text(json.dumps(cfg))
+    before = (trained_copy / "metrics.jsonl").read_bytes()
+    res = cli("train", "--resume", trained_copy.name, "--steps", "60")
+    assert res.exit_code == 1 and res.stderr.count("\n") == 1
+    assert "checkpoint does not match this run's model" in res.stderr
+    assert (trained_copy / "metrics.jsonl").read_bytes() == before
+    assert read(trained_copy / "run.json")["status"] == "completed"
+
+
 def test_four_trains_at_once_get_four_folders(runs_dir):
     procs = [start(runs_dir, *TINY, "--steps", "30") for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
