@@ -202,8 +202,7 @@ class PlainOut(CsvOut):
         self.out = out
 
     def write(self, c: Chunk, pred: np.ndarray) -> None:
-        if len(pred):
-            self.out.write("%.9g\n" * len(pred) % tuple(pred.tolist()))
+        self.out.write("".join(f"{p}\n" for p in _fmt(pred, len(pred))))
 
 
 class JsonOut:
@@ -237,5 +236,5 @@ def run(chunks: Iterator[Chunk], model: Regressor, writer, warmup: int, out) -> 
         writer.write(c, pred)
         out.flush()
     result = scores.result()
-    writer.close({k: v for k, v in result.items()})
+    writer.close(result)
     return result
