@@ -20,7 +20,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from .config import CELLS, RECIPES, SCHEDULES, TASKS
+from .config import CELLS, INITS, RECIPES, SCHEDULES, TASKS
 from .errors import SincosError, first_line
 
 ARGV: list[str] = ["sincos"]  # the command line as given, recorded in run.json
@@ -147,6 +147,7 @@ Cell = _choices("Cell", CELLS)
 Schedule = _choices("Schedule", SCHEDULES)
 Task = _choices("Task", TASKS)
 Recipe = _choices("Recipe", RECIPES)
+Init = _choices("Init", INITS)
 AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 
 
@@ -154,7 +155,7 @@ AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 
 TRAIN_SETTINGS = ("steps", "batch_size", "time_steps", "hidden", "lr", "seed", "cell",
                   "layers", "stateful", "schedule", "warmup_steps", "clip", "task",
-                  "horizon", "noise")
+                  "horizon", "noise", "init", "predict_advances_state")
 
 
 @app.command()
@@ -187,6 +188,13 @@ def train(
     horizon: Annotated[int, typer.Option(min=1, help="sin-forecast: points ahead.")] = 1,
     noise: Annotated[float, typer.Option(callback=_nonneg_float,
                                          help="Std of Gaussian noise on the input.")] = 0.0,
+    init: Annotated[Init, typer.Option(
+        help="Weight initialisation: keras (the original's: glorot, orthogonal, forget bias "
+        "1) or torch (PyTorch's defaults).")] = Init["keras"],
+    predict_advances_state: Annotated[bool, typer.Option(
+        "--predict-advances-state",
+        help="Reproduce the original's predict() after each update, which runs the batch "
+        "again and advances the carried state a second time.")] = False,
     log_every: Annotated[int, typer.Option(min=1, help="Plain progress line every N steps.")] = 10,
     checkpoint_every: Annotated[int, typer.Option(
         min=0, help="Save checkpoint and trace every N steps; 0 = only at the end.")] = 100,

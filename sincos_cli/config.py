@@ -9,13 +9,19 @@ CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("constant", "cosine", "onecycle")
 TASKS = ("sin-cos", "cos-sin", "sin-forecast")
 RECIPES = ("seed", "robust")
+INITS = ("keras", "torch")
 
 # Settings that define the model, the data stream or the optimisation: a resumed run must
 # keep them, and `compare` shows the ones that differ between runs.
 FROZEN_ON_RESUME = (
     "batch_size", "time_steps", "hidden", "lr", "seed", "cell", "layers", "stateful",
     "schedule", "warmup_steps", "clip", "task", "horizon", "noise", "x_spacing", "recipe",
+    "init", "predict_advances_state",
 )
+
+# What a run made before a setting existed was trained with: a config.json without the key
+# reads as this, never as today's default (runs before `init` used PyTorch's init).
+LEGACY = {"init": "torch", "predict_advances_state": False}
 
 
 @dataclass(frozen=True)
@@ -38,15 +44,20 @@ class TrainConfig:
     x_spacing: float = 1 / (10 * math.pi)  # x = index * x_spacing
     eval_batches: int = 10  # batches past training scored for eval_mse
     recipe: str = "seed"  # seed | robust: a named bundle of the settings above
+    init: str = "keras"  # keras: the original's initialisation | torch: PyTorch's defaults
+    # The original's predict() on each trained batch: a second pass with the new weights
+    # that advances the carried state again (off: the prediction leaves the state alone)
+    predict_advances_state: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainConfig:
-        """Rebuild from config.json; unknown keys are ignored, missing ones take defaults."""
+        """Rebuild from config.json; unknown keys are ignored; a missing key takes the value
+        runs made before it existed were trained with (LEGACY), else the default."""
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        return cls(**{**LEGACY, **{k: v for k, v in d.items() if k in names}})
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
@@ -69,7 +80,7 @@ class TrainConfig:
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be between 0 and 2**32-1, got {self.seed!r}")
         for name, choices in (("cell", CELLS), ("schedule", SCHEDULES), ("task", TASKS),
-                              ("recipe", RECIPES)):
+                              ("recipe", RECIPES), ("init", INITS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}")
 

@@ -15,17 +15,24 @@ _CELLS = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}
 
 
 class Regressor(nn.Module):
-    """Maps a sequence (B, T, 1) to a sequence (B, T, 1), one output per step."""
+    """Maps a sequence (B, T, 1) to a sequence (B, T, 1), one output per step.
 
-    def __init__(self, hidden: int = 20, cell: str = "lstm", layers: int = 1):
+    init="keras" builds the layers as Keras does (keras_init); init="torch" keeps PyTorch's
+    defaults. Both draw from torch's global RNG, so a seed fixes the weights.
+    """
+
+    def __init__(self, hidden: int = 20, cell: str = "lstm", layers: int = 1,
+                 init: str = "torch"):
         super().__init__()
-        self.cell, self.hidden, self.layers = cell, hidden, layers
+        self.cell, self.hidden, self.layers, self.init = cell, hidden, layers, init
         self.rnn = _CELLS[cell](1, hidden, num_layers=layers, batch_first=True)
         self.head = nn.Linear(hidden, 1)  # the Keras TimeDistributed(Dense(1))
+        if init == "keras":
+            keras_init(self)
 
     @classmethod
     def from_config(cls, cfg: TrainConfig) -> Regressor:
-        return cls(hidden=cfg.hidden, cell=cfg.cell, layers=cfg.layers)
+        return cls(hidden=cfg.hidden, cell=cfg.cell, layers=cfg.layers, init=cfg.init)
 
     def zero_state(self, batch: int, device=None) -> State:
         h = torch.zeros(self.layers, batch, self.hidden, device=device)  # (L, B, H)
@@ -35,6 +42,34 @@ class Regressor(nn.Module):
         out, new = self.rnn(x, state if self.cell == "lstm" else state[0])  # (B, T, H)
         new = tuple(new) if self.cell == "lstm" else (new,)
         return self.head(out), new  # (B, T, 1)
+
+
+def keras_init(m: Regressor) -> None:
+    """Keras's initialisation: glorot_uniform input kernels, orthogonal recurrent kernels,
+    zero biases (an LSTM's forget gate at 1: unit_forget_bias), glorot_uniform Dense.
+
+    PyTorch stores each kernel transposed, (G*H, in) against Keras's (in, G*H); glorot's
+    bound sqrt(6 / (fan_in + fan_out)) and orthogonality are the same either way, over the
+    whole kernel as Keras does it, not per gate. Keras's LSTM and SimpleRNN have one bias
+    vector where PyTorch has two (bias_ih + bias_hh): bias_hh stays zero and frozen, so the
+    sum gets Keras's gradient, not twice it. Keras's GRU (reset_after=True, its default
+    since TF 2) has an input and a recurrent bias, like PyTorch's: both train, from zero.
+    """
+    H = m.hidden
+    with torch.no_grad():
+        for k in range(m.layers):
+            w_ih, w_hh = getattr(m.rnn, f"weight_ih_l{k}"), getattr(m.rnn, f"weight_hh_l{k}")
+            b_ih, b_hh = getattr(m.rnn, f"bias_ih_l{k}"), getattr(m.rnn, f"bias_hh_l{k}")
+            nn.init.xavier_uniform_(w_ih)
+            nn.init.orthogonal_(w_hh)
+            b_ih.zero_()
+            b_hh.zero_()
+            if m.cell == "lstm":
+                b_ih[H:2 * H] = 1.0  # gate order i, f, g, o (Keras: i, f, c, o)
+            if m.cell != "gru":
+                b_hh.requires_grad_(False)
+        nn.init.xavier_uniform_(m.head.weight)
+        m.head.bias.zero_()
 
 
 class Adam:

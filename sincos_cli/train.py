@@ -68,12 +68,22 @@ class Trainer:
         # Truncated BPTT: keep the values, cut the graph.
         self.state = tuple(s.detach() for s in new_state)
         with torch.no_grad():
-            # Row 0 again with the new weights, from the state it started this batch with;
-            # the output state is thrown away, so the carried state is not advanced twice.
-            p0, _ = self.model(xin[:1], tuple(s[:, :1] for s in state0))
+            if cfg.predict_advances_state:
+                # The original's model.predict(x) on a stateful model: the whole batch again
+                # with the new weights, from the carried state, which it advances once more.
+                start = self.state if cfg.stateful else state0  # state0 is zero then
+                p, again = self.model(xin, start)
+                p0 = p[:1]
+                if cfg.stateful:
+                    self.state = again
+            else:
+                # Row 0 again with the new weights, from the state it started this batch
+                # with; the output state is thrown away: the carried state moves once.
+                p0, _ = self.model(xin[:1], tuple(s[:, :1] for s in state0))
         self.step += 1
-        return StepInfo(k, loss.item(), lr, x[0], tgt[0], p0[0, :, 0].cpu().numpy(),
-                        self.elapsed)
+        # Copies: a view of row 0 would keep the whole (B, T) batch alive with the StepInfo.
+        return StepInfo(k, loss.item(), lr, x[0].copy(), tgt[0].copy(),
+                        p0[0, :, 0].cpu().numpy(), self.elapsed)
 
     def fit(self, on_step: Callable[[StepInfo], None] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> None:
