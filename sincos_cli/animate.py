@@ -22,29 +22,15 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .errors import SincosError
 from .runs import atomic_target
+from .scene import HistoryScene, Style, WindowScene
 
 CHUNK = 16  # frames per worker task
-
-
-@dataclass(frozen=True)
-class Style:
-    width: int = 640
-    height: int = 480
-    dpi: int = 100
-    truth_label: str = "cos(x)"
-    input_name: str = "sin(x)"
-
-
-def style_for(task: str, horizon: int, width: int, height: int, dpi: int) -> Style:
-    truth = {"sin-cos": "cos(x)", "cos-sin": "sin(x)"}.get(task, f"sin(x + {horizon}Δx)")
-    return Style(width, height, dpi, truth, "cos(x)" if task == "cos-sin" else "sin(x)")
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -76,106 +62,6 @@ def pick_frames(n: int, every: int = 1, max_frames: int | None = None) -> np.nda
     if max_frames and len(idx) > max_frames:
         idx = idx[np.unique(np.linspace(0, len(idx) - 1, max_frames).round().astype(int))]
     return idx
-
-
-# -- drawing -------------------------------------------------------------------------------
-
-class Renderer:
-    """One Agg figure, redrawn in place. render() returns an (H, W, 3) uint8 frame."""
-
-    def __init__(self, style: Style):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.lines import TICKDOWN
-        from matplotlib.ticker import MaxNLocator, NullLocator
-        from matplotlib.transforms import ScaledTranslation
-
-        self.fig = Figure(figsize=(style.width / style.dpi, style.height / style.dpi),
-                          dpi=style.dpi)
-        self.canvas = FigureCanvasAgg(self.fig)
-        ax = self.ax = self.fig.add_subplot()
-        ax.set_autoscale_on(False)
-        ax.set_ylim(-1.2, 1.2)
-        ax.set_xlim(0, 1)
-        ax.set_xlabel("x", labelpad=19)  # below the tick labels drawn by hand (below)
-        ax.set_ylabel(style.truth_label)
-        self.truth, = ax.plot([], [], "r-", label="truth")
-        self.pred, = ax.plot([], [], "b--", label=f"prediction from {style.input_name}")
-        # Above the axes, where no line can cross it: the legend is drawn once, in the
-        # background, instead of on every frame (it cost a third of a frame).
-        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=2, frameon=False,
-                  borderaxespad=0.2)
-        # The title sits a row above the legend, so the two never overlap at any width.
-        self.title = ax.set_title("step 0", loc="left", pad=20)
-        # The moving x ticks, drawn as matplotlib draws them (TICKDOWN markers, labels
-        # below) but by us: Axis.draw lays every label out twice and re-places the axis
-        # label on each frame, half of a frame's cost. The x axis itself stays static.
-        ax.xaxis.set_major_locator(NullLocator())
-        self.locator = MaxNLocator(nbins=5)
-        along_x = ax.get_xaxis_transform()  # x in data, y in axes fraction
-        self.tick_marks, = ax.plot([], [], linestyle="none", marker=TICKDOWN, color="black",
-                                   markersize=3.5, markeredgewidth=0.8, clip_on=False,
-                                   transform=along_x, zorder=2.01)
-        below = along_x + ScaledTranslation(0, -7 / 72, self.fig.dpi_scale_trans)
-        self.tick_labels = [ax.text(0, 0, "", transform=below, ha="center", va="top",
-                                    fontsize="medium", clip_on=False, zorder=2.02)
-                            for _ in range(12)]
-        # Margins in inches (text keeps its size in points whatever the frame size).
-        w_in, h_in = style.width / style.dpi, style.height / style.dpi
-        self.fig.subplots_adjust(left=min(0.75 / w_in, 0.4), right=1 - min(0.25 / w_in, 0.1),
-                                 bottom=min(0.55 / h_in, 0.4), top=1 - min(0.62 / h_in, 0.4))
-        moving = {id(a) for a in (self.truth, self.pred, self.title, self.tick_marks,
-                                  *self.tick_labels, *ax.spines.values())}
-        # The order Axes.draw uses: children sorted (stably) by zorder.
-        self.moving = sorted((a for a in ax.get_children() if id(a) in moving),
-                             key=lambda a: a.get_zorder())
-        for a in self.moving:
-            a.set_visible(False)
-        self.canvas.draw()
-        self.background = self.canvas.copy_from_bbox(self.fig.bbox)
-        for a in self.moving:
-            a.set_visible(True)
-        # A full draw last: it lays out what the hidden draw skipped (the title's position).
-        self.canvas.draw()
-        w, h = self.canvas.get_width_height()
-        self.size = (w, h)
-
-    def _ticks(self, lo: float, hi: float) -> None:
-        ticks = [t for t in self.locator.tick_values(lo, hi) if lo <= t <= hi]
-        step = self.locator.tick_values(lo, hi)[1:3]
-        step = float(step[1] - step[0]) if len(step) == 2 else 1.0
-        decimals = max(0, math.ceil(-math.log10(step) - 1e-9))
-        if not math.isclose(round(step * 10**decimals), step * 10**decimals, abs_tol=1e-6):
-            decimals += 1
-        self.tick_marks.set_data(ticks, [0.0] * len(ticks))
-        for i, label in enumerate(self.tick_labels):
-            if i < len(ticks):
-                label.set_position((ticks[i], 0.0))
-                label.set_text(f"{ticks[i]:.{decimals}f}".replace("-", "\N{MINUS SIGN}"))
-            else:
-                label.set_text("")
-
-    def _update(self, x, target, prediction, step, loss) -> None:
-        lo, hi = float(x[0]), float(x[-1])
-        self.ax.set_xlim(lo, hi)
-        self._ticks(lo, hi)
-        self.truth.set_data(x, target)
-        self.pred.set_data(x, prediction)
-        self.title.set_text(f"step {int(step)}    loss {float(loss):.4g}")
-
-    def render(self, x, target, prediction, step, loss) -> np.ndarray:
-        self._update(x, target, prediction, step, loss)
-        self.canvas.restore_region(self.background)
-        for a in self.moving:
-            self.ax.draw_artist(a)
-        # buffer_rgba() is a view the next draw overwrites: copy out the RGB planes now.
-        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
-
-    def render_full(self, x, target, prediction, step, loss) -> np.ndarray:
-        """A complete redraw, the slow way: what render() must equal (used by tests)."""
-        self._update(x, target, prediction, step, loss)
-        self.canvas.draw()
-        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
 
 
 # -- GIF -----------------------------------------------------------------------------------
@@ -236,8 +122,13 @@ def gif_frame(idx: np.ndarray, prev: np.ndarray | None, delay_cs: int) -> bytes:
 _W: dict = {}
 
 
-def _init_worker(style: Style, fmt: str, delay_cs: int) -> None:
-    _W.update(renderer=Renderer(style), fmt=fmt, delay=delay_cs)
+def _init_worker(style: Style, fmt: str, delay_cs: int, view: str, trace: dict) -> None:
+    if view == "history":
+        xs = trace["x"]
+        scene = HistoryScene(style, (float(xs[0][0]), float(xs[-1][-1])))
+    else:
+        scene = WindowScene(style)
+    _W.update(scene=scene, view=view, drawn=0, fmt=fmt, delay=delay_cs)
     if fmt == "gif":
         _W["palette"] = palette()
         _W["lut"] = palette_lut(_W["palette"])
@@ -251,12 +142,37 @@ def _n_chunks(frames: np.ndarray) -> int:
     return -(-len(frames) // CHUNK)
 
 
-def _work(trace: dict, sel: np.ndarray) -> bytes:
-    """Render (and, for GIF, encode) a run of consecutive frames."""
-    r, out, prev = _W["renderer"], [], None
-    for i in sel:
-        frame = r.render(trace["x"][i], trace["target"][i], trace["prediction"][i],
-                         trace["step"][i], trace["loss"][i])
+def _piece(trace: dict, frames: np.ndarray, j: int):
+    """The steps a history frame j adds to frame j-1's trail: (frames[j-1], frames[j]]."""
+    lo = frames[j - 1] + 1 if j > 0 else 0
+    hi = frames[j] + 1
+    return trace["x"][lo:hi], trace["target"][lo:hi], trace["prediction"][lo:hi]
+
+
+def _frames_of(trace: dict, frames: np.ndarray, c: int):
+    """Chunk c's frames as pictures, in order."""
+    scene, sel = _W["scene"], _chunk(frames, c)
+    if _W["view"] == "window":
+        for i in sel:
+            yield scene.render(trace["x"][i], trace["target"][i], trace["prediction"][i],
+                               trace["step"][i], trace["loss"][i])
+        return
+    first = c * CHUNK
+    # A worker renders every jobs-th chunk: bring its trail up to this chunk, piece by
+    # piece exactly as a single process would, so the output is the same for any --jobs.
+    while _W["drawn"] < first:
+        scene.extend(*_piece(trace, frames, _W["drawn"]))
+        _W["drawn"] += 1
+    for j, i in enumerate(sel, first):
+        scene.extend(*_piece(trace, frames, j))
+        _W["drawn"] = j + 1
+        yield scene.render(trace["step"][i], trace["loss"][i])
+
+
+def _work(trace: dict, frames: np.ndarray, c: int) -> bytes:
+    """Render (and, for GIF, encode) chunk c of the frames."""
+    out, prev = [], None
+    for frame in _frames_of(trace, frames, c):
         if _W["fmt"] == "gif":
             idx = to_indices(frame, _W["lut"])
             out.append(gif_frame(idx, prev, _W["delay"]))
@@ -272,16 +188,16 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view):]
 
 
-def _worker(wid, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked) -> None:
+def _worker(wid, jobs, fd, turn, cond, trace, frames, init_args, forked) -> None:
     """Worker `wid` renders chunks wid, wid+jobs, …; each waits its turn to write, in order.
 
     Frames go straight from the worker to the output (file or ffmpeg's stdin), never
     through the parent, and no worker runs more than one chunk ahead of the writer.
     """
     if not forked:  # a forked worker inherits the parent's renderer and palette table
-        _init_worker(style, fmt, delay)
+        _init_worker(*init_args)
     for c in range(wid, _n_chunks(frames), jobs):
-        data = _work(trace, _chunk(frames, c))
+        data = _work(trace, frames, c)
         with cond:
             cond.wait_for(lambda c=c: turn.value == c)
         _write_all(fd, data)
@@ -290,12 +206,12 @@ def _worker(wid, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked)
             cond.notify_all()
 
 
-def _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames) -> None:
+def _run_workers(fd, trace, frames, init_args, jobs, on_frames) -> None:
     """Render all frames into fd, in order; _init_worker must have run in this process."""
     n_chunks = _n_chunks(frames)
     if jobs <= 1 or n_chunks < 3:
         for c in range(n_chunks):
-            _write_all(fd, _work(trace, _chunk(frames, c)))
+            _write_all(fd, _work(trace, frames, c))
             if on_frames:
                 on_frames(min((c + 1) * CHUNK, len(frames)))
         return
@@ -306,7 +222,7 @@ def _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames) -> None:
     ctx = mp.get_context("fork" if forked else "spawn")
     turn, cond = ctx.Value("i", 0), ctx.Condition()
     procs = [ctx.Process(target=_worker, daemon=True, args=(
-                 w, jobs, fd, turn, cond, trace, frames, style, fmt, delay, forked))
+                 w, jobs, fd, turn, cond, trace, frames, init_args, forked))
              for w in range(min(jobs, n_chunks))]
     for p in procs:
         p.start()
@@ -351,18 +267,20 @@ def ffmpeg_exe() -> str:
 
 
 def render(trace: dict, frames: np.ndarray, style: Style, fmt: str, dest: Path, fps: float,
-           jobs: int = 1, on_frames: Callable[[int], None] | None = None) -> tuple[int, int]:
+           jobs: int = 1, on_frames: Callable[[int], None] | None = None,
+           view: str = "window") -> tuple[int, int]:
     """Write the animation of `frames` (indices into the trace) to the file `dest`.
 
     Returns the frame size in pixels (Agg's rounding of inches × dpi)."""
     delay = gif_delay(fps)[0] if fmt == "gif" else 0
-    _init_worker(style, fmt, delay)  # once, here: forked workers inherit it
-    w, h = _W["renderer"].size
+    init_args = (style, fmt, delay, view, trace)
+    _init_worker(*init_args)  # once, here: forked workers inherit it
+    w, h = _W["scene"].size
     if fmt == "gif":
         fd = os.open(dest, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o644)
         try:
             _write_all(fd, gif_header(w, h, _W["palette"]))
-            _run_workers(fd, trace, frames, style, fmt, delay, jobs, on_frames)
+            _run_workers(fd, trace, frames, init_args, jobs, on_frames)
             _write_all(fd, b";")
         finally:
             os.close(fd)
@@ -376,8 +294,7 @@ def render(trace: dict, frames: np.ndarray, style: Style, fmt: str, dest: Path, 
     with tempfile.TemporaryFile() as errf:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=errf)
         try:
-            _run_workers(proc.stdin.fileno(), trace, frames, style, fmt, delay, jobs,
-                         on_frames)
+            _run_workers(proc.stdin.fileno(), trace, frames, init_args, jobs, on_frames)
         except BrokenPipeError:
             pass  # ffmpeg stopped reading: its exit code and message say why
         except BaseException:

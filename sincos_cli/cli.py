@@ -20,7 +20,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from .config import CELLS, INITS, RECIPES, SCHEDULES, TASKS
+from .config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
 from .errors import SincosError, first_line
 
 ARGV: list[str] = ["sincos"]  # the command line as given, recorded in run.json
@@ -148,6 +148,10 @@ Schedule = _choices("Schedule", SCHEDULES)
 Task = _choices("Task", TASKS)
 Recipe = _choices("Recipe", RECIPES)
 Init = _choices("Init", INITS)
+View = _choices("View", VIEWS)
+ViewOpt = Annotated[View, typer.Option(
+    help="window: the current step's window, x following it; history: the original's "
+    "never-cleared axes, every step's window left along x.")]
 AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 
 
@@ -293,6 +297,7 @@ def animate(
     dpi: Annotated[int, typer.Option(min=20, max=600, help="Dots per inch (text scale).")] = 100,
     jobs: Annotated[int, typer.Option(
         min=0, help="Worker processes; 0 = one per CPU, at most 4.")] = 0,
+    view: ViewOpt = View["window"],
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
     as_json: Annotated[bool, typer.Option(
@@ -312,6 +317,7 @@ def animate(
     path = resolve(pick_runs_dir(runs_dir), run)
     from . import animate as anim
     from .progress import Progress
+    from .scene import style_for
 
     trace = anim.load_trace(path / "trace.npz")
     try:
@@ -319,7 +325,7 @@ def animate(
     except SincosError as e:
         print(f"warning: {e}; drawing as sin → cos", file=sys.stderr)
         cfg = {}
-    style = anim.style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),
+    style = style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),
                            width, height, dpi)
     frames = anim.pick_frames(len(trace["step"]), every, max_frames)
     if fmt == "gif":
@@ -332,7 +338,7 @@ def animate(
     with Progress(len(frames), quiet=quiet, label="animate") as bar:
         def produce(target):
             size[:] = anim.render(trace, frames, style, fmt.value, target, fps, jobs,
-                                  on_frames=bar.update)
+                                  on_frames=bar.update, view=view.value)
         anim.write_atomically(dest, fmt.value, produce)
     if dest is None:
         return

@@ -10,6 +10,7 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 TASKS = ("sin-cos", "cos-sin", "sin-forecast")
 RECIPES = ("seed", "robust")
 INITS = ("keras", "torch")
+VIEWS = ("window", "history")  # animate and train --live: the moving window or the trail
 
 # Settings that define the model, the data stream or the optimisation: a resumed run must
 # keep them, and `compare` shows the ones that differ between runs.

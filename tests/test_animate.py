@@ -6,7 +6,8 @@ import pytest
 from conftest import sincos
 from PIL import Image
 
-from sincos_cli.animate import Renderer, Style, gif_delay, load_trace, palette, pick_frames
+from sincos_cli.animate import gif_delay, load_trace, palette, pick_frames
+from sincos_cli.scene import HistoryScene, Style, WindowScene
 
 
 def gif_frames(path):
@@ -99,7 +100,7 @@ def test_workers_write_the_same_bytes_as_one_process(cli, trained_copy, tmp_path
 
 def test_blitted_frames_equal_a_full_redraw(trained):
     trace = load_trace(trained / "trace.npz")
-    r = Renderer(Style(width=400, height=300))
+    r = WindowScene(Style(width=400, height=300))
     for i in (0, 1, 17, 39, 5):
         args = [trace[k][i] for k in ("x", "target", "prediction", "step", "loss")]
         assert np.array_equal(r.render(*args), r.render_full(*args))
@@ -181,3 +182,37 @@ def test_json_describes_the_output(cli, trained_copy, tmp_path):
     out = json.loads(res.stdout)
     assert out["frames"] == 10 and out["format"] == "gif" and out["size"] == [640, 480]
     assert out["bytes"] == (tmp_path / "j.gif").stat().st_size and out["fps"] == 10
+
+
+def test_history_frames_equal_drawing_the_trail_from_scratch(trained):
+    from sincos_cli.animate import _piece
+
+    trace = load_trace(trained / "trace.npz")
+    frames = pick_frames(len(trace["step"]), 3)
+    scene = HistoryScene(Style(width=400, height=300),
+                         (trace["x"][0][0], trace["x"][-1][-1]))
+    pieces = []
+    for j, i in enumerate(frames):
+        pieces.append(_piece(trace, frames, j))
+        scene.extend(*pieces[-1])
+        if j in (0, 1, 6, len(frames) - 1):
+            step, loss = trace["step"][i], trace["loss"][i]
+            assert np.array_equal(scene.render(step, loss),
+                                  scene.render_scratch(pieces, step, loss))
+    # the trail holds every step up to the frame: its last piece ends at the last step
+    assert frames[-1] == len(trace["step"]) - 1 and pieces[0][0].shape == (1, 10)
+
+
+def test_history_view_through_the_cli(cli, trained_copy, tmp_path):
+    a, b = tmp_path / "a.gif", tmp_path / "b.gif"
+    for out, jobs in ((a, "1"), (b, "3")):
+        res = cli("animate", trained_copy.name, "--view", "history", "--jobs", jobs,
+                  "--out", out, "-q")
+        assert res.exit_code == 0, res.stderr
+    assert a.read_bytes() == b.read_bytes()  # workers catch their trails up exactly
+    _, frames = gif_frames(a)
+    assert len(frames) == 40
+    reds = [red_blue(f)[0] for f, _ in frames]
+    assert reds[-1] > 3 * reds[0]  # the trail grows
+    res = cli("animate", trained_copy.name, "--view", "sideways", "-q")
+    assert res.exit_code == 2 and "--view" in res.stderr
