@@ -186,7 +186,7 @@ class HistoryScene(_Scene):
         """A piece's points as flat arrays, starting where the previous piece ended."""
         x, t, p = (np.asarray(a, np.float64).reshape(-1) for a in piece)
         if last is not None:
-            x, t, p = (np.concatenate([[a0], a]) for a0, a in zip(last, (x, t, p)))
+            x, t, p = (np.concatenate([[a0], a]) for a0, a in zip(last, (x, t, p), strict=True))
         return x, t, p
 
     def _draw_piece(self, x, t, p) -> None:

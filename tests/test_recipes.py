@@ -7,9 +7,9 @@ import pytest
 import torch
 from conftest import TINY, read
 
-from sincos_cli.scene import style_for
 from sincos_cli.config import RECIPE_SETTINGS, TrainConfig, resolve
 from sincos_cli.model import lr_at
+from sincos_cli.scene import style_for
 from sincos_cli.train import Trainer
 
 
