@@ -208,6 +208,10 @@ def train(
         help="Continue an interrupted or crashed run (id, number, latest or path).")] = None,
     threads: Annotated[int, typer.Option(
         min=0, help="Torch CPU threads; 0 = torch's default. 1 is fastest for this model.")] = 1,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Show the tutorial's plot while training: in a window where there is "
+        "a display, else in the terminal (stderr); replaces the progress bar.")] = False,
+    view: ViewOpt = View["window"],
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device["cpu"],
     quiet: Quiet = False,
     as_json: Json = False,
@@ -223,6 +227,17 @@ def train(
              if ctx.get_parameter_source(k) in (ParameterSource.COMMANDLINE,
                                                 ParameterSource.ENVIRONMENT)}
     root = pick_runs_dir(runs_dir)
+    shown = None
+    if live:
+        from .live import choose
+
+        try:
+            shown = (choose(), view.value)
+        except SincosError as e:
+            raise typer.BadParameter(str(e), param_hint="--live") from None
+    elif ctx.get_parameter_source("view") == ParameterSource.COMMANDLINE:
+        raise typer.BadParameter("--view is for --live (or sincos animate)",
+                                 param_hint="--view")
     cfg = None
     if resume is not None:
         if name is not None:
@@ -247,7 +262,7 @@ def train(
     path, summary, code = train_run(
         cfg, root=root, name=name, device=device.value, threads=threads,
         checkpoint_every=checkpoint_every, argv=ARGV, quiet=quiet,
-        log_every=log_every, resume=resume, given=given)
+        log_every=log_every, resume=resume, given=given, live=shown)
     if as_json:
         emit_json({"id": path.name, "status": "completed" if code == 0 else "interrupted",
                    **summary})

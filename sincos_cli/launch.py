@@ -108,9 +108,12 @@ def prepare_resume(root: Path, selector: str, given: dict):
 
 def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,
               threads: int, checkpoint_every: int, argv: list[str], quiet: bool,
-              log_every: int, resume: str | None = None, given: dict | None = None):
-    """Train (or resume) one run; return (run folder, summary, exit code)."""
-    from .progress import Progress
+              log_every: int, resume: str | None = None, given: dict | None = None,
+              live: tuple[str, str] | None = None):
+    """Train (or resume) one run; return (run folder, summary, exit code).
+
+    live: (kind, view) to show training in a window or the terminal instead of progress.
+    """
     from .recorder import Recorder
     from .train import Trainer
 
@@ -120,36 +123,59 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
         lock = _lock(path)
         trainer = Trainer(cfg, dev)
         trainer.load_checkpoint(ckpt)
-        rec = Recorder(path, trainer, checkpoint_every)
-        rec.resume(argv, str(dev), trace)
     else:
-        path = allocate(root, name)
-        try:
-            lock = _lock(path)
-            trainer = Trainer(cfg, dev)
+        trainer = Trainer(cfg, dev)
+    # The display opens before the run folder is made or marked running: if it cannot,
+    # nothing was written.
+    with _display(cfg, trainer.step, quiet, log_every, live) as display:
+        if resume is not None:
             rec = Recorder(path, trainer, checkpoint_every)
-            rec.start(argv, str(dev))
-        except BaseException:
-            # Nothing was trained yet: leave no half-made folder behind.
-            import shutil
+            rec.resume(argv, str(dev), trace)
+        else:
+            path = allocate(root, name)
+            try:
+                lock = _lock(path)
+                rec = Recorder(path, trainer, checkpoint_every)
+                rec.start(argv, str(dev))
+            except BaseException:
+                # Nothing was trained yet: leave no half-made folder behind.
+                import shutil
 
-            shutil.rmtree(path, ignore_errors=True)
-            raise
+                shutil.rmtree(path, ignore_errors=True)
+                raise
+        try:
+            return _train(trainer, rec, path, display)
+        finally:
+            os.close(lock)
 
+
+def _display(cfg: TrainConfig, done: int, quiet: bool, log_every: int, live):
+    if live is not None:
+        from .live import open_view
+
+        return open_view(*live, cfg, done)
+    from .progress import Progress
+
+    return Progress(cfg.steps, done=done, quiet=quiet, log_every=log_every)
+
+
+def _train(trainer, rec, path: Path, display):
+    closed = lambda: getattr(display, "closed", False)  # noqa: E731 (a live window)
     stop = Stop(on_second=lambda: rec.mark("interrupted", "interrupted twice; "
                                                           "stopped without saving"))
     try:
-        with stop, Progress(cfg.steps, done=trainer.step, quiet=quiet,
-                            log_every=log_every) as bar:
+        with stop:
             def on_step(info):
                 rec.on_step(info)
-                bar.update(info.step + 1, info.loss, info.step)
+                display.on_step(info)
 
-            trainer.fit(on_step, should_stop=stop)
-            if stop():
+            trainer.fit(on_step, should_stop=lambda: stop() or closed())
+            if stop() or closed():
+                reason = (f"stopped by signal {signal.Signals(stop.signum).name}"
+                          if stop() else "stopped: the live window was closed")
                 summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
-                                     f"stopped by signal {signal.Signals(stop.signum).name}")
-                return path, summary, EXIT_CODES[stop.signum]
+                                     reason)
+                return path, summary, EXIT_CODES[stop.signum] if stop() else 130
             summary = rec.finish("completed", trainer.evaluate())
             return path, summary, 0
     except Exception as e:
@@ -158,5 +184,3 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
         if os.environ.get("SINCOS_DEBUG"):
             raise
         raise SincosError(f"training failed: {reason}") from None
-    finally:
-        os.close(lock)

@@ -60,6 +60,10 @@ class Progress:
         metric = f"{self.unit} {value:.3e}" if value is not None else ""
         self.bar.update(self.task, completed=done, metric=metric, rate=f"{rate:,.0f}/s")
 
+    def on_step(self, info) -> None:
+        """The training loop's callback: one step done."""
+        self.update(info.step + 1, info.loss, info.step)
+
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
