@@ -33,28 +33,7 @@ from .scene import HistoryScene, Style, WindowScene
 CHUNK = 16  # frames per worker task
 
 
-# -- loading -------------------------------------------------------------------------------
-
-def load_trace(path: Path) -> dict[str, np.ndarray]:
-    """trace.npz as arrays; a one-line SincosError when missing or damaged."""
-    keys = ("step", "loss", "x", "target", "prediction")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            trace = {k: np.asarray(z[k]) for k in keys}
-    except FileNotFoundError:
-        raise SincosError(f"{path} is missing: the run has no trace yet") from None
-    except KeyError as e:
-        raise SincosError(f"{path} lacks {e.args[0]!r}") from None
-    except Exception as e:  # zipfile, numpy and pickle refusals all mean "damaged"
-        raise SincosError(f"{path} is not a readable trace ({type(e).__name__})") from None
-    n = len(trace["step"])
-    if n == 0:
-        raise SincosError(f"{path} holds no steps yet")
-    shapes = {trace[k].shape for k in ("x", "target", "prediction")}
-    if len(shapes) != 1 or len(trace["loss"]) != n or next(iter(shapes))[0] != n:
-        raise SincosError(f"{path} is inconsistent (arrays of different lengths)")
-    return trace
-
+# -- frames ---------------------------------------------------------------------------------
 
 def pick_frames(n: int, every: int = 1, max_frames: int | None = None) -> np.ndarray:
     """Indices of the steps to draw: every `every`-th, then evenly thinned to max_frames."""

@@ -124,6 +124,12 @@ def _positive_float(value: float | None) -> float | None:
     return value
 
 
+def _finite_float(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
 def _nonneg_float(value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise typer.BadParameter(f"must be zero or a positive number, got {value}")
@@ -333,8 +339,9 @@ def animate(
     from . import animate as anim
     from .progress import Progress
     from .scene import style_for
+    from .trace import read as read_trace
 
-    trace = anim.load_trace(path / "trace.npz")
+    trace = read_trace(path)
     try:
         cfg = read_json(path / "config.json")
     except SincosError as e:
@@ -374,7 +381,8 @@ def predict(
     source: Annotated[str | None, typer.Argument(
         help="'-' to read numbers from stdin (or a file path); omit for a range of x.",
         show_default=False)] = None,
-    start: Annotated[float, typer.Option(help="Range: first x, in radians.")] = 0.0,
+    start: Annotated[float, typer.Option(callback=_finite_float,
+                                         help="Range: first x, in radians.")] = 0.0,
     points: Annotated[int, typer.Option(
         min=1, help="Range: how many points, at the run's x spacing.")] = 1000,
     input_file: Annotated[Path | None, typer.Option(

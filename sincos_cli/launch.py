@@ -5,7 +5,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import sys
 import threading
 from dataclasses import replace
 from pathlib import Path
@@ -71,9 +70,7 @@ def setup_torch(threads: int, device: str):
 
 
 def prepare_resume(root: Path, selector: str, given: dict):
-    """Check a run can be resumed with the given settings; return (path, cfg, ckpt, trace)."""
-    import numpy as np
-
+    """Check a run can be resumed with the given settings; return (path, cfg, ckpt)."""
     from .train import load_checkpoint_file
 
     path = resolve(root, selector)
@@ -94,16 +91,7 @@ def prepare_resume(root: Path, selector: str, given: dict):
     if done >= cfg.steps:
         raise SincosError(f"run {path.name} already has {done} steps; "
                           f"pass --steps N (N > {done}) to train further")
-    trace = None
-    try:
-        with np.load(path / "trace.npz", allow_pickle=False) as z:
-            trace = {k: z[k] for k in ("step", "loss", "x", "target", "prediction")}
-        keep = trace["step"] < done
-        trace = {k: [*v[keep]] for k, v in trace.items()}
-    except (OSError, KeyError, ValueError):
-        print(f"warning: {path / 'trace.npz'} unreadable; the trace restarts at step {done}",
-              file=sys.stderr)
-    return path, cfg, ckpt, trace
+    return path, cfg, ckpt
 
 
 def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,
@@ -119,7 +107,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
 
     dev = setup_torch(threads, device)
     if resume is not None:
-        path, cfg, ckpt, trace = prepare_resume(root, resume, given or {})
+        path, cfg, ckpt = prepare_resume(root, resume, given or {})
         lock = _lock(path)
         trainer = Trainer(cfg, dev)
         trainer.load_checkpoint(ckpt)
@@ -130,7 +118,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
     with _display(cfg, trainer.step, quiet, log_every, live) as display:
         if resume is not None:
             rec = Recorder(path, trainer, checkpoint_every)
-            rec.resume(argv, str(dev), trace)
+            rec.resume(argv, str(dev), ckpt)
         else:
             path = allocate(root, name)
             try:
@@ -160,6 +148,8 @@ def _display(cfg: TrainConfig, done: int, quiet: bool, log_every: int, live):
 
 
 def _train(trainer, rec, path: Path, display):
+    from .train import Diverged
+
     closed = lambda: getattr(display, "closed", False)  # noqa: E731 (a live window)
     stop = Stop(on_second=lambda: rec.mark("interrupted", "interrupted twice; "
                                                           "stopped without saving"))
@@ -178,6 +168,13 @@ def _train(trainer, rec, path: Path, display):
                 return path, summary, EXIT_CODES[stop.signum] if stop() else 130
             summary = rec.finish("completed", trainer.evaluate())
             return path, summary, 0
+    except Diverged as e:
+        # The last checkpoint (all finite) stays; summary.json keeps what it said then.
+        rec.close()
+        rec.mark("failed", str(e))
+        kept = (f"the last finite checkpoint (step {rec.saved_step}) is kept"
+                if rec.saved_step else "no checkpoint was written")
+        raise SincosError(f"training {e}; {kept}") from None
     except Exception as e:
         reason = f"{type(e).__name__}: {first_line(e)}"
         rec.mark("failed", reason)

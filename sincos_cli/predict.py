@@ -231,6 +231,9 @@ def run(chunks: Iterator[Chunk], model: Regressor, writer, warmup: int, out) -> 
     predict, scores = Predictor(model), Scores(warmup)
     for c in chunks:
         pred = predict(c.input)
+        if not np.isfinite(pred).all():
+            raise SincosError("the model's output is not finite (was the run trained to "
+                              "divergence?)")
         if c.target is not None:
             scores.add(c.target, pred)
         writer.write(c, pred)

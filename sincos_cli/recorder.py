@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, trace
 from .runs import (
     SCHEMA,
     atomic_write_bytes,
@@ -25,7 +25,7 @@ from .runs import (
     utc_now,
 )
 from .runs import status as run_status
-from .train import StepInfo, Trainer
+from .train import Diverged, StepInfo, Trainer
 
 
 def versions() -> dict:
@@ -34,15 +34,21 @@ def versions() -> dict:
 
 
 class Recorder:
-    """The on_step callback that keeps a run folder up to date."""
+    """The on_step callback that keeps a run folder up to date.
+
+    Every file it writes while training grows by appending (metrics.jsonl, trace.bin) or
+    stays the same size (checkpoint.pt, summary.json, run.json): a checkpoint costs the same
+    at any step, and nothing of the history is kept in memory.
+    """
 
     def __init__(self, path: Path, trainer: Trainer, checkpoint_every: int):
         self.path, self.trainer, self.checkpoint_every = path, trainer, checkpoint_every
-        self.trace: dict[str, list] = {k: [] for k in ("step", "loss", "x", "target",
-                                                       "prediction")}
         self.best = (math.inf, -1)
         self.last_loss = math.nan
         self._metrics = None
+        self._trace = None
+        self.metrics_bytes = 0
+        self.saved_step = None  # the step of the last checkpoint written by this process
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -55,32 +61,56 @@ class Recorder:
             "host": socket.gethostname(), "created": utc_now(), "ended": None,
             "seed": cfg.seed, "versions": versions(), "device": device, "resumes": [],
         })
-        self._open_metrics()
+        self._open(trace.TraceWriter(self.path / trace.NAME, cfg.time_steps))
 
-    def resume(self, argv: list[str], device: str, trace: dict | None) -> None:
-        """Continue in place: metrics and trace are cut back to the checkpoint's step."""
-        step = self.trainer.step
-        rows = truncate_metrics(self.path / "metrics.jsonl", step)
-        for row in rows:
-            self._note_loss(row["step"], row["loss"])
-        if len(rows) != step:
-            print(f"warning: metrics.jsonl holds {len(rows)} of the {step} steps before the "
-                  "checkpoint (damaged?); training continues after them", file=sys.stderr)
-        if trace is not None:
-            for key in self.trace:
-                self.trace[key] = list(trace[key][:step])
+    def resume(self, argv: list[str], device: str, ckpt: dict) -> None:
+        """Continue in place: metrics and trace are cut back to the checkpoint's step.
+
+        Schema 2 checkpoints say where metrics.jsonl ended and the best loss so far, so the
+        cut is one truncate whatever the length of the history; a schema-1 run's metrics
+        are read once and its trace.npz becomes a trace.bin."""
+        step, T = self.trainer.step, self.trainer.cfg.time_steps
+        metrics = self.path / "metrics.jsonl"
+        rec = ckpt.get("recorder")
+        size = metrics.stat().st_size if metrics.exists() else 0
+        if rec is not None and size >= rec["metrics_bytes"]:
+            os.truncate(metrics, rec["metrics_bytes"])
+            self.best = (rec["best_loss"], rec["best_step"])
+            self.last_loss = rec["last_loss"]
+        else:
+            rows = truncate_metrics(metrics, step)
+            for row in rows:
+                self._note_loss(row["step"], row["loss"])
+            if len(rows) != step:
+                print(f"warning: metrics.jsonl holds {len(rows)} of the {step} steps before "
+                      "the checkpoint (damaged?); training continues after them",
+                      file=sys.stderr)
+        if (self.path / trace.NAME).exists():
+            writer = trace.TraceWriter(self.path / trace.NAME, T)
+            kept = writer.cut(step)
+        else:
+            writer = trace.migrate(self.path, T, step)
+            kept = writer.cut(step)
+        if kept != step:
+            print(f"warning: the trace holds {kept} of the {step} steps before the checkpoint; "
+                  "it continues from here", file=sys.stderr)
         run = read_json(self.path / "run.json")
         run["resumes"] = [*run.get("resumes", []), {
             "at_step": step, "time": utc_now(), "argv": argv, "pid": os.getpid(),
             "from_status": run_status(run), "steps": self.trainer.cfg.steps}]
         run.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()),
-                   host=socket.gethostname(), ended=None, device=device, error=None)
+                   host=socket.gethostname(), ended=None, device=device, error=None,
+                   schema=SCHEMA)
         atomic_write_json(self.path / "config.json", self.trainer.cfg.to_dict())
         atomic_write_json(self.path / "run.json", run)
-        self._open_metrics()
+        self._open(writer)
+        self.saved_step = step
 
-    def _open_metrics(self) -> None:
-        self._metrics = open(self.path / "metrics.jsonl", "a", buffering=1)  # line-buffered
+    def _open(self, writer) -> None:
+        # Unbuffered binary appends: each line is in the file (the page cache) when written.
+        self._metrics = open(self.path / "metrics.jsonl", "ab", buffering=0)
+        self.metrics_bytes = os.fstat(self._metrics.fileno()).st_size
+        self._trace = writer
 
     def _note_loss(self, step: int, loss: float) -> None:
         self.last_loss = loss
@@ -89,42 +119,31 @@ class Recorder:
 
     def on_step(self, info: StepInfo) -> None:
         self._note_loss(info.step, info.loss)
-        self._metrics.write(json.dumps({"step": info.step, "loss": info.loss, "lr": info.lr,
-                                        "elapsed_s": round(info.elapsed_s, 6)}) + "\n")
-        t = self.trace
-        t["step"].append(info.step)
-        t["loss"].append(info.loss)
-        t["x"].append(info.x)
-        t["target"].append(info.target)
-        t["prediction"].append(info.prediction)
+        line = json.dumps({"step": info.step, "loss": info.loss, "lr": info.lr,
+                           "elapsed_s": round(info.elapsed_s, 6)}, allow_nan=False) + "\n"
+        self.metrics_bytes += self._metrics.write(line.encode())
+        self._trace.append(info.step, info.loss, info.x, info.target, info.prediction)
         if self.checkpoint_every and (info.step + 1) % self.checkpoint_every == 0:
             self.save_checkpoint()
 
     def save_checkpoint(self, summary: dict | None = None) -> None:
-        """Trace first, then the checkpoint: the trace never ends before the checkpoint.
-
-        summary.json follows (without eval_mse until the end), so `compare` shows a running
-        or crashed run's progress as of its last checkpoint without opening the checkpoint.
+        """Metrics and trace are already on disk (appended each step); then the checkpoint,
+        which records where they end, then summary.json (without eval_mse until the end), so
+        `compare` shows a running or crashed run's progress without opening the checkpoint.
         """
-        self._metrics.flush()
-        self.write_trace()
+        if not self.trainer.finite():
+            raise Diverged(self.trainer.step)  # keep the last finite checkpoint
+        ckpt = self.trainer.checkpoint()
+        ckpt["recorder"] = {"metrics_bytes": self.metrics_bytes,
+                            "best_loss": _finite(self.best[0]), "best_step": self.best[1],
+                            "last_loss": _finite(self.last_loss)}
+        if ckpt["recorder"]["best_loss"] is None:  # no step yet
+            ckpt["recorder"].update(best_loss=math.inf, last_loss=math.nan)
         buf = io.BytesIO()
-        torch.save(self.trainer.checkpoint(), buf)
+        torch.save(ckpt, buf)
         atomic_write_bytes(self.path / "checkpoint.pt", buf.getvalue())
         atomic_write_json(self.path / "summary.json", summary or self.summary(None))
-
-    def write_trace(self) -> None:
-        t, T = self.trace, self.trainer.cfg.time_steps
-        arrays = {
-            "step": np.asarray(t["step"], dtype=np.int64),
-            "loss": np.asarray(t["loss"], dtype=np.float64),
-            "x": np.asarray(t["x"], dtype=np.float64).reshape(-1, T),
-            "target": np.asarray(t["target"], dtype=np.float32).reshape(-1, T),
-            "prediction": np.asarray(t["prediction"], dtype=np.float32).reshape(-1, T),
-        }
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        atomic_write_bytes(self.path / "trace.npz", buf.getvalue())
+        self.saved_step = self.trainer.step
 
     def summary(self, eval_mse: float | None) -> dict:
         tr = self.trainer
@@ -137,16 +156,22 @@ class Recorder:
         }
 
     def finish(self, status: str, eval_mse: float | None, error: str | None = None) -> dict:
-        """Checkpoint, summary, then run.json last: its status is the commit point."""
+        """Checkpoint (unless the last one is at this step), summary, then run.json last:
+        its status is the commit point."""
         summary = self.summary(eval_mse)
-        if self.trainer.step > 0:
+        if self.trainer.step > 0 and self.saved_step != self.trainer.step:
             self.save_checkpoint(summary)
         else:
             atomic_write_json(self.path / "summary.json", summary)
-        if self._metrics is not None:
-            self._metrics.close()
+        self.close()
         self.mark(status, error)
         return summary
+
+    def close(self) -> None:
+        for f in (self._metrics, self._trace):
+            if f is not None:
+                f.close()
+        self._metrics = self._trace = None
 
     def mark(self, status: str, error: str | None = None) -> None:
         run = read_json(self.path / "run.json")

@@ -14,13 +14,13 @@ from pathlib import Path
 
 from .errors import SincosError
 
-SCHEMA = 1
+SCHEMA = 2  # 2: trace.bin appended (1: trace.npz rewritten at each checkpoint)
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 ID_RE = re.compile(r"^run-(\d+)$")
 FILES = ("run.json", "config.json", "metrics.jsonl", "summary.json", "checkpoint.pt",
-         "trace.npz")
+         "trace.bin")  # trace.npz in schema 1
 
 
 def runs_dir(option: str | os.PathLike | None = None) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ class StepInfo:
     target: np.ndarray  # (T,)
     prediction: np.ndarray  # (T,) row 0 predicted after the update, carried state untouched
     elapsed_s: float  # training seconds so far (across resumes)
+
+
+class Diverged(SincosError):
+    """The training loss stopped being finite."""
+
+    def __init__(self, step: int, loss: float | None = None):
+        what = "weights not finite" if loss is None else f"loss {loss}"
+        super().__init__(f"diverged at step {step} ({what})")
+        self.step = step
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,6 +69,11 @@ class Trainer:
                                                                         self.device)
         pred, new_state = self.model(xin, state0)  # (B, T, 1)
         loss = torch.mean((pred - y) ** 2)
+        value = loss.item()
+        if not math.isfinite(value):
+            # Before the update: the model, the optimiser and the state stay as the last
+            # finite step left them.
+            raise Diverged(k, value)
         self.opt.zero_grad()
         loss.backward()
         if cfg.clip > 0:
@@ -82,7 +97,7 @@ class Trainer:
                 p0, _ = self.model(xin[:1], tuple(s[:, :1] for s in state0))
         self.step += 1
         # Copies: a view of row 0 would keep the whole (B, T) batch alive with the StepInfo.
-        return StepInfo(k, loss.item(), lr, x[0].copy(), tgt[0].copy(),
+        return StepInfo(k, value, lr, x[0].copy(), tgt[0].copy(),
                         p0[0, :, 0].cpu().numpy(), self.elapsed)
 
     def fit(self, on_step: Callable[[StepInfo], None] | None = None,
@@ -109,6 +124,12 @@ class Trainer:
             pred, state = self.model(self._tensor(inp), state)
             total += torch.mean((pred - self._tensor(tgt)) ** 2).item()
         return total / n
+
+    def finite(self) -> bool:
+        """Weights and carried state all finite (an update with a huge lr can break them
+        before any loss shows it)."""
+        return all(bool(torch.isfinite(t).all()) for t in (*self.model.parameters(),
+                                                            *self.state))
 
     # -- checkpoints ---------------------------------------------------------------------
 

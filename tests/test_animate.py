@@ -6,8 +6,9 @@ import pytest
 from conftest import sincos
 from PIL import Image
 
-from sincos_cli.animate import gif_delay, load_trace, palette, pick_frames
+from sincos_cli.animate import gif_delay, palette, pick_frames
 from sincos_cli.scene import HistoryScene, Style, WindowScene
+from sincos_cli.trace import read as load_trace
 
 
 def gif_frames(path):
@@ -99,7 +100,7 @@ def test_workers_write_the_same_bytes_as_one_process(cli, trained_copy, tmp_path
 
 
 def test_blitted_frames_equal_a_full_redraw(trained):
-    trace = load_trace(trained / "trace.npz")
+    trace = load_trace(trained)
     r = WindowScene(Style(width=400, height=300))
     for i in (0, 1, 17, 39, 5):
         args = [trace[k][i] for k in ("x", "target", "prediction", "step", "loss")]
@@ -129,8 +130,11 @@ def test_renders_a_crashed_run_from_what_is_on_disk(cli, trained_copy, tmp_path)
     run = json.loads((trained_copy / "run.json").read_text())
     run.update(status="running", pid=2**22 + 12345)
     (trained_copy / "run.json").write_text(json.dumps(run))
-    z = dict(np.load(trained_copy / "trace.npz"))
-    np.savez(trained_copy / "trace.npz", **{k: v[:10] for k, v in z.items()})
+    # as a crash leaves it: 10 whole records and a torn eleventh
+    trace_bin = trained_copy / "trace.bin"
+    rec = load_trace(trained_copy)["step"].base.dtype.itemsize  # memory-mapped records
+    data = trace_bin.read_bytes()
+    trace_bin.write_bytes(data[:16 + 10 * rec + rec // 2])
     res = cli("animate", trained_copy.name, "--out", tmp_path / "c.gif", "-q")
     assert res.exit_code == 0, res.stderr
     assert Image.open(tmp_path / "c.gif").n_frames == 10
@@ -163,16 +167,16 @@ def test_unknown_run_lists_the_runs(cli, trained_copy):
 
 
 def test_run_without_trace(cli, trained_copy):
-    (trained_copy / "trace.npz").unlink()
+    (trained_copy / "trace.bin").unlink()
     res = cli("animate", trained_copy.name)
     assert res.exit_code == 1 and "no trace" in res.stderr
     assert not list(trained_copy.glob("animation.*"))
 
 
 def test_damaged_trace(cli, trained_copy):
-    (trained_copy / "trace.npz").write_bytes(b"PK\x03\x04garbage")
+    (trained_copy / "trace.bin").write_bytes(b"PK\x03\x04garbage, not a trace at all")
     res = cli("animate", trained_copy.name)
-    assert res.exit_code == 1 and "not a readable trace" in res.stderr
+    assert res.exit_code == 1 and "is not a sincos trace" in res.stderr
 
 
 def test_json_describes_the_output(cli, trained_copy, tmp_path):
@@ -187,7 +191,7 @@ def test_json_describes_the_output(cli, trained_copy, tmp_path):
 def test_history_frames_equal_drawing_the_trail_from_scratch(trained):
     from sincos_cli.animate import _piece
 
-    trace = load_trace(trained / "trace.npz")
+    trace = load_trace(trained)
     frames = pick_frames(len(trace["step"]), 3)
     scene = HistoryScene(Style(width=400, height=300),
                          (trace["x"][0][0], trace["x"][-1][-1]))

@@ -7,6 +7,8 @@ import pytest
 import torch
 from conftest import TINY, read, sincos
 
+from sincos_cli.trace import read as load_trace
+
 SUMMARY_KEYS = {"final_loss", "best_loss", "best_step", "eval_mse", "steps", "train_seconds",
                 "steps_per_second"}
 
@@ -67,12 +69,12 @@ def test_run_folder_holds_every_documented_file(trained):
     assert ckpt["step"] == 40 and ckpt["config"] == cfg
     assert {"model", "optimizer", "carried_state", "rng", "cursor"} <= ckpt.keys()
 
-    with np.load(trained / "trace.npz", allow_pickle=False) as z:
-        assert z["x"].shape == z["target"].shape == z["prediction"].shape == (40, 10)
-        np.testing.assert_array_equal(z["step"], np.arange(40))
-        np.testing.assert_allclose(z["target"], np.cos(z["x"]), atol=1e-6)
-        np.testing.assert_allclose(z["loss"], [r["loss"] for r in rows])
-        assert np.isfinite(z["prediction"]).all()
+    z = load_trace(trained)
+    assert z["x"].shape == z["target"].shape == z["prediction"].shape == (40, 10)
+    np.testing.assert_array_equal(z["step"], np.arange(40))
+    np.testing.assert_allclose(z["target"], np.cos(z["x"]), atol=1e-6)
+    np.testing.assert_allclose(z["loss"], [r["loss"] for r in rows])
+    assert np.isfinite(z["prediction"]).all()
     assert not list(trained.glob(".*.tmp"))
 
 

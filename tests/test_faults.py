@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sincos_cli.errors import SincosError
+from sincos_cli.trace import read as load_trace
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 LONG = [a if a != "40" else "1000000" for a in TINY]  # TINY, but practically endless
@@ -52,9 +53,14 @@ def assert_consistent(path):
     rows = [json.loads(ln) for ln in (path / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in rows] == list(range(ckpt["step"]))
     assert read(path / "summary.json")["steps"] == ckpt["step"]
-    with np.load(path / "trace.npz") as z:
-        assert list(z["step"]) == list(range(ckpt["step"]))
+    assert list(load_trace(path)["step"]) == list(range(ckpt["step"]))
     return ckpt["step"]
+
+
+def assert_same_trace(a, b):
+    ta, tb = load_trace(a), load_trace(b)
+    for k in ta:
+        np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
 
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
@@ -99,6 +105,7 @@ def test_interrupt_then_resume_equals_training_straight(runs_dir):
     assert straight.returncode == 0, straight.stderr
     assert assert_consistent(runs_dir / "cut") == total
     assert losses(runs_dir / "cut") == losses(runs_dir / "straight")  # no step twice, no gap
+    assert_same_trace(runs_dir / "cut", runs_dir / "straight")
     a, b = weights(runs_dir / "cut"), weights(runs_dir / "straight")
     assert all(torch.equal(a[k_], b[k_]) for k_ in a)
     run = read(runs_dir / "cut" / "run.json")
@@ -247,27 +254,26 @@ def test_names_cannot_escape_the_runs_dir(cli, runs_dir, tmp_path):
 
 def _readers(path):
     from sincos_cli import runs
-    from sincos_cli.animate import load_trace
     from sincos_cli.compare import load_row
     from sincos_cli.train import load_checkpoint_file
 
     return [lambda: runs.read_json(path / "run.json"), lambda: runs.read_metrics(
         path / "metrics.jsonl"), lambda: runs.read_losses(path / "metrics.jsonl"),
-        lambda: load_trace(path / "trace.npz"), lambda: load_checkpoint_file(
+        lambda: load_trace(path), lambda: load_checkpoint_file(
         path / "checkpoint.pt"), lambda: load_row(path)]
 
 
 @pytest.fixture(scope="module")
 def originals(trained):
     return {n: (trained / n).read_bytes() for n in ("run.json", "config.json", "summary.json",
-                                                    "metrics.jsonl", "trace.npz",
+                                                    "metrics.jsonl", "trace.bin",
                                                     "checkpoint.pt")}
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[
     HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["run.json", "config.json", "summary.json", "metrics.jsonl",
-                             "trace.npz", "checkpoint.pt"]),
+                             "trace.bin", "checkpoint.pt"]),
        cut=st.floats(0, 1), junk=st.binary(max_size=64), mode=st.sampled_from(
            ["truncate", "replace", "append", "flip"]))
 def test_readers_survive_damaged_files(tmp_path, originals, name, cut, junk, mode):
@@ -291,3 +297,33 @@ def test_readers_survive_damaged_files(tmp_path, originals, name, cut, junk, mod
             read_it()
         except SincosError as e:
             assert "\n" not in str(e)
+
+
+def test_random_interrupts_and_kills_then_resumes_equal_a_straight_run(runs_dir):
+    """Stopped at random steps by SIGINT or kill -9 (which leaves metrics and trace past
+    the checkpoint), resumed each time: metrics, trace and weights as if trained straight."""
+    import random
+
+    rng = random.Random(11)
+    env = {"SINCOS_RUNS_DIR": str(runs_dir)}
+    total = 300
+    args = [a if a != "40" else str(total) for a in TINY] + ["--checkpoint-every", "7"]
+    path = runs_dir / "hop"
+    for i in range(3):
+        p = start(runs_dir, *args, "--name", "hop") if i == 0 else subprocess.Popen(
+            [EXE, "train", "--resume", "hop", "--steps", str(total), "-q"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **env})
+        done = len(losses(path)) if path.exists() else 0
+        wait_for_steps(path, done + rng.randint(10, 60), p)
+        p.send_signal(rng.choice([signal.SIGINT, signal.SIGKILL]))
+        p.communicate(timeout=60)
+    res = sincos("train", "--resume", "hop", "--steps", total, "-q", env=env)
+    assert res.returncode == 0, res.stderr
+    assert sincos("train", *args, "--name", "straight", env=env).returncode == 0
+    assert assert_consistent(path) == total
+    assert losses(path) == losses(runs_dir / "straight")
+    assert_same_trace(path, runs_dir / "straight")
+    a, b = weights(path), weights(runs_dir / "straight")
+    assert all(torch.equal(a[k_], b[k_]) for k_ in a)
+    assert len(read(path / "run.json")["resumes"]) == 3

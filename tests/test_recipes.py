@@ -10,6 +10,7 @@ from conftest import TINY, read
 from sincos_cli.config import RECIPE_SETTINGS, TrainConfig, resolve
 from sincos_cli.model import lr_at
 from sincos_cli.scene import style_for
+from sincos_cli.trace import read as load_trace
 from sincos_cli.train import Trainer
 
 
@@ -86,9 +87,9 @@ def test_tasks_train_on_the_right_targets(cli, runs_dir, task, horizon):
     res = cli("train", *TINY, "--task", task, "--horizon", horizon)
     assert res.exit_code == 0, res.stderr
     spacing = read(runs_dir / "run-01" / "config.json")["x_spacing"]
-    with np.load(runs_dir / "run-01" / "trace.npz") as z:
-        want = np.sin(z["x"]) if task == "cos-sin" else np.sin(z["x"] + horizon * spacing)
-        np.testing.assert_allclose(z["target"], want, atol=1e-6)
+    z = load_trace(runs_dir / "run-01")
+    want = np.sin(z["x"]) if task == "cos-sin" else np.sin(z["x"] + horizon * spacing)
+    np.testing.assert_allclose(z["target"], want, atol=1e-6)
     out = json.loads(cli("predict", "run-01", "--start", "2", "--points", "30",
                          "--json").stdout)
     x = np.array([p["x"] for p in out["points"]])
