@@ -487,7 +487,7 @@ def compare(
 
     if as_json and as_csv:
         raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
-    if plot is not None and plot.suffix.lower() not in cmp.PLOT_FORMATS:
+    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"unknown suffix {plot.suffix or '(none)'!r}: use .png, "
                                  ".svg or .pdf", param_hint="--plot")
     root = pick_runs_dir(runs_dir)
@@ -509,7 +509,9 @@ def compare(
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
     if plot is not None:
-        for w in cmp.plot(rows, plot):
+        from .plot import loss_curves
+
+        for w in loss_curves(rows, plot):
             print(f"warning: {w}", file=sys.stderr)
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import SincosError
-from .runs import atomic_target, read_json, read_losses, sort_key, status
+from .runs import read_json, sort_key, status
 
 RESULT_COLUMNS = ("final_loss", "best_loss", "eval_mse", "train_seconds", "created")
 HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
@@ -145,60 +145,3 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
     # Never truncate a value to fit: a wide table wraps in the terminal instead.
     need = sum(widths) + 3 * len(cols) + 2
     Console(width=max(Console().width, need)).print(table)
-
-
-# -- plot ----------------------------------------------------------------------------------
-
-PLOT_FORMATS = (".png", ".svg", ".pdf")
-LEGEND_MAX = 20
-
-
-def plot(rows: list[Row], out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
-    """Loss curves overlaid on a log y axis; returns warnings (runs with no metrics)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.collections import LineCollection
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=size, dpi=dpi)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    colors = matplotlib_colors()
-    warnings, drawn, rest = [], 0, []
-    for r in rows:
-        steps, loss = read_losses(r.path / "metrics.jsonl")
-        keep = [(s, v) for s, v in zip(steps, loss, strict=True) if v > 0 and math.isfinite(v)]
-        if not keep:
-            warnings.append(f"{r.id}: no metrics to plot")
-            continue
-        color = colors[drawn % len(colors)]
-        if drawn < LEGEND_MAX:
-            ev = r.summary.get("eval_mse")
-            label = f"{r.id}  eval_mse {ev:.2e}" if isinstance(ev, (int, float)) else \
-                f"{r.id}  ({r.status})"
-            ax.plot(*zip(*keep, strict=True), linewidth=1.0, color=color, label=label)
-        else:
-            rest.append((keep, color))  # unlabelled: one collection draws far faster
-        drawn += 1
-    if rest:
-        ax.add_collection(LineCollection([k for k, _ in rest], colors=[c for _, c in rest],
-                                         linewidths=0.8, alpha=0.6))
-        ax.autoscale_view()
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss (MSE)")
-    ax.set_title("loss curves")
-    ax.grid(True, which="both", alpha=0.25)
-    if drawn:
-        leg = ax.legend(fontsize="small", loc="upper right")
-        if drawn > LEGEND_MAX:
-            leg.set_title(f"first {LEGEND_MAX} of {drawn} runs", prop={"size": "small"})
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
-    with atomic_target(out) as tmp:
-        fig.savefig(tmp, format=out.suffix[1:].lower())
-    return warnings
-
-
-def matplotlib_colors() -> list[str]:
-    from matplotlib import rcParams
-
-    return rcParams["axes.prop_cycle"].by_key()["color"]

@@ -197,27 +197,6 @@ def read_metrics(path: Path) -> list[dict]:
     return rows
 
 
-_STEP_LOSS = re.compile(rb'^\{"step": (\d+), "loss": ([-+0-9.eE]+|NaN|-?Infinity)[,}].*\n',
-                        re.MULTILINE)
-
-
-def read_losses(path: Path) -> tuple[list[int], list[float]]:
-    """Just (steps, losses) from metrics.jsonl, fast: the plot of a thousand runs reads half
-    a million lines. When every complete line is in the form sincos writes, one regex pass
-    reads them; otherwise read_metrics does, line by line (and stops at a truncated one)."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return [], []
-    except OSError as e:
-        raise SincosError(f"cannot read {path}: {e.strerror}") from None
-    found = _STEP_LOSS.findall(data)
-    if len(found) != data.count(b"\n"):
-        rows = read_metrics(path)
-        return [r["step"] for r in rows], [r["loss"] for r in rows]
-    return [int(s) for s, _ in found], [float(v) for _, v in found]
-
-
 def truncate_metrics(path: Path, steps: int) -> list[dict]:
     """Keep the rows of steps 0 … steps-1, so a resumed run writes no step twice; return them."""
     keep = [r for r in read_metrics(path) if r["step"] < steps]

@@ -255,10 +255,11 @@ def test_names_cannot_escape_the_runs_dir(cli, runs_dir, tmp_path):
 def _readers(path):
     from sincos_cli import runs
     from sincos_cli.compare import load_row
+    from sincos_cli.plot import read_losses
     from sincos_cli.train import load_checkpoint_file
 
     return [lambda: runs.read_json(path / "run.json"), lambda: runs.read_metrics(
-        path / "metrics.jsonl"), lambda: runs.read_losses(path / "metrics.jsonl"),
+        path / "metrics.jsonl"), lambda: read_losses(path / "metrics.jsonl"),
         lambda: load_trace(path), lambda: load_checkpoint_file(
         path / "checkpoint.pt"), lambda: load_row(path)]
 
