@@ -163,48 +163,75 @@ AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 
 # -- train -------------------------------------------------------------------------------
 
-TRAIN_SETTINGS = ("steps", "batch_size", "time_steps", "hidden", "lr", "seed", "cell",
-                  "layers", "stateful", "schedule", "warmup_steps", "clip", "task",
-                  "horizon", "noise", "init", "predict_advances_state")
+# Train's settings, one definition shared by `train` and `sweep` (injected into both
+# signatures by with_settings): name -> (annotated type, default).
+SETTINGS = {
+    'steps': (Annotated[int, typer.Option(
+        min=1, help="Optimiser updates (the new total, on resume).")], 501),
+    'batch_size': (Annotated[int, typer.Option(min=1, help="Windows per batch.")], 50),
+    'time_steps': (Annotated[int, typer.Option(min=1, help="Points per window.")], 20),
+    'hidden': (Annotated[int, typer.Option(min=1, help="Recurrent units.")], 20),
+    'lr': (Annotated[float, typer.Option(
+        callback=_positive_float, help="Adam (peak) learning rate.")], 0.006),
+    'recipe': (Annotated[Recipe, typer.Option(
+        help="seed: the tutorial's settings; robust: 2-layer GRU, cosine decay from 0.004, "
+        "25 warm-up steps, clip 0.5 (flags given still win).")], Recipe["seed"]),
+    'schedule': (Annotated[Schedule, typer.Option(
+        help="Learning-rate schedule.")], Schedule["constant"]),
+    'warmup_steps': (Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")], 0),
+    'clip': (Annotated[float, typer.Option(callback=_nonneg_float,
+                                        help="Clip the gradient norm to this; 0 = off.")], 0.0),
+    'cell': (Annotated[Cell, typer.Option(help="Recurrent cell.")], Cell["lstm"]),
+    'layers': (Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")], 1),
+    'stateful': (Annotated[bool, typer.Option("--stateful/--no-stateful",
+                                           help="Carry the state from batch to batch.")], True),
+    'task': (Annotated[Task, typer.Option(help="What to predict from what.")], Task["sin-cos"]),
+    'horizon': (Annotated[int, typer.Option(min=1, help="sin-forecast: points ahead.")], 1),
+    'noise': (Annotated[float, typer.Option(callback=_nonneg_float,
+                                         help="Std of Gaussian noise on the input.")], 0.0),
+    'init': (Annotated[Init, typer.Option(
+        help="Weight initialisation: keras (the original's: glorot, orthogonal, forget bias "
+        "1) or torch (PyTorch's defaults).")], Init["keras"]),
+    'predict_advances_state': (Annotated[bool, typer.Option(
+        "--predict-advances-state",
+        help="Reproduce the original's predict() after each update, which runs the batch "
+        "again and advances the carried state a second time.")], False),
+}
+
+
+def with_settings(fn):
+    """Add SETTINGS as keyword options to a command, before its own options (help shows
+    them first); the command takes them as **settings."""
+    import inspect
+
+    sig = inspect.signature(fn, eval_str=True)
+    kw = inspect.Parameter.KEYWORD_ONLY
+    own = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+    ctx = [p for p in own if p.name == "ctx"]
+    params = ctx + [inspect.Parameter(k, kw, annotation=ann, default=d)
+                    for k, (ann, d) in SETTINGS.items()]
+    params += [p.replace(kind=kw) for p in own if p.name != "ctx"]
+    fn.__signature__ = sig.replace(parameters=params)
+    fn.__annotations__ = {p.name: p.annotation for p in params}
+    return fn
+
+
+def given_settings(ctx, settings: dict) -> dict:
+    """The settings typed on the command line (or set in the environment), as plain values."""
+    return {k: getattr(v, "value", v) for k, v in settings.items()
+            if ctx.get_parameter_source(k) in (ParameterSource.COMMANDLINE,
+                                               ParameterSource.ENVIRONMENT)}
+
 
 
 @app.command()
 @guarded
+@with_settings
 def train(
     ctx: typer.Context,
-    steps: Annotated[int, typer.Option(
-        min=1, help="Optimiser updates (the new total, on resume).")] = 501,
-    batch_size: Annotated[int, typer.Option(min=1, help="Windows per batch.")] = 50,
-    time_steps: Annotated[int, typer.Option(min=1, help="Points per window.")] = 20,
-    hidden: Annotated[int, typer.Option(min=1, help="Recurrent units.")] = 20,
-    lr: Annotated[float, typer.Option(
-        callback=_positive_float, help="Adam (peak) learning rate.")] = 0.006,
     seed: Annotated[int | None, typer.Option(
         min=0, max=2**32 - 1, show_default="random",
         help="Torch seed; drawn and recorded if not given.")] = None,
-    recipe: Annotated[Recipe, typer.Option(
-        help="seed: the tutorial's settings; robust: 2-layer GRU, cosine decay from 0.004, "
-        "25 warm-up steps, clip 0.5 (flags given still win).")] = Recipe["seed"],
-    schedule: Annotated[Schedule, typer.Option(
-        help="Learning-rate schedule.")] = Schedule["constant"],
-    warmup_steps: Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")] = 0,
-    clip: Annotated[float, typer.Option(callback=_nonneg_float,
-                                        help="Clip the gradient norm to this; 0 = off.")] = 0.0,
-    cell: Annotated[Cell, typer.Option(help="Recurrent cell.")] = Cell["lstm"],
-    layers: Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")] = 1,
-    stateful: Annotated[bool, typer.Option("--stateful/--no-stateful",
-                                           help="Carry the state from batch to batch.")] = True,
-    task: Annotated[Task, typer.Option(help="What to predict from what.")] = Task["sin-cos"],
-    horizon: Annotated[int, typer.Option(min=1, help="sin-forecast: points ahead.")] = 1,
-    noise: Annotated[float, typer.Option(callback=_nonneg_float,
-                                         help="Std of Gaussian noise on the input.")] = 0.0,
-    init: Annotated[Init, typer.Option(
-        help="Weight initialisation: keras (the original's: glorot, orthogonal, forget bias "
-        "1) or torch (PyTorch's defaults).")] = Init["keras"],
-    predict_advances_state: Annotated[bool, typer.Option(
-        "--predict-advances-state",
-        help="Reproduce the original's predict() after each update, which runs the batch "
-        "again and advances the carried state a second time.")] = False,
     log_every: Annotated[int, typer.Option(min=1, help="Plain progress line every N steps.")] = 10,
     checkpoint_every: Annotated[int, typer.Option(
         min=0, help="Save checkpoint and trace every N steps; 0 = only at the end.")] = 100,
@@ -221,6 +248,7 @@ def train(
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device["cpu"],
     quiet: Quiet = False,
     as_json: Json = False,
+    **settings,
 ):
     """Train the LSTM; prints the run id (or the summary with --json)."""
     from .config import resolve as resolve_config
@@ -228,10 +256,8 @@ def train(
     from .runs import check_name
     from .runs import runs_dir as pick_runs_dir
 
-    local = locals()
-    given = {k: getattr(local[k], "value", local[k]) for k in TRAIN_SETTINGS
-             if ctx.get_parameter_source(k) in (ParameterSource.COMMANDLINE,
-                                                ParameterSource.ENVIRONMENT)}
+    recipe = settings.pop("recipe")
+    given = given_settings(ctx, {**settings, "seed": seed})
     root = pick_runs_dir(runs_dir)
     shown = None
     if live:
@@ -274,6 +300,94 @@ def train(
                    **summary})
     else:
         print(path.name)
+    if code:
+        raise typer.Exit(code)
+
+
+# -- sweep -------------------------------------------------------------------------------
+
+MAX_MEMBERS = 10_000  # more asks for --yes
+
+
+@app.command()
+@guarded
+@with_settings
+def sweep(
+    ctx: typer.Context,
+    seeds: Annotated[str | None, typer.Option(
+        help="Seeds: a range (1-20), a list (1,5,9) or a count (20, drawn once and "
+        "recorded).", show_default=False)] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="KEY=V1,V2,…: one axis of the grid (repeat for more); keys are "
+        "train's settings (hidden, lr, cell, init, recipe, steps…).", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, show_default="one per CPU", help="Local worker processes.")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Run on a Dask cluster: its scheduler address (tcp://HOST:PORT) or "
+        "scheduler file.", show_default=False)] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="Continue a sweep: train what is missing, failed, interrupted or crashed.",
+        show_default=False)] = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help=f"Allow more than {MAX_MEMBERS:,} members.")] = False,
+    checkpoint_every: Annotated[int, typer.Option(
+        min=0, help="Each member's checkpoint period, as in train.")] = 100,
+    threshold: Annotated[float, typer.Option(
+        callback=_positive_float, help="--json: a member is ok when eval_mse ≤ this.")] = 1e-4,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the group statistics instead of the sweep id.")] = False,
+    **settings,
+):
+    """Train many seeds and settings in one command; prints the sweep id.
+
+    Every member is an ordinary run (what `sincos train` with its settings writes), made
+    on local worker processes or a Dask cluster.
+
+    Examples:
+
+        sincos sweep --seeds 1-20 --set hidden=10,20,40 --set lr=0.003,0.006
+
+        sincos compare sweep-01 --group-by hidden,lr
+    """
+    from . import grid as gridmod
+    from .runs import runs_dir as pick_runs_dir
+    from .sweep import run_sweep
+
+    root = pick_runs_dir(runs_dir)
+    recipe = settings.pop("recipe")
+    base = given_settings(ctx, settings)
+    if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
+        base["recipe"] = recipe.value
+    if resume is not None:
+        if base or seeds or set_:
+            raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
+                                     param_hint="--resume")
+        plan = None
+    else:
+        if seeds is None:
+            raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10",
+                                     param_hint="--seeds")
+        try:
+            grid = gridmod.parse_sets(set_ or [])
+            seed_list = gridmod.parse_seeds(seeds)
+            members = gridmod.members(base, grid, seed_list)
+        except gridmod.GridError as e:
+            raise typer.BadParameter(str(e)) from None
+        if len(members) > MAX_MEMBERS and not yes:
+            raise typer.BadParameter(f"{len(members):,} members: pass --yes to make that many",
+                                     param_hint="--yes")
+        plan = (base, grid, seed_list, members)
+    sweep_id, groups, code, message = run_sweep(
+        root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
+        checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold)
+    if as_json:
+        emit_json(groups)
+    else:
+        print(sweep_id)
+    if message:
+        print(f"Error: {message}", file=sys.stderr)
     if code:
         raise typer.Exit(code)
 

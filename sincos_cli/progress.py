@@ -67,3 +67,62 @@ class Progress:
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
+
+
+class SweepProgress:
+    """One bar over a sweep's members (done/total, failed, best eval_mse, ETA) on a
+    terminal; a plain line per finished member otherwise; nothing with --quiet."""
+
+    def __init__(self, total: int, *, done: int = 0, quiet: bool = False, stream=None):
+        self.total, self.done, self.quiet = total, done, quiet
+        self.failed, self.best = 0, None
+        self.stream = stream or sys.stderr
+        self.bar = None
+
+    def __enter__(self) -> SweepProgress:
+        if not self.quiet and self.stream.isatty():
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
+            from rich.progress import Progress as RichProgress
+
+            self.bar = RichProgress(
+                TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
+                TimeRemainingColumn(), console=Console(file=self.stream), refresh_per_second=4)
+            self.bar.start()
+            self.task = self.bar.add_task("sweep", total=self.total, completed=self.done,
+                                          info=self._info())
+        return self
+
+    def _info(self) -> str:
+        best = f"best eval_mse {self.best:.3g}" if self.best is not None else ""
+        return f"failed {self.failed}  {best}".rstrip()
+
+    def on_result(self, result: dict) -> None:
+        status = result["status"]
+        if status in ("completed", "failed"):
+            self.done += 1
+        self.failed += status == "failed"
+        ev = (result.get("summary") or {}).get("eval_mse")
+        if isinstance(ev, (int, float)) and (self.best is None or ev < self.best):
+            self.best = ev
+        if self.quiet or status == "skipped":
+            return
+        if self.bar is not None:
+            self.bar.update(self.task, completed=self.done, info=self._info())
+            return
+        what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else \
+            result.get("error") or ""
+        print(f"{result['id']} {status} {what}  ({self.done}/{self.total} done, "
+              f"{self.failed} failed)".replace("  (", " (").replace("  ", " "),
+              file=self.stream, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -52,7 +52,8 @@ class Recorder:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self, argv: list[str], device: str) -> None:
+    def start(self, argv: list[str], device: str, extra: dict | None = None) -> None:
+        """A new run; `extra` adds keys to run.json (a sweep member's "sweep")."""
         cfg = self.trainer.cfg
         atomic_write_json(self.path / "config.json", cfg.to_dict())
         atomic_write_json(self.path / "run.json", {
@@ -60,6 +61,7 @@ class Recorder:
             "pid": os.getpid(), "pid_start": process_start(os.getpid()),
             "host": socket.gethostname(), "created": utc_now(), "ended": None,
             "seed": cfg.seed, "versions": versions(), "device": device, "resumes": [],
+            **(extra or {}),
         })
         self._open(trace.TraceWriter(self.path / trace.NAME, cfg.time_steps))
 

@@ -62,9 +62,16 @@ def atomic_write_json(path: Path, obj) -> None:
 
 
 def check_name(name: str) -> str:
-    if name in (".", "..") or not NAME_RE.match(name):
+    """A --name a selector reads the same way: not `latest`, not all digits (a run
+    number), no leading `.` or `-` (hidden, or an option), not `sweep-*` (sweeps)."""
+    if not NAME_RE.match(name):
         raise SincosError(
             f"invalid run name {name!r}: use letters, digits, '.', '_' and '-' only")
+    if name == "latest" or name.isdigit() or name[0] in ".-":
+        raise SincosError(f"invalid run name {name!r}: 'latest', numbers and names starting "
+                          "with '.' or '-' mean something else to the commands that take runs")
+    if name.startswith("sweep-"):
+        raise SincosError(f"invalid run name {name!r}: sweep-* names are for sweeps")
     return name
 
 
@@ -83,17 +90,31 @@ def allocate(root: Path, name: str | None = None) -> Path:
         except OSError as e:
             raise SincosError(f"cannot create run folder in {root}: {e.strerror}") from None
         return path
-    n = max((run_number(p.name) or 0 for p in _children(root)), default=0) + 1
-    while True:
-        # mkdir is atomic: two trains started together race here, and the loser moves on.
-        path = root / f"run-{n:02d}"
+    return allocate_many(root, 1)[0]
+
+
+def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
+    """`count` new, empty folders `{prefix}-NN` numbered after the highest there; mkdir is
+    atomic, so concurrent allocations never share one (the loser moves on)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SincosError(f"cannot create runs dir {root}: {e.strerror}") from None
+    pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)$")
+    nums = (pattern.match(p.name) for p in _children(root))
+    n = max((int(m.group(1)) for m in nums if m), default=0) + 1
+    out: list[Path] = []
+    while len(out) < count:
+        path = root / f"{prefix}-{n:02d}"
         try:
             path.mkdir()
-            return path
+            out.append(path)
         except FileExistsError:
-            n += 1
+            pass
         except OSError as e:
-            raise SincosError(f"cannot create run folder in {root}: {e.strerror}") from None
+            raise SincosError(f"cannot create a folder in {root}: {e.strerror}") from None
+        n += 1
+    return out
 
 
 # -- finding runs ------------------------------------------------------------------------
@@ -153,6 +174,32 @@ def resolve(root: Path, selector: str) -> Path:
     if not (path / "run.json").is_file():
         raise SincosError(f"no run {selector!r} in {root} (runs: {_names(root)})")
     return path
+
+
+SWEEP_RE = re.compile(r"^sweep-\d+$")
+
+
+def sweep_path(root: Path, selector: str) -> Path | None:
+    """The sweep folder a selector names (`sweep-01` or a path to one), else None."""
+    path = Path(selector) if os.sep in selector else root / selector
+    if (SWEEP_RE.match(path.name) or os.sep in selector) and (path / "sweep.json").is_file():
+        return path
+    if SWEEP_RE.match(selector):
+        raise SincosError(f"no sweep {selector!r} in {root}")
+    return None
+
+
+def expand(root: Path, selectors: list[str]) -> list[Path]:
+    """Run folders for selectors; a sweep stands for its members (those made so far)."""
+    out: list[Path] = []
+    for sel in selectors:
+        sweep = sweep_path(root, sel)
+        if sweep is None:
+            out.append(resolve(root, sel))
+            continue
+        ids = [m["run"] for m in read_json(sweep / "sweep.json").get("members", [])]
+        out += [root / i for i in ids if (root / i / "run.json").is_file()]
+    return out
 
 
 def _created(path: Path) -> str:
