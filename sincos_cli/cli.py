@@ -580,8 +580,8 @@ def predict(
 @guarded
 def compare(
     runs: Annotated[list[str] | None, typer.Argument(
-        help="Runs to compare (id, number, latest or path) [default: every run].",
-        show_default=False)] = None,
+        help="Runs to compare (id, number, latest or path; a sweep id stands for its "
+        "members) [default: every run].", show_default=False)] = None,
     sort: Annotated[str | None, typer.Option(
         help="Sort by a column, e.g. eval_mse; -eval_mse for descending.")] = None,
     show_all: Annotated[bool, typer.Option(
@@ -590,13 +590,26 @@ def compare(
         "--json", help="A JSON list with each run's full config and summary.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows.")] = False,
     plot: Annotated[Path | None, typer.Option(
-        help="Also draw the loss curves to this .png, .svg or .pdf.",
-        show_default=False)] = None,
+        help="Also draw the loss curves to this .png, .svg or .pdf (with --group-by: each "
+        "group's median and 10–90 percentile band).", show_default=False)] = None,
+    group_by: Annotated[str | None, typer.Option(
+        help="KEY[,KEY]: one row per group of runs with statistics over them (for a sweep, "
+        "default: its grid keys).", show_default=False)] = None,
+    threshold: Annotated[float, typer.Option(
+        callback=_positive_float, help="--group-by: `ok` is the share of runs with "
+        "eval_mse at most this.")] = 1e-4,
     runs_dir: RunsDir = None,
 ):
-    """Show runs side by side: what differs, how each did. With no run named, lists all."""
+    """Show runs side by side: what differs, how each did. With no run named, lists all.
+
+    Examples:
+
+        sincos compare --sort eval_mse
+
+        sincos compare sweep-01 --group-by hidden --plot bands.png
+    """
     from . import compare as cmp
-    from .runs import list_runs, resolve
+    from .runs import expand, list_runs, sweep_path
     from .runs import runs_dir as pick_runs_dir
 
     if as_json and as_csv:
@@ -605,7 +618,14 @@ def compare(
         raise typer.BadParameter(f"unknown suffix {plot.suffix or '(none)'!r}: use .png, "
                                  ".svg or .pdf", param_hint="--plot")
     root = pick_runs_dir(runs_dir)
-    paths = [resolve(root, r) for r in runs] if runs else list_runs(root)
+    paths = expand(root, runs) if runs else list_runs(root)
+    keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
+    if keys is None and runs:
+        sweeps = [sweep_path(root, r) for r in runs]
+        if len(runs) == 1 and sweeps[0] is not None:  # a sweep groups by its grid keys
+            from .runs import read_json
+
+            keys = list(read_json(sweeps[0] / "sweep.json").get("grid", {})) or None
     if not paths:
         if as_json:
             emit_json([])
@@ -616,6 +636,8 @@ def compare(
     for r in rows:
         if r.problem:
             print(f"warning: {r.id} is corrupt: {r.problem}", file=sys.stderr)
+    if keys is not None:
+        return _compare_groups(rows, keys, threshold, as_json, as_csv, plot)
     cols = cmp.columns(rows, show_all)
     known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))})
     try:
@@ -642,6 +664,39 @@ def compare(
         print(plot)
     else:
         cmp.print_table(cols, [[cmp.cell(r.value(c), c) for c in cols] for r in rows])
+
+
+def _compare_groups(rows, keys: list[str], threshold: float, as_json: bool, as_csv: bool,
+                    plot: Path | None) -> None:
+    from . import compare as cmp
+    from .stats import flatten, groups
+
+    known = {k for r in rows for k in (*r.config, "status")}
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise typer.BadParameter(f"unknown setting {unknown[0]!r}; choose from "
+                                 f"{', '.join(sorted(known))}", param_hint="--group-by")
+    stats = groups(rows, keys, threshold)
+    if plot is not None:
+        from .plot import bands
+
+        for w in bands(rows, keys, plot):
+            print(f"warning: {w}", file=sys.stderr)
+        if as_json or as_csv:
+            print(f"wrote {plot}", file=sys.stderr)
+    if as_json:
+        emit_json(stats)
+    elif as_csv:
+        import csv
+
+        flat = [flatten(g) for g in stats]
+        writer = csv.DictWriter(sys.stdout, fieldnames=list(flat[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows([{k: "" if v is None else v for k, v in f.items()} for f in flat])
+    elif plot is not None:
+        print(plot)
+    else:
+        cmp.print_table(*cmp.group_table(stats, keys))
 
 
 def main() -> None:

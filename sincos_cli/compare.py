@@ -145,3 +145,23 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
     # Never truncate a value to fit: a wide table wraps in the terminal instead.
     need = sum(widths) + 3 * len(cols) + 2
     Console(width=max(Console().width, need)).print(table)
+
+
+def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
+    """--group-by's table: the keys, n, completed, ok, then eval_mse and final_loss as
+    mean ± std, median, min and max."""
+    def num(v, fmt="{:.2e}"):
+        return "-" if v is None else fmt.format(v)
+
+    cols = [*keys, "n", "completed", "ok", "eval_mean±std", "eval_median", "eval_min",
+            "eval_max", "loss_mean±std", "loss_median", "loss_min", "loss_max"]
+    body = []
+    for g in stats:
+        row = [cell(g[k], k) for k in keys] + [str(g["n"]), str(g["completed"]),
+                                              f"{g['ok']:.0%}"]
+        for m in ("eval_mse", "final_loss"):
+            d = g[m]
+            row += [f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None
+                    else "-", num(d["median"]), num(d["min"]), num(d["max"])]
+        body.append(row)
+    return cols, body

@@ -122,6 +122,54 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
     return warnings
 
 
+def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
+    """Each group's median loss curve with its 10–90 percentile band over runs, log y."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size, dpi=dpi)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    columns = max(int(size[0] * dpi * 0.87), 10)
+    colors = _colors()
+    by: dict[tuple, list] = {}
+    for r in rows:
+        by.setdefault(tuple(repr(r.value(k)) for k in keys), []).append(r)
+    warnings = []
+    for i, members in enumerate(by.values()):
+        curves = [read_losses(r.path / "metrics.jsonl")[1] for r in members]
+        curves = [np.where(np.isfinite(c) & (c > 0), c, np.nan) for c in curves if len(c)]
+        label = ", ".join(f"{k}={members[0].value(k)}" for k in keys)
+        if not curves:
+            warnings.append(f"{label}: no metrics to plot")
+            continue
+        n = max(len(c) for c in curves)
+        grid = np.full((len(curves), n), np.nan)
+        for j, c in enumerate(curves):
+            grid[j, :len(c)] = c
+        with np.errstate(all="ignore"):
+            import warnings as w
+
+            with w.catch_warnings():
+                w.simplefilter("ignore", RuntimeWarning)  # steps no run reached
+                lo, med, hi = np.nanpercentile(grid, [10, 50, 90], axis=0)
+        idx = np.unique(np.linspace(0, n - 1, min(n, 2 * columns)).round().astype(int))
+        color = colors[i % len(colors)]
+        ax.fill_between(idx, lo[idx], hi[idx], color=color, alpha=0.2, linewidth=0)
+        ax.plot(idx, med[idx], color=color, linewidth=1.2,
+                label=f"{label}  (n={len(curves)})")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("training loss (MSE)")
+    ax.set_title("median loss by group, 10–90 percentile band")
+    ax.grid(True, which="both", alpha=0.25)
+    if ax.lines:
+        ax.legend(fontsize="small", loc="upper right")
+    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
+    _save(fig, out)
+    return warnings
+
+
 def _reduced(paths: list[Path], columns: int) -> list:
     return [tuple(a.astype(np.float32) for a in reduce(*read_losses(p / "metrics.jsonl"),
                                                         columns)) for p in paths]
