@@ -6,8 +6,9 @@ Each size trains in a fresh process (the seed settings, seed 1, checkpoint every
 thread) through the library exactly as `sincos train` runs it, and reports: steps/s over the
 first and the last 10% of steps (from metrics.jsonl's elapsed_s), the time of the last
 periodic checkpoint, bytes written (/proc/self/io: wchar, what the process wrote, and
-write_bytes, what reached storage) against the run folder's final size, and peak RSS. Targets: last/first ≥ 0.95 at 50k, written ≤ 2× the folder, the peak RSS
-of the longest run within 50 MB of the 1k run's.
+write_bytes, what reached storage) against the run folder's final size, and peak RSS.
+Targets: last/first ≥ 0.95 at 50k, written ≤ 2× the folder, the peak RSS of the longest run
+within 50 MB of the 1k run's.
 """
 
 from __future__ import annotations
