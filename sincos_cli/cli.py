@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
+import threading
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +26,27 @@ from .config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
 from .errors import SincosError, first_line
 
 ARGV: list[str] = ["sincos"]  # the command line as given, recorded in run.json
+# More threads or processes than CPUs only makes them wait for each other (and thousands
+# exhaust the machine's process limit): --threads and --jobs stop here.
+MAX_THREADS = os.cpu_count() or 1
+
+
+_SIGNAL = [None]  # the signal that interrupted a command, if one did
+
+
+def _sigterm_is_ctrl_c() -> None:
+    """SIGTERM raises KeyboardInterrupt, as Ctrl-C does, so every command's clean-up runs
+    (train and sweep install their own handlers, which finish the step first)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def handler(signum, frame):
+        _SIGNAL[0] = signum
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, handler)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, handler)
 
 
 class SincosGroup(TyperGroup):
@@ -33,6 +56,7 @@ class SincosGroup(TyperGroup):
              **extra):
         global ARGV
         ARGV = ["sincos", *(sys.argv[1:] if args is None else args)]
+        _sigterm_is_ctrl_c()
         try:
             rv = super().main(args, prog_name or "sincos", complete_var,
                               standalone_mode=False, **extra)
@@ -41,11 +65,19 @@ class SincosGroup(TyperGroup):
             print(e.format_message(), file=sys.stderr)
             code = e.exit_code
         except ClickException as e:
-            print(f"Error: {e.format_message()}", file=sys.stderr)
+            # typer's enum check says "Value error, 'x' is not one of …": plain words
+            print(f"Error: {e.format_message().replace('Value error, ', '')}",
+                  file=sys.stderr)
             code = e.exit_code
-        except Abort:
-            print("Error: aborted", file=sys.stderr)
-            code = 1
+        except Abort as e:
+            if isinstance(e.__cause__, KeyboardInterrupt):
+                # Ctrl-C or SIGTERM outside training: whatever was under way was cleaned
+                # up on the way out (temporary files removed, workers ended).
+                print("Error: interrupted", file=sys.stderr)
+                code = 143 if _SIGNAL[0] == signal.SIGTERM else 130
+            else:
+                print("Error: aborted", file=sys.stderr)
+                code = 1
         except BrokenPipeError:
             # `sincos … | head`: the reader left; not an error worth a traceback.
             sys.stdout = open(os.devnull, "w")
@@ -238,9 +270,11 @@ def train(
     runs_dir: RunsDir = None,
     name: Annotated[str | None, typer.Option(help="Run id instead of the next run-NN.")] = None,
     resume: Annotated[str | None, typer.Option(
-        help="Continue an interrupted or crashed run (id, number, latest or path).")] = None,
+        help="Continue an interrupted, crashed or completed run in place (id, number, "
+        "latest or path); --steps gives the new total.")] = None,
     threads: Annotated[int, typer.Option(
-        min=0, help="Torch CPU threads; 0 = torch's default. 1 is fastest for this model.")] = 1,
+        min=0, max=MAX_THREADS, help="Torch CPU threads; 0 = torch's default. 1 is fastest "
+        "for this model.")] = 1,
     live: Annotated[bool, typer.Option(
         "--live", help="Show the tutorial's plot while training: in a window where there is "
         "a display, else in the terminal (stderr); replaces the progress bar.")] = False,
@@ -251,6 +285,7 @@ def train(
     **settings,
 ):
     """Train the LSTM; prints the run id (or the summary with --json)."""
+    from . import budget
     from .config import resolve as resolve_config
     from .launch import train_run
     from .runs import check_name
@@ -289,6 +324,7 @@ def train(
         cfg = resolve_config(given, recipe.value)
         try:
             cfg.validate()
+            budget.check_train(cfg)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
     path, summary, code = train_run(
@@ -301,6 +337,9 @@ def train(
     else:
         print(path.name)
     if code:
+        if not quiet:
+            print(f"interrupted at step {summary['steps']}; resume with: sincos train "
+                  f"--resume {path.name}", file=sys.stderr)
         raise typer.Exit(code)
 
 
@@ -321,7 +360,8 @@ def sweep(
         "--set", help="KEY=V1,V2,…: one axis of the grid (repeat for more); keys are "
         "train's settings (hidden, lr, cell, init, recipe, steps…).", show_default=False)] = None,
     workers: Annotated[int | None, typer.Option(
-        min=1, show_default="one per CPU", help="Local worker processes.")] = None,
+        min=1, max=4 * MAX_THREADS, show_default="one per CPU",
+        help="Local worker processes.")] = None,
     cluster: Annotated[str | None, typer.Option(
         help="Run on a Dask cluster: its scheduler address (tcp://HOST:PORT) or "
         "scheduler file.", show_default=False)] = None,
@@ -375,6 +415,14 @@ def sweep(
             members = gridmod.members(base, grid, seed_list)
         except gridmod.GridError as e:
             raise typer.BadParameter(str(e)) from None
+        from . import budget
+        from .config import TrainConfig
+
+        biggest = max(members, key=lambda m: budget.train_bytes(TrainConfig(**m["config"])))
+        try:
+            budget.check_train(TrainConfig(**biggest["config"]))
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
         if len(members) > MAX_MEMBERS and not yes:
             raise typer.BadParameter(f"{len(members):,} members: pass --yes to make that many",
                                      param_hint="--yes")
@@ -388,6 +436,8 @@ def sweep(
         print(sweep_id)
     if message:
         print(f"Error: {message}", file=sys.stderr)
+    if code in (130, 143) and not quiet:
+        print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
     if code:
         raise typer.Exit(code)
 
@@ -431,7 +481,7 @@ def animate(
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT in pixels.")] = "640x480",
     dpi: Annotated[int, typer.Option(min=20, max=600, help="Dots per inch (text scale).")] = 100,
     jobs: Annotated[int, typer.Option(
-        min=0, help="Worker processes; 0 = one per CPU, at most 4.")] = 0,
+        min=0, max=MAX_THREADS, help="Worker processes; 0 = one per CPU, at most 4.")] = 0,
     view: ViewOpt = View["window"],
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
@@ -446,10 +496,25 @@ def animate(
             raise typer.BadParameter(f"unknown suffix {suffix or '(none)'!r}: use .gif or "
                                      ".mp4, or --format", param_hint="--out")
         fmt = AnimFormat(suffix[1:])
-    from .runs import read_json, resolve
+    if fmt == "gif" and 100 / fps > 65535:
+        raise typer.BadParameter(f"a GIF frame lasts at most 655.35 s (--fps 0.0016 or more), "
+                                 f"got {fps:g}", param_hint="--fps")
+    if out == "-" and sys.stdout.isatty():
+        raise typer.BadParameter("stdout is a terminal: redirect it (> clip.gif) or give a "
+                                 "file", param_hint="--out")
+    from . import budget
+    from .runs import check_output, read_json, resolve
     from .runs import runs_dir as pick_runs_dir
 
     path = resolve(pick_runs_dir(runs_dir), run)
+    dest = None if out == "-" else Path(out) if out else path / f"animation.{fmt.value}"
+    if dest is not None:
+        check_output(dest, "animation")
+    jobs = jobs or min(os.cpu_count() or 1, 4)
+    try:
+        budget.check_animate(width, height, jobs)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--size") from None
     from . import animate as anim
     from .progress import Progress
     from .scene import style_for
@@ -468,8 +533,7 @@ def animate(
         _, warning = anim.gif_delay(fps)
         if warning and not quiet:
             print(f"warning: {warning}", file=sys.stderr)
-    dest = None if out == "-" else Path(out) if out else path / f"animation.{fmt.value}"
-    jobs = jobs or min(os.cpu_count() or 1, 4)
+    jobs = min(jobs, max(1, -(-len(frames) // anim.CHUNK)))  # no idle workers
     size = []
     with Progress(len(frames), quiet=quiet, label="animate") as bar:
         def produce(target):
@@ -617,6 +681,10 @@ def compare(
     if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise typer.BadParameter(f"unknown suffix {plot.suffix or '(none)'!r}: use .png, "
                                  ".svg or .pdf", param_hint="--plot")
+    if plot is not None:
+        from .runs import check_output
+
+        check_output(plot, None)
     root = pick_runs_dir(runs_dir)
     paths = expand(root, runs) if runs else list_runs(root)
     keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
@@ -700,4 +768,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, as_json: bool, as_c
 
 
 def main() -> None:
+    from . import launch
+
+    launch.LATE_SIGNALS_IGNORED = True
     app()

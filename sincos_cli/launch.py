@@ -14,6 +14,10 @@ from .errors import SincosError, first_line
 from .runs import allocate, read_json, resolve, status
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Set by the console script: once a run's final status is written, a late Ctrl-C or SIGTERM
+# is ignored for the few milliseconds left, so the exit code always agrees with run.json.
+# (Not in-process callers such as tests, whose own signal handling must come back.)
+LATE_SIGNALS_IGNORED = False
 
 
 class Stop:
@@ -22,6 +26,7 @@ class Stop:
     def __init__(self, on_second):
         self.signum = None
         self.on_second = on_second
+        self.committed = False  # the final status is on disk
         self._old = {}
 
     def __enter__(self) -> Stop:
@@ -41,7 +46,8 @@ class Stop:
 
     def __exit__(self, *exc) -> None:
         for sig, old in self._old.items():
-            signal.signal(sig, old)
+            late = self.committed and LATE_SIGNALS_IGNORED
+            signal.signal(sig, signal.SIG_IGN if late else old)
 
 
 def _lock(path: Path):
@@ -165,8 +171,10 @@ def _train(trainer, rec, path: Path, display):
                           if stop() else "stopped: the live window was closed")
                 summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
                                      reason)
+                stop.committed = True
                 return path, summary, EXIT_CODES[stop.signum] if stop() else 130
             summary = rec.finish("completed", trainer.evaluate())
+            stop.committed = True
             return path, summary, 0
     except Diverged as e:
         # The last checkpoint (all finite) stays; summary.json keeps what it said then.

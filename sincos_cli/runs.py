@@ -75,6 +75,21 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_output(path: Path, prefix: str | None) -> None:
+    """An output file a command is asked to write must not be a file of a run or sweep
+    folder (after resolving symlinks and `..`): only `{prefix}.*` may be written there, and
+    nothing when prefix is None."""
+    target = path.resolve()
+    folder = target.parent
+    if (folder / "run.json").exists() or (folder / "sweep.json").exists():
+        if prefix is None:
+            raise SincosError(f"refusing to write {path}: it is in the run folder "
+                              f"{folder.name}, and this command never writes into runs")
+        if not target.name.startswith(f"{prefix}.") or target.name in FILES:
+            raise SincosError(f"refusing to write {path}: it is in the run folder "
+                              f"{folder.name}, where this command writes only {prefix}.*")
+
+
 def allocate(root: Path, name: str | None = None) -> Path:
     """Create a new, empty run folder and return it; never reuses an existing one."""
     try:

@@ -186,7 +186,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
     # The engine first: an unreachable cluster is reported before anything is made.
     engine = engines.dask(cluster) if cluster else engines.local(
         workers or engines.default_workers())
-    fd = None
+    fd, stop = None, None
     try:
         if resume is not None:
             fd = lock(sweep)
@@ -205,22 +205,23 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         stop = Stop(on_second=on_second)
         with stop, SweepProgress(len(doc["members"]), done=done, quiet=quiet) as bar:
             counts = execute(root, jobs, engine, stop, bar.on_result)
+            total, failed = len(doc["members"]), counts.get("failed", 0)
+            if stop():
+                state, code, message = "interrupted", EXIT_CODES[stop.signum], None
+            elif failed:
+                state, code, message = "failed", 1, f"{failed} of {total} members failed"
+            else:
+                state, code, message = "completed", 0, None
+            finish(sweep, state)  # the commit point: a later signal changes nothing
+            stop.committed = True
     except BaseException:
-        if fd is not None:
+        if fd is not None and not (stop is not None and stop.committed):
             finish(sweep, "failed")
         raise
     finally:
         engine.close()
         if fd is not None:
             os.close(fd)
-    total, failed = len(doc["members"]), counts.get("failed", 0)
-    if stop():
-        state, code, message = "interrupted", EXIT_CODES[stop.signum], None
-    elif failed:
-        state, code, message = "failed", 1, f"{failed} of {total} members failed"
-    else:
-        state, code, message = "completed", 0, None
-    finish(sweep, state)
     return sweep.name, group_stats(root, doc, threshold), code, message
 
 
