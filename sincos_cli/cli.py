@@ -61,6 +61,12 @@ class SincosGroup(TyperGroup):
             rv = super().main(args, prog_name or "sincos", complete_var,
                               standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else 0
+            if _SIGNAL[0] is not None:
+                # Ctrl-C or SIGTERM outside training (typer turns KeyboardInterrupt into
+                # exit 130): whatever was under way was cleaned up on the way out
+                # (temporary files removed, workers ended).
+                print("Error: interrupted", file=sys.stderr)
+                code = 143 if _SIGNAL[0] == signal.SIGTERM else 130
         except NoArgsIsHelpError as e:
             print(e.format_message(), file=sys.stderr)
             code = e.exit_code
@@ -69,15 +75,9 @@ class SincosGroup(TyperGroup):
             print(f"Error: {e.format_message().replace('Value error, ', '')}",
                   file=sys.stderr)
             code = e.exit_code
-        except Abort as e:
-            if isinstance(e.__cause__, KeyboardInterrupt):
-                # Ctrl-C or SIGTERM outside training: whatever was under way was cleaned
-                # up on the way out (temporary files removed, workers ended).
-                print("Error: interrupted", file=sys.stderr)
-                code = 143 if _SIGNAL[0] == signal.SIGTERM else 130
-            else:
-                print("Error: aborted", file=sys.stderr)
-                code = 1
+        except Abort:
+            print("Error: aborted", file=sys.stderr)
+            code = 1
         except BrokenPipeError:
             # `sincos … | head`: the reader left; not an error worth a traceback.
             sys.stdout = open(os.devnull, "w")
@@ -337,9 +337,9 @@ def train(
     else:
         print(path.name)
     if code:
-        if not quiet:
-            print(f"interrupted at step {summary['steps']}; resume with: sincos train "
-                  f"--resume {path.name}", file=sys.stderr)
+        # Even with --quiet: how to continue is not progress chatter.
+        print(f"interrupted at step {summary['steps']}; resume with: sincos train "
+              f"--resume {path.name}", file=sys.stderr)
         raise typer.Exit(code)
 
 
@@ -436,7 +436,7 @@ def sweep(
         print(sweep_id)
     if message:
         print(f"Error: {message}", file=sys.stderr)
-    if code in (130, 143) and not quiet:
+    if code in (130, 143):
         print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
     if code:
         raise typer.Exit(code)
@@ -703,7 +703,7 @@ def compare(
     rows = [cmp.load_row(p) for p in paths]
     for r in rows:
         if r.problem:
-            print(f"warning: {r.id} is corrupt: {r.problem}", file=sys.stderr)
+            print(f"warning: {r.id} is {r.status}: {r.problem}", file=sys.stderr)
     if keys is not None:
         return _compare_groups(rows, keys, threshold, as_json, as_csv, plot)
     cols = cmp.columns(rows, show_all)

@@ -7,6 +7,7 @@ little more than start-up, and never loads a checkpoint or imports torch.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,9 @@ class Row:
 def load_row(path: Path) -> Row:
     """Everything `compare` shows about one run; a damaged run becomes a `corrupt` row."""
     row = Row(id=path.name, path=path, status="corrupt")
+    if not os.access(path, os.R_OK | os.X_OK):
+        row.status, row.problem = "unreadable", "permission denied"
+        return row
     try:
         run = read_json(path / "run.json")
         row.created = run.get("created")
@@ -66,7 +70,7 @@ def differing(rows: list[Row]) -> list[str]:
     keys: list[str] = []
     for r in rows:
         keys += [k for k in r.config if k not in keys]
-    good = [r for r in rows if r.status != "corrupt"]
+    good = [r for r in rows if r.status not in ("corrupt", "unreadable")]
     return [k for k in keys if k not in HIDDEN_SETTINGS
             and len({repr(r.config.get(k)) for r in good}) > 1]
 

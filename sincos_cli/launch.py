@@ -179,12 +179,15 @@ def _train(trainer, rec, path: Path, display):
     except Diverged as e:
         # The last checkpoint (all finite) stays; summary.json keeps what it said then.
         rec.close()
+        rec.rewind()
         rec.mark("failed", str(e))
         kept = (f"the last finite checkpoint (step {rec.saved_step}) is kept"
                 if rec.saved_step else "no checkpoint was written")
         raise SincosError(f"training {e}; {kept}") from None
     except Exception as e:
         reason = f"{type(e).__name__}: {first_line(e)}"
+        rec.close()
+        rec.rewind()
         rec.mark("failed", reason)
         if os.environ.get("SINCOS_DEBUG"):
             raise

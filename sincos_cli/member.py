@@ -108,11 +108,13 @@ def _train(path: Path, job: dict, stop) -> dict:
             return {"id": job["id"], "status": "completed", "summary": summary}
         except Diverged as e:
             rec.close()
+            rec.rewind()
             rec.mark("failed", str(e))
             return {"id": job["id"], "status": "failed", "error": str(e)}
         except Exception as e:
             reason = f"{type(e).__name__}: {first_line(e)}"
             rec.close()
+            rec.rewind()
             rec.mark("failed", reason)
             return {"id": job["id"], "status": "failed", "error": reason}
     except Exception as e:  # could not even start: the run folder says nothing yet

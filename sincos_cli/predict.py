@@ -93,11 +93,20 @@ def range_chunks(start: float, points: int, cfg: TrainConfig) -> Iterator[Chunk]
 
 def _blocks(f) -> Iterator[list[bytes]]:
     """Complete lines as they arrive: whatever one read returns, so a slow pipe is answered
-    line by line and a fast one in large blocks."""
+    line by line and a fast one in large blocks. A UTF-8 byte-order mark is dropped."""
     rest = b""
     read = getattr(f, "read1", f.read)
+    first = True
     while True:
         data = read(1 << 16)
+        if first and data:
+            while len(data) < 3 and data == b"\xef\xbb\xbf"[:len(data)]:
+                more = read(3 - len(data))
+                if not more:
+                    break
+                data += more
+            data = data.removeprefix(b"\xef\xbb\xbf")
+            first = False
         if not data:
             break
         lines = (rest + data).split(b"\n")
@@ -120,7 +129,11 @@ def _number(text: bytes | str, line: int, what: str = "value") -> float:
 
 
 def _parse_plain(lines: list[bytes], lineno: int) -> np.ndarray:
+    """One number a line; blank lines are skipped (as in CSV input)."""
     lines = [ln.rstrip(b"\r") for ln in lines]
+    if not all(ln.strip() for ln in lines):
+        numbered = [(lineno + i, ln) for i, ln in enumerate(lines) if ln.strip()]
+        return np.array([_number(ln, n) for n, ln in numbered], np.float64)
     try:
         values = np.array(lines, dtype=np.bytes_).astype(np.float64)  # fast path
     except ValueError:
@@ -148,6 +161,9 @@ def stream_chunks(f, column: str | None = None,
             if not rows:
                 continue
             header, rows, line = [h.strip() for h in rows[0]], rows[1:], line + 1
+            dup = sorted({h for h in header if header.count(h) > 1})
+            if dup:
+                raise SincosError(f"the CSV header names column {dup[0][:40]!r} twice")
             names = [("--column", column or "")] + ([("--target-column", target_column)]
                                                     if target_column else [])
             for flag, name in names:
@@ -156,14 +172,16 @@ def stream_chunks(f, column: str | None = None,
                                       f"{', '.join(header) or 'none'})")
             ci = header.index(column)
             ti = header.index(target_column) if target_column else None
-        inp = np.empty(len(rows))
-        tgt = np.empty(len(rows)) if ti is not None else None
-        for i, row in enumerate(rows):
+        numbered = [(line + i, row) for i, row in enumerate(rows)
+                     if any(field.strip() for field in row)]  # blank lines are skipped
+        inp = np.empty(len(numbered))
+        tgt = np.empty(len(numbered)) if ti is not None else None
+        for i, (n, row) in enumerate(numbered):
             if len(row) <= max(ci, ti or 0):
-                raise SincosError(f"line {line + i}: too few fields")
-            inp[i] = _number(row[ci], line + i, column)
+                raise SincosError(f"line {n}: too few fields")
+            inp[i] = _number(row[ci], n, column)
             if tgt is not None:
-                tgt[i] = _number(row[ti], line + i, target_column)
+                tgt[i] = _number(row[ti], n, target_column)
         line += len(rows)
         yield Chunk(None, inp, tgt)
     if header is None:

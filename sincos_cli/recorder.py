@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from . import __version__, trace
+from .errors import SincosError
 from .runs import (
     SCHEMA,
     atomic_write_bytes,
@@ -23,6 +24,7 @@ from .runs import (
     read_json,
     truncate_metrics,
     utc_now,
+    write_json_in_place,
 )
 from .runs import status as run_status
 from .train import Diverged, StepInfo, Trainer
@@ -49,6 +51,7 @@ class Recorder:
         self._trace = None
         self.metrics_bytes = 0
         self.saved_step = None  # the step of the last checkpoint written by this process
+        self.saved_metrics_bytes = 0
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -106,7 +109,7 @@ class Recorder:
         atomic_write_json(self.path / "config.json", self.trainer.cfg.to_dict())
         atomic_write_json(self.path / "run.json", run)
         self._open(writer)
-        self.saved_step = step
+        self.saved_step, self.saved_metrics_bytes = step, self.metrics_bytes
 
     def _open(self, writer) -> None:
         # Unbuffered binary appends: each line is in the file (the page cache) when written.
@@ -145,7 +148,7 @@ class Recorder:
         torch.save(ckpt, buf)
         atomic_write_bytes(self.path / "checkpoint.pt", buf.getvalue())
         atomic_write_json(self.path / "summary.json", summary or self.summary(None))
-        self.saved_step = self.trainer.step
+        self.saved_step, self.saved_metrics_bytes = self.trainer.step, self.metrics_bytes
 
     def summary(self, eval_mse: float | None) -> dict:
         tr = self.trainer
@@ -169,6 +172,20 @@ class Recorder:
         self.mark(status, error)
         return summary
 
+    def rewind(self) -> None:
+        """A failed run: metrics and trace cut back to the last checkpoint, so the folder
+        holds no step the checkpoint cannot continue from (truncating needs no space)."""
+        if self.saved_step is None:
+            return
+        T = self.trainer.cfg.time_steps
+        try:
+            os.truncate(self.path / "metrics.jsonl", self.saved_metrics_bytes)
+            writer = trace.TraceWriter(self.path / trace.NAME, T)
+            writer.cut(self.saved_step)
+            writer.close()
+        except (OSError, SincosError):
+            pass  # resume cuts them anyway
+
     def close(self) -> None:
         for f in (self._metrics, self._trace):
             if f is not None:
@@ -180,7 +197,11 @@ class Recorder:
         run.update(status=status, ended=utc_now())
         if error:
             run["error"] = error.strip().splitlines()[0][:300] if error.strip() else error
-        atomic_write_json(self.path / "run.json", run)
+        try:
+            atomic_write_json(self.path / "run.json", run)
+        except (OSError, SincosError):
+            # No room for a temporary file (a full disk): the status still has to land.
+            write_json_in_place(self.path / "run.json", run)
 
 
 def _finite(v):

@@ -61,6 +61,15 @@ def atomic_write_json(path: Path, obj) -> None:
     atomic_write_bytes(path, (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode())
 
 
+def write_json_in_place(path: Path, obj) -> None:
+    """Last resort when a temporary file cannot be made (a full disk): overwrite the file's
+    own blocks. Used only to record a run's final status."""
+    data = (json.dumps(obj, indent=2, allow_nan=False) + "\n").encode()
+    with open(path, "r+b") as f:
+        f.write(data)
+        f.truncate()
+
+
 def check_name(name: str) -> str:
     """A --name a selector reads the same way: not `latest`, not all digits (a run
     number), no leading `.` or `-` (hidden, or an option), not `sweep-*` (sweeps)."""
@@ -153,13 +162,19 @@ def _children(root: Path):
         raise SincosError(f"cannot read runs dir {root}: {e.strerror}") from None
 
 
+def _is_run(p: Path) -> bool:
+    try:
+        return p.is_dir() and not p.is_symlink() and (p / "run.json").exists()
+    except PermissionError:  # a folder we may not look into: listed, readers say so
+        return not SWEEP_RE.match(p.name)
+
+
 def list_runs(root: Path) -> list[Path]:
     """Run folders in `root` ordered by number (run-100 after run-99), then named ones.
 
     Symlinks are skipped: a run folder must live inside the runs dir.
     """
-    found = [p for p in _children(root)
-             if p.is_dir() and not p.is_symlink() and (p / "run.json").exists()]
+    found = [p for p in _children(root) if _is_run(p)]
     return sorted(found, key=lambda p: sort_key(p.name))
 
 
