@@ -88,7 +88,7 @@ class SincosGroup(TyperGroup):
 
 
 app = typer.Typer(
-    cls=SincosGroup, no_args_is_help=True, add_completion=False,
+    cls=SincosGroup, no_args_is_help=True, add_completion=True,
     help="Train a small LSTM to predict cos(x) from sin(x), keep every run under runs/, "
          "replay training as a GIF or MP4, and compare runs.",
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -169,10 +169,36 @@ def _nonneg_float(value: float | None) -> float | None:
 
 
 RunsDir = Annotated[Path | None, typer.Option(
-    "--runs-dir", help="Where runs live [default: $SINCOS_RUNS_DIR or ./runs].",
-    show_default=False)]
+    "--runs-dir", help="Where runs live.", show_default="$SINCOS_RUNS_DIR or ./runs")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead.")]
+
+
+def _complete(ctx: typer.Context, incomplete: str, sweeps: bool, runs: bool = True):
+    """Run ids (and 'latest') and/or sweep ids in the runs dir, for the shell."""
+    from .runs import SWEEP_RE, list_runs
+    from .runs import runs_dir as pick_runs_dir
+
+    root = pick_runs_dir(ctx.params.get("runs_dir"))
+    names = ([p.name for p in list_runs(root)] + ["latest"]) if runs else []
+    if sweeps:
+        try:
+            names += sorted(p.name for p in root.iterdir() if SWEEP_RE.match(p.name))
+        except OSError:
+            pass
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_runs(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _complete(ctx, incomplete, sweeps=False)
+
+
+def complete_runs_and_sweeps(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _complete(ctx, incomplete, sweeps=True)
+
+
+def complete_sweeps(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _complete(ctx, incomplete, sweeps=True, runs=False)
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
@@ -271,7 +297,7 @@ def train(
     name: Annotated[str | None, typer.Option(help="Run id instead of the next run-NN.")] = None,
     resume: Annotated[str | None, typer.Option(
         help="Continue an interrupted, crashed or completed run in place (id, number, "
-        "latest or path); --steps gives the new total.")] = None,
+        "latest or path); --steps gives the new total.", autocompletion=complete_runs)] = None,
     threads: Annotated[int, typer.Option(
         min=0, max=MAX_THREADS, help="Torch CPU threads; 0 = torch's default. 1 is fastest "
         "for this model.")] = 1,
@@ -284,7 +310,18 @@ def train(
     as_json: Json = False,
     **settings,
 ):
-    """Train the LSTM; prints the run id (or the summary with --json)."""
+    """Train the LSTM; prints the run id (or the summary with --json).
+
+    Examples:
+
+        sincos train --steps 501
+
+        RUN=$(sincos train --hidden 32 --lr 0.003 --quiet)
+
+        sincos train --live --view history
+
+        sincos train --resume run-07 --steps 1000
+    """
     from . import budget
     from .config import resolve as resolve_config
     from .launch import train_run
@@ -367,7 +404,7 @@ def sweep(
         "scheduler file.", show_default=False)] = None,
     resume: Annotated[str | None, typer.Option(
         help="Continue a sweep: train what is missing, failed, interrupted or crashed.",
-        show_default=False)] = None,
+        show_default=False, autocompletion=complete_sweeps)] = None,
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help=f"Allow more than {MAX_MEMBERS:,} members.")] = False,
     checkpoint_every: Annotated[int, typer.Option(
@@ -461,7 +498,8 @@ def _fps(value: float) -> float:
 
 
 RunArg = Annotated[str, typer.Argument(
-    help="The run: its id (run-01), number (1), 'latest', or a path to its folder.")]
+    help="The run: its id (run-01), number (1), 'latest', or a path to its folder.",
+    autocompletion=complete_runs)]
 
 
 @app.command()
@@ -469,11 +507,10 @@ RunArg = Annotated[str, typer.Argument(
 def animate(
     run: RunArg,
     out: Annotated[str | None, typer.Option(
-        "--out", "-o", help="Output file (.gif or .mp4), or '-' for stdout "
-        "[default: animation.gif in the run folder].", show_default=False)] = None,
+        "--out", "-o", help="Output file (.gif or .mp4), or '-' for stdout.",
+        show_default="animation.gif in the run folder")] = None,
     fmt: Annotated[AnimFormat | None, typer.Option(
-        "--format", help="gif or mp4 [default: from --out's suffix].",
-        show_default=False)] = None,
+        "--format", help="gif or mp4.", show_default="from --out's suffix")] = None,
     fps: Annotated[float, typer.Option(callback=_fps, help="Frames per second.")] = 10.0,
     every: Annotated[int, typer.Option(min=1, help="Draw every Nth step.")] = 1,
     max_frames: Annotated[int, typer.Option(
@@ -488,7 +525,14 @@ def animate(
     as_json: Annotated[bool, typer.Option(
         "--json", help="Print {path, format, frames, fps, bytes} instead of the path.")] = False,
 ):
-    """Replay training as a GIF or MP4 (truth red, prediction blue dashed); prints the path."""
+    """Replay training as a GIF or MP4 (truth red, prediction blue dashed); prints the path.
+
+    Examples:
+
+        sincos animate run-01
+
+        sincos animate latest --view history --out demo.mp4 --fps 20
+    """
     width, height = _size(size)
     if fmt is None:
         suffix = Path(out).suffix.lower() if out not in (None, "-") else ".gif"
@@ -587,6 +631,12 @@ def predict(
     starts before the input ends and memory stays flat. Output: CSV
     (x,input,target,prediction; empty where unknown), --json (one object with points and
     mse), or, for streams with no format asked, one prediction per line.
+
+    Examples:
+
+        sincos predict run-01 --start 400 --points 300 > pred.csv
+
+        sincos predict run-01 --input series.csv --column sin --target-column cos
     """
     if as_csv and as_json:
         raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
@@ -645,7 +695,8 @@ def predict(
 def compare(
     runs: Annotated[list[str] | None, typer.Argument(
         help="Runs to compare (id, number, latest or path; a sweep id stands for its "
-        "members) [default: every run].", show_default=False)] = None,
+        "members).", show_default="every run",
+        autocompletion=complete_runs_and_sweeps)] = None,
     sort: Annotated[str | None, typer.Option(
         help="Sort by a column, e.g. eval_mse; -eval_mse for descending.")] = None,
     show_all: Annotated[bool, typer.Option(

@@ -128,8 +128,39 @@ def plain_table(header: list[str], body: list[list[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+SHORT = {"final_loss": "final", "best_loss": "best", "eval_mse": "eval",
+         "train_seconds": "secs", "completed": "done", "created": "created"}
+DROP_FIRST = ("created", "train_seconds", "best_loss", "loss_min", "loss_max", "loss_median",
+              "eval_min", "eval_max", "final_loss")
+
+
+def fit(cols: list[str], body: list[list[str]], width: int):
+    """Columns that fit `width` characters with rich's simple table (a column's width plus
+    3): shorter headers first, then columns dropped, least telling first. Returns (headers,
+    kept column indices, dropped column names)."""
+    def need(heads, keep):
+        return sum(max(len(heads[i]), *(len(r[i]) for r in body)) if body else len(heads[i])
+                   for i in keep) + 3 * len(keep)
+
+    keep = list(range(len(cols)))
+    heads = list(cols)
+    if need(heads, keep) > width:
+        heads = [SHORT.get(c, c) for c in cols]
+    dropped = []
+    for name in DROP_FIRST:
+        if need(heads, keep) <= width:
+            break
+        if name in cols and cols.index(name) in keep and len(keep) > 2:
+            keep.remove(cols.index(name))
+            dropped.append(name)
+    while need(heads, keep) > width and len(keep) > 2:  # still too wide: from the right
+        dropped.append(cols[keep.pop()])
+    return heads, keep, dropped
+
+
 def print_table(cols: list[str], body: list[list[str]]) -> None:
-    """A rich table on a terminal; plain aligned text (no box characters, no colour) else."""
+    """A rich table fitted to the terminal, one line a row; plain aligned text (no box
+    characters, no colour, every column) when stdout is not a terminal."""
     import sys
 
     if not sys.stdout.isatty():
@@ -139,16 +170,18 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    console = Console()
+    heads, keep, dropped = fit(cols, body, console.width)
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    widths = [max(len(c), *(len(r[i]) for r in body)) for i, c in enumerate(cols)]
-    for c, w in zip(cols, widths, strict=True):
-        table.add_column(c, no_wrap=True, min_width=w,
-                         justify="left" if c in ("id", "status", "created") else "right")
+    for i in keep:
+        table.add_column(heads[i], no_wrap=True, overflow="ellipsis",
+                         justify="left" if cols[i] in ("id", "status", "created") else "right")
     for row in body:
-        table.add_row(*row)
-    # Never truncate a value to fit: a wide table wraps in the terminal instead.
-    need = sum(widths) + 3 * len(cols) + 2
-    Console(width=max(Console().width, need)).print(table)
+        table.add_row(*[row[i] for i in keep])
+    console.print(table)
+    if dropped:
+        print(f"({len(dropped)} column{'s' * (len(dropped) > 1)} left out to fit the "
+              f"terminal: {', '.join(dropped)}; --csv or --json show all)", file=sys.stderr)
 
 
 def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:

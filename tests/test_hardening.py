@@ -232,3 +232,75 @@ def test_ctrl_c_says_how_to_continue(runs_dir):
     _, err = p.communicate(timeout=60)
     assert p.returncode == 130
     assert "resume with: sincos train --resume cut" in err
+
+
+def _complete(shell, words, runs_dir):
+    env = {**os.environ, "SINCOS_RUNS_DIR": str(runs_dir), "_SINCOS_COMPLETE": f"complete_{shell}"}
+    if shell == "bash":
+        env.update(COMP_WORDS=words, COMP_CWORD=str(len(words.split(" ")) - 1))
+    else:
+        env["_TYPER_COMPLETE_ARGS"] = words
+        env["_TYPER_COMPLETE_FISH_ACTION"] = "get-args"
+    return subprocess.run([EXE], capture_output=True, text=True, env=env).stdout
+
+
+def test_shell_completion_offers_run_and_sweep_ids(runs_dir):
+    for name in ("run-01", "run-02", "sweep-01"):
+        (runs_dir / name).mkdir(parents=True)
+    for name in ("run-01", "run-02"):
+        (runs_dir / name / "run.json").write_text("{}")
+    (runs_dir / "sweep-01" / "sweep.json").write_text("{}")
+    assert _complete("bash", "sincos animate run-", runs_dir).split() == ["run-01", "run-02"]
+    assert _complete("bash", "sincos train --resume ", runs_dir).split() == [
+        "run-01", "run-02", "latest"]
+    assert "sweep-01" in _complete("zsh", "sincos compare sw", runs_dir)
+    assert "sweep-01" in _complete("fish", "sincos sweep --resume sw", runs_dir)
+    assert "run-01" not in _complete("bash", "sincos sweep --resume ", runs_dir)
+    for shell in ("bash", "zsh", "fish"):
+        script = sincos("--show-completion", shell).stdout
+        assert "_SINCOS_COMPLETE" in script, shell
+
+
+@pytest.mark.parametrize("command", ["train", "sweep", "animate", "predict", "compare"])
+def test_help_is_clean_and_has_examples(command):
+    res = sincos(command, "--help", env={"COLUMNS": "200"})
+    assert res.returncode == 0
+    assert "Examples:" in res.stdout and f"sincos {command}" in res.stdout
+    import re
+
+    assert not re.search(r" \.(\s|$)", res.stdout)  # no stray space before a full stop
+
+
+def test_compare_fits_the_terminal_without_wrapping(trained, runs_dir):
+    runs_dir.mkdir(parents=True)
+    for i in range(1, 4):
+        shutil.copytree(trained, runs_dir / f"run-0{i}")
+    for cols in (80, 120):
+        master, slave = pty.openpty()
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, cols, 0, 0))
+        env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+        p = subprocess.run([EXE, "compare", "--all"], stdout=slave, stderr=subprocess.PIPE,
+                           env={**env, "SINCOS_RUNS_DIR": str(runs_dir)})
+        os.close(slave)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(master)
+        import re
+
+        lines = [re.sub(r"\x1b\[[0-9;]*m", "", ln) for ln in
+                 out.decode().replace("\r", "").splitlines() if ln.strip()]
+        assert p.returncode == 0
+        assert all(len(ln) <= cols for ln in lines), lines
+        assert sum(ln.lstrip().startswith("run-") for ln in lines) == 3  # one line a row
+        assert b"left out to fit the terminal" in p.stderr
