@@ -232,8 +232,9 @@ SETTINGS = {
     'lr': (Annotated[float, typer.Option(
         callback=_positive_float, help="Adam (peak) learning rate.")], 0.006),
     'recipe': (Annotated[Recipe, typer.Option(
-        help="seed: the tutorial's settings; robust: 2-layer GRU, cosine decay from 0.004, "
-        "25 warm-up steps, clip 0.5 (flags given still win).")], Recipe["seed"]),
+        help="seed: the tutorial's settings; robust: the same LSTM with cosine decay from "
+        "0.004 after 25 warm-up steps, gradient norm clipped at 0.5 (flags given still "
+        "win).")], Recipe["seed"]),
     'schedule': (Annotated[Schedule, typer.Option(
         help="Learning-rate schedule.")], Schedule["constant"]),
     'warmup_steps': (Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")], 0),

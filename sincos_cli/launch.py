@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import signal
 import threading
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from .config import FROZEN_ON_RESUME, TrainConfig
 from .errors import SincosError, first_line
-from .runs import allocate, read_json, resolve, status
+from .runs import allocate, hold_lock, read_json, resolve, status
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 # Set by the console script: once a run's final status is written, a late Ctrl-C or SIGTERM
@@ -50,15 +49,8 @@ class Stop:
             signal.signal(sig, signal.SIG_IGN if late else old)
 
 
-def _lock(path: Path):
-    """Hold an exclusive lock on the run for this process's life (two resumes of one run)."""
-    fd = os.open(path / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise SincosError(f"run {path.name} is in use by another sincos process") from None
-    return fd
+def _lock(path: Path) -> int:
+    return hold_lock(path, f"run {path.name} is in use by another sincos process")
 
 
 def setup_torch(threads: int, device: str):

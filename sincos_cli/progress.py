@@ -6,6 +6,27 @@ import sys
 import time
 
 
+def rich_bar(stream, *middle):
+    """A started rich progress bar on `stream`: description, bar, done/total, the given
+    columns, elapsed and ETA, refreshed a few times a second."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.progress import Progress as RichProgress
+
+    bar = RichProgress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        *(TextColumn(c) for c in middle), TimeElapsedColumn(), TextColumn("eta"),
+        TimeRemainingColumn(), console=Console(file=stream), refresh_per_second=8)
+    bar.start()
+    return bar
+
+
 class Progress:
     """Use as a context manager; call update(step_done, loss) after each step."""
 
@@ -19,24 +40,7 @@ class Progress:
 
     def __enter__(self) -> Progress:
         if not self.quiet and self.stream.isatty():
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[metric]}"), TextColumn("{task.fields[rate]}"),
-                TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                console=Console(file=self.stream), transient=False,
-                refresh_per_second=8,
-            )
-            self.bar.start()
+            self.bar = rich_bar(self.stream, "{task.fields[metric]}", "{task.fields[rate]}")
             self.task = self.bar.add_task(self.label, total=self.total, completed=self.done,
                                           metric="", rate="")
             self._t0, self._n0 = time.perf_counter(), self.done
@@ -81,21 +85,7 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:
         if not self.quiet and self.stream.isatty():
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-            from rich.progress import Progress as RichProgress
-
-            self.bar = RichProgress(
-                TextColumn("[bold]sweep"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-                TimeRemainingColumn(), console=Console(file=self.stream), refresh_per_second=4)
-            self.bar.start()
+            self.bar = rich_bar(self.stream, "{task.fields[info]}")
             self.task = self.bar.add_task("sweep", total=self.total, completed=self.done,
                                           info=self._info())
         return self

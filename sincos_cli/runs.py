@@ -70,6 +70,20 @@ def write_json_in_place(path: Path, obj) -> None:
         f.truncate()
 
 
+def hold_lock(folder: Path, busy: str) -> int:
+    """An exclusive lock on a run or sweep folder for this process's life (a second resume
+    of the same one is refused with `busy`); returns the descriptor to close."""
+    import fcntl
+
+    fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SincosError(busy) from None
+    return fd
+
+
 def check_name(name: str) -> str:
     """A --name a selector reads the same way: not `latest`, not all digits (a run
     number), no leading `.` or `-` (hidden, or an option), not `sweep-*` (sweeps)."""

@@ -11,7 +11,6 @@ reads each member's state from its run folder.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import socket
@@ -23,6 +22,7 @@ from .runs import (
     allocate_many,
     atomic_write_bytes,
     atomic_write_json,
+    hold_lock,
     process_start,
     read_json,
     status,
@@ -52,13 +52,7 @@ def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int]
 
 def lock(sweep: Path) -> int:
     """Held while a sweep runs: a second `--resume` of it is refused."""
-    fd = os.open(sweep / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise SincosError(f"sweep {sweep.name} is running in another sincos process") from None
-    return fd
+    return hold_lock(sweep, f"sweep {sweep.name} is running in another sincos process")
 
 
 def open_for_resume(root: Path, sweep: Path, argv: list[str]) -> dict:

@@ -66,3 +66,14 @@ def trained_copy(trained, runs_dir) -> Path:
 
 def read(path: Path):
     return json.loads(path.read_text())
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid` (workers, ffmpeg, their children)."""
+    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
+    pairs = [tuple(map(int, ln.split())) for ln in out.splitlines()]
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {c for c, p in pairs if p in frontier} - found
+        found |= frontier
+    return found

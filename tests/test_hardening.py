@@ -10,7 +10,7 @@ import sys
 import time
 
 import pytest
-from conftest import TINY, read, sincos
+from conftest import TINY, descendants, read, sincos
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 
@@ -34,16 +34,6 @@ def test_compare_plot_never_writes_into_a_run(cli, trained_copy):
     assert not (trained_copy / "loss.png").exists()
 
 
-def _descendants(pid):
-    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
-    pairs = [tuple(map(int, ln.split())) for ln in out.splitlines()]
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {c for c, p in pairs if p in frontier} - found
-        found |= frontier
-    return found
-
-
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_to_animate_ends_workers_and_ffmpeg_and_removes_temporaries(
         runs_dir, tmp_path, sig, code):
@@ -57,10 +47,10 @@ def test_a_signal_to_animate_ends_workers_and_ffmpeg_and_removes_temporaries(
                           "1280x960", "--max-frames", "600", "-q"], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
-    while not list(outdir.glob(".x.mp4.*.tmp")) or len(_descendants(p.pid)) < 3:
+    while not list(outdir.glob(".x.mp4.*.tmp")) or len(descendants(p.pid)) < 3:
         assert time.time() < deadline and p.poll() is None, p.communicate()
         time.sleep(0.05)
-    kids = _descendants(p.pid)
+    kids = descendants(p.pid)
     p.send_signal(sig)
     _, err = p.communicate(timeout=60)
     assert p.returncode == code, err

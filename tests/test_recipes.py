@@ -138,7 +138,7 @@ def test_bad_values(cli, runs_dir, args):
 
 
 def test_robust_recipe_converges(cli, runs_dir):
-    """The recipe at the seed's sizes and 501 steps."""
+    """The recipe at the seed's sizes and 501 steps (seed 3: 4e-5 when it was chosen)."""
     res = cli("train", "--recipe", "robust", "--seed", "3", "--json", "-q")
     assert res.exit_code == 0, res.stderr
-    assert json.loads(res.stdout)["eval_mse"] < 1e-3
+    assert json.loads(res.stdout)["eval_mse"] < 1e-4

@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from conftest import read, sincos
+from conftest import descendants, read, sincos
 
 from sincos_cli.grid import GridError, members, parse_seeds, parse_sets
 from sincos_cli.stats import describe
@@ -41,7 +41,7 @@ def test_grid_is_the_cartesian_product_times_seeds():
         (h, c, s) for h in (4, 8) for c in ("lstm", "gru", "rnn") for s in (1, 2)}
     assert all(m["config"]["steps"] == 30 and m["config"]["stateful"] is False for m in ms)
     robust = members({}, parse_sets(["recipe=seed,robust"]), [1])
-    assert [m["config"]["cell"] for m in robust] == ["lstm", "gru"]  # the recipe's settings
+    assert [m["config"]["schedule"] for m in robust] == ["constant", "cosine"]  # the recipe's
 
 
 def test_describe():
@@ -120,16 +120,6 @@ def test_a_failing_member_is_recorded_and_the_sweep_goes_on(runs_dir):
     assert "run-02 failed diverged" in out.stderr  # the plain progress line
 
 
-def _children_of(pid):
-    out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout
-    pairs = [tuple(map(int, ln.split())) for ln in out.splitlines()]
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {c for c, p in pairs if p in frontier} - found
-        found |= frontier
-    return found
-
-
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir, sig, code):
     env = {**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)}
@@ -140,7 +130,7 @@ def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir,
     while not (runs_dir / "run-01" / "checkpoint.pt").exists():
         assert time.time() < deadline and p.poll() is None, p.communicate()
         time.sleep(0.05)
-    workers = _children_of(p.pid)
+    workers = descendants(p.pid)
     assert workers  # the pool
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
