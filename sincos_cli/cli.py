@@ -752,6 +752,11 @@ def compare(
         else:
             print(f"No runs in {root} yet: start one with `sincos train`.", file=sys.stderr)
         return
+    curves = None
+    if plot is not None and keys is None:  # start reading the curves while rows load
+        from .plot import Curves, columns_of
+
+        curves = Curves(paths, columns_of())
     rows = [cmp.load_row(p) for p in paths]
     for r in rows:
         if r.problem:
@@ -767,7 +772,7 @@ def compare(
     if plot is not None:
         from .plot import loss_curves
 
-        for w in loss_curves(rows, plot):
+        for w in loss_curves(rows, plot, curves=curves):
             print(f"warning: {w}", file=sys.stderr)
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)

@@ -112,8 +112,13 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
     else:
         trainer = Trainer(cfg, dev)
     # The display opens before the run folder is made or marked running: if it cannot,
-    # nothing was written.
-    with _display(cfg, trainer.step, quiet, log_every, live) as display:
+    # nothing was written. Signals are caught from the moment the folder may exist: one
+    # that lands while it is being set up stops training before its first step, with a
+    # checkpoint, like any other interrupt.
+    recs: list = []
+    stop = Stop(on_second=lambda: recs and recs[0].mark(
+        "interrupted", "interrupted twice; stopped without saving"))
+    with _display(cfg, trainer.step, quiet, log_every, live) as display, stop:
         if resume is not None:
             rec = Recorder(path, trainer, checkpoint_every)
             rec.resume(argv, str(dev), ckpt)
@@ -129,8 +134,9 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
 
                 shutil.rmtree(path, ignore_errors=True)
                 raise
+        recs.append(rec)
         try:
-            return _train(trainer, rec, path, display)
+            return _train(trainer, rec, path, display, stop)
         finally:
             os.close(lock)
 
@@ -145,29 +151,26 @@ def _display(cfg: TrainConfig, done: int, quiet: bool, log_every: int, live):
     return Progress(cfg.steps, done=done, quiet=quiet, log_every=log_every)
 
 
-def _train(trainer, rec, path: Path, display):
+def _train(trainer, rec, path: Path, display, stop: Stop):
     from .train import Diverged
 
     closed = lambda: getattr(display, "closed", False)  # noqa: E731 (a live window)
-    stop = Stop(on_second=lambda: rec.mark("interrupted", "interrupted twice; "
-                                                          "stopped without saving"))
     try:
-        with stop:
-            def on_step(info):
-                rec.on_step(info)
-                display.on_step(info)
+        def on_step(info):
+            rec.on_step(info)
+            display.on_step(info)
 
-            trainer.fit(on_step, should_stop=lambda: stop() or closed())
-            if stop() or closed():
-                reason = (f"stopped by signal {signal.Signals(stop.signum).name}"
-                          if stop() else "stopped: the live window was closed")
-                summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
-                                     reason)
-                stop.committed = True
-                return path, summary, EXIT_CODES[stop.signum] if stop() else 130
-            summary = rec.finish("completed", trainer.evaluate())
+        trainer.fit(on_step, should_stop=lambda: stop() or closed())
+        if stop() or closed():
+            reason = (f"stopped by signal {signal.Signals(stop.signum).name}"
+                      if stop() else "stopped: the live window was closed")
+            summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
+                                 reason)
             stop.committed = True
-            return path, summary, 0
+            return path, summary, EXIT_CODES[stop.signum] if stop() else 130
+        summary = rec.finish("completed", trainer.evaluate())
+        stop.committed = True
+        return path, summary, 0
     except Diverged as e:
         # The last checkpoint (all finite) stays; summary.json keeps what it said then.
         rec.close()

@@ -82,8 +82,10 @@ def _argreduce(a: np.ndarray, starts: np.ndarray, op) -> np.ndarray:
     return hit[first]
 
 
-def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
-    """Loss curves overlaid on a log y axis; returns warnings (runs with no metrics)."""
+def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
+                curves: Curves | None = None) -> list[str]:
+    """Loss curves overlaid on a log y axis; returns warnings (runs with no metrics).
+    `curves`, when given, was started earlier over the same runs (Curves)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -91,10 +93,14 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
-    width_px = max(int(size[0] * dpi * 0.87), 10)
+    width_px = columns_of(size, dpi)
+    if curves is None or curves.columns != width_px:
+        curves = Curves([r.path for r in rows], width_px)
+    reduced = curves.by_path()
     colors = _colors()
     warnings, rest, drawn = [], [], 0
-    for r, (steps, loss) in zip(rows, _curves([r.path for r in rows], width_px), strict=True):
+    for r in rows:
+        steps, loss = reduced[r.path]
         if not len(steps):
             warnings.append(f"{r.id}: no metrics to plot")
             continue
@@ -175,22 +181,39 @@ def _reduced(paths: list[Path], columns: int) -> list:
                                                         columns)) for p in paths]
 
 
-def _curves(paths: list[Path], columns: int, chunk: int = 500):
-    """Each run's reduced curve, in order. Parsing is most of the cost of a big plot, so
-    past a few thousand runs it is spread over the CPUs (forked workers, no re-imports)."""
-    import os
+def columns_of(size=(8.0, 5.0), dpi: int = 100) -> int:
+    """The axes' width in pixels: the most points a curve needs."""
+    return max(int(size[0] * dpi * 0.87), 10)
 
-    jobs = min(os.cpu_count() or 1, 8)
-    if len(paths) < 2000 or jobs < 2 or not hasattr(os, "fork"):
-        yield from _reduced(paths, columns)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
 
-    parts = [paths[i:i + chunk] for i in range(0, len(paths), chunk)]
-    with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
-        for part in pool.map(_reduced, parts, [columns] * len(parts)):
-            yield from part
+class Curves:
+    """Each run's reduced curve, computed from the moment this is made: parsing is most of
+    the cost of a big plot, so past a few thousand runs it starts at once on worker
+    processes (forked, no re-imports) while the caller reads the runs' summaries."""
+
+    def __init__(self, paths: list[Path], columns: int, chunk: int = 500):
+        import os
+
+        self.paths, self.columns, self.pool, self.parts = list(paths), columns, None, None
+        jobs = min(os.cpu_count() or 1, 8)
+        if len(self.paths) >= 2000 and jobs >= 2 and hasattr(os, "fork"):
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            self.pool = ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"))
+            chunks = [self.paths[i:i + chunk] for i in range(0, len(self.paths), chunk)]
+            self.parts = self.pool.map(_reduced, chunks, [columns] * len(chunks))
+
+    def by_path(self) -> dict[Path, tuple]:
+        try:
+            if self.pool is None:
+                curves = _reduced(self.paths, self.columns)
+            else:
+                curves = [c for part in self.parts for c in part]
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+        return dict(zip(self.paths, curves, strict=True))
 
 
 def _draw_rest(ax, rest, colors, width_px: int, height_px: int) -> None:

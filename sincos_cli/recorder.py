@@ -164,7 +164,9 @@ class Recorder:
         """Checkpoint (unless the last one is at this step), summary, then run.json last:
         its status is the commit point."""
         summary = self.summary(eval_mse)
-        if self.trainer.step > 0 and self.saved_step != self.trainer.step:
+        if self.saved_step != self.trainer.step:
+            # Even at step 0 (stopped before the first step): a run that ends always has a
+            # checkpoint to resume from, never a half-made folder.
             self.save_checkpoint(summary)
         else:
             atomic_write_json(self.path / "summary.json", summary)

@@ -112,7 +112,7 @@ def test_divergence_fails_the_run_and_keeps_the_last_finite_checkpoint(cli, runs
 
 def test_divergence_after_checkpoints_keeps_the_last_finite_one(tmp_path):
     from sincos_cli.errors import SincosError
-    from sincos_cli.launch import _train
+    from sincos_cli.launch import Stop, _train
     from sincos_cli.progress import Progress
 
     cfg = TrainConfig(steps=100, batch_size=4, time_steps=5, hidden=6, seed=0)
@@ -131,7 +131,7 @@ def test_divergence_after_checkpoints_keeps_the_last_finite_one(tmp_path):
     rec = Recorder(path, tr, checkpoint_every=5)
     rec.start(["test"], "cpu")
     with pytest.raises(SincosError, match=r"diverged at step 13 .*checkpoint \(step 10\)"):
-        _train(tr, rec, path, Progress(cfg.steps, quiet=True))
+        _train(tr, rec, path, Progress(cfg.steps, quiet=True), Stop(on_second=lambda: None))
     ckpt = torch.load(path / "checkpoint.pt", weights_only=True)
     assert ckpt["step"] == 10
     assert all(torch.isfinite(v).all() for v in ckpt["model"].values())

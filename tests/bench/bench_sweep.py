@@ -4,7 +4,8 @@
 
 Alternating, medians of the repeats, whole processes:
 - 20 × `sincos train --steps 501 --seed N -q`, one after another (the shell loop);
-- the same 20 trainings in one process, one after another (the floor a pool can halve);
+- the same 20 trainings, run folders and all, in one process, one after another (the work
+  a pool of two can at best halve);
 - `sincos sweep --seeds 1-20 --workers 2` (the local engine);
 - `sincos sweep --seeds 1-20 --cluster FILE` on a local Dask cluster (a scheduler and two
   single-threaded worker processes started here), against the local pool.
@@ -26,15 +27,23 @@ from pathlib import Path
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")
+# What `sincos train` does for each run (Trainer and Recorder: the run folder written as
+# it goes), 20 times in one process, one thread: the work a pool of two can at best halve.
 IN_PROCESS = """
-import sys, torch
+import sys, tempfile, torch
+from pathlib import Path
 from sincos_cli.config import TrainConfig
+from sincos_cli.recorder import Recorder
 from sincos_cli.train import Trainer
 torch.set_num_threads(1)
+root = Path(tempfile.mkdtemp())
 for seed in range(1, int(sys.argv[1]) + 1):
+    (root / str(seed)).mkdir()
     tr = Trainer(TrainConfig(seed=seed))
-    tr.fit()
-    tr.evaluate()
+    rec = Recorder(root / str(seed), tr, 100)
+    rec.start(["bench"], "cpu")
+    tr.fit(rec.on_step)
+    rec.finish("completed", tr.evaluate())
 """
 
 
