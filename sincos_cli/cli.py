@@ -519,7 +519,9 @@ def animate(
     size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT in pixels.")] = "640x480",
     dpi: Annotated[int, typer.Option(min=20, max=600, help="Dots per inch (text scale).")] = 100,
     jobs: Annotated[int, typer.Option(
-        min=0, max=MAX_THREADS, help="Worker processes; 0 = one per CPU, at most 4.")] = 0,
+        min=0, max=4 * MAX_THREADS,
+        help="Worker processes; 0 = one per CPU, at most 4 (never more than the chunks "
+        "of frames to render).")] = 0,
     view: ViewOpt = View["window"],
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
