@@ -92,10 +92,9 @@ class Recorder:
                       file=sys.stderr)
         if (self.path / trace.NAME).exists():
             writer = trace.TraceWriter(self.path / trace.NAME, T)
-            kept = writer.cut(step)
-        else:
+        else:  # schema 1
             writer = trace.migrate(self.path, T, step)
-            kept = writer.cut(step)
+        kept = writer.cut(step)
         if kept != step:
             print(f"warning: the trace holds {kept} of the {step} steps before the checkpoint; "
                   "it continues from here", file=sys.stderr)
