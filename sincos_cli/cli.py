@@ -456,9 +456,9 @@ def sweep(
         from . import budget
         from .config import TrainConfig
 
-        biggest = max(members, key=lambda m: budget.train_bytes(TrainConfig(**m["config"])))
-        try:
-            budget.check_train(TrainConfig(**biggest["config"]))
+        try:  # the member that needs the most memory
+            budget.check_train(max((TrainConfig(**m["config"]) for m in members),
+                                   key=budget.train_bytes))
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
         if len(members) > MAX_MEMBERS and not yes:
@@ -557,11 +557,6 @@ def animate(
     dest = None if out == "-" else Path(out) if out else path / f"animation.{fmt.value}"
     if dest is not None:
         check_output(dest, "animation")
-    jobs = jobs or min(os.cpu_count() or 1, 4)
-    try:
-        budget.check_animate(width, height, jobs)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--size") from None
     from . import animate as anim
     from .progress import Progress
     from .scene import style_for
@@ -574,13 +569,18 @@ def animate(
         print(f"warning: {e}; drawing as sin → cos", file=sys.stderr)
         cfg = {}
     style = style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),
-                           width, height, dpi)
+                      width, height, dpi)
     frames = anim.pick_frames(len(trace["step"]), every, max_frames)
     if fmt == "gif":
         _, warning = anim.gif_delay(fps)
         if warning and not quiet:
             print(f"warning: {warning}", file=sys.stderr)
-    jobs = min(jobs, max(1, -(-len(frames) // anim.CHUNK)))  # no idle workers
+    # One per CPU by default, never more than there are chunks of frames to render.
+    jobs = min(jobs or min(os.cpu_count() or 1, 4), max(1, -(-len(frames) // anim.CHUNK)))
+    try:
+        budget.check_animate(width, height, jobs)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--size") from None
     size = []
     with Progress(len(frames), quiet=quiet, label="animate") as bar:
         def produce(target):

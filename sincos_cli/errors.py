@@ -1,4 +1,4 @@
-"""The one exception the CLI turns into a one-line `Error: …` and exit code 1."""
+"""The exceptions the CLI turns into a one-line `Error: …` and exit code 1."""
 
 
 class SincosError(Exception):
@@ -9,3 +9,12 @@ def first_line(e: BaseException, limit: int = 160) -> str:
     """An exception's message cut to one line (torch's can run to dozens)."""
     text = str(e).strip()
     return text.splitlines()[0][:limit] if text else type(e).__name__
+
+
+class Diverged(SincosError):
+    """The training loss stopped being finite."""
+
+    def __init__(self, step: int, loss: float | None = None):
+        what = "weights not finite" if loss is None else f"loss {loss}"
+        super().__init__(f"diverged at step {step} ({what})")
+        self.step = step

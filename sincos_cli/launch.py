@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from .config import FROZEN_ON_RESUME, TrainConfig
-from .errors import SincosError, first_line
+from .errors import Diverged, SincosError, first_line
 from .runs import allocate, hold_lock, read_json, resolve, status
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
@@ -152,38 +152,51 @@ def _display(cfg: TrainConfig, done: int, quiet: bool, log_every: int, live):
 
 
 def _train(trainer, rec, path: Path, display, stop: Stop):
-    from .train import Diverged
-
     closed = lambda: getattr(display, "closed", False)  # noqa: E731 (a live window)
-    try:
-        def on_step(info):
-            rec.on_step(info)
-            display.on_step(info)
 
-        trainer.fit(on_step, should_stop=lambda: stop() or closed())
-        if stop() or closed():
-            reason = (f"stopped by signal {signal.Signals(stop.signum).name}"
-                      if stop() else "stopped: the live window was closed")
-            summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
-                                 reason)
-            stop.committed = True
-            return path, summary, EXIT_CODES[stop.signum] if stop() else 130
-        summary = rec.finish("completed", trainer.evaluate())
-        stop.committed = True
+    def on_step(info):
+        rec.on_step(info)
+        display.on_step(info)
+
+    def reason() -> str:
+        return (f"stopped by signal {signal.Signals(stop.signum).name}" if stop()
+                else "stopped: the live window was closed")
+
+    status, summary, error = run_to_end(trainer, rec, on_step, lambda: stop() or closed(),
+                                        reason)
+    stop.committed = True  # run.json holds the final status: a later signal changes nothing
+    if status == "completed":
         return path, summary, 0
-    except Diverged as e:
-        # The last checkpoint (all finite) stays; summary.json keeps what it said then.
-        rec.close()
-        rec.rewind()
-        rec.mark("failed", str(e))
+    if status == "interrupted":
+        return path, summary, EXIT_CODES[stop.signum] if stop() else 130
+    if isinstance(error, Diverged):
         kept = (f"the last finite checkpoint (step {rec.saved_step}) is kept"
                 if rec.saved_step else "no checkpoint was written")
-        raise SincosError(f"training {e}; {kept}") from None
-    except Exception as e:
-        reason = f"{type(e).__name__}: {first_line(e)}"
+        raise SincosError(f"training {error}; {kept}")
+    raise SincosError(f"training failed: {failure_reason(error)}")
+
+
+def failure_reason(e: BaseException) -> str:
+    """A failed run's one-line error, as run.json records it."""
+    return str(e) if isinstance(e, Diverged) else f"{type(e).__name__}: {first_line(e)}"
+
+
+def run_to_end(trainer, rec, on_step, should_stop, reason):
+    """Train until done or should_stop(), then commit the final status in the run folder:
+    ("completed" | "interrupted", summary, None), or ("failed", None, the exception) with
+    metrics and trace cut back to the last checkpoint. `sincos train` and sweep members
+    both end their runs here."""
+    try:
+        trainer.fit(on_step, should_stop=should_stop)
+        if should_stop():
+            summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
+                                 reason())
+            return "interrupted", summary, None
+        return "completed", rec.finish("completed", trainer.evaluate()), None
+    except Exception as e:  # Diverged: the last checkpoint (all finite) stays
         rec.close()
         rec.rewind()
-        rec.mark("failed", reason)
-        if os.environ.get("SINCOS_DEBUG"):
+        rec.mark("failed", failure_reason(e))
+        if os.environ.get("SINCOS_DEBUG") and not isinstance(e, Diverged):
             raise
-        raise SincosError(f"training failed: {reason}") from None
+        return "failed", None, e

@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 
 from .config import TrainConfig
-from .errors import first_line
 
 _STOP = None  # the local engine's multiprocessing.Event, set by init_local
 
@@ -79,9 +78,9 @@ def run(job: dict) -> dict:
 
 
 def _train(path: Path, job: dict, stop) -> dict:
-    from .launch import _lock
+    from .launch import _lock, failure_reason, run_to_end
     from .recorder import Recorder
-    from .train import Diverged, Trainer, load_checkpoint_file
+    from .train import Trainer, load_checkpoint_file
 
     cfg = TrainConfig.from_dict(job["config"])
     lock = _lock(path)
@@ -98,27 +97,12 @@ def _train(path: Path, job: dict, stop) -> dict:
             rec.resume(job["argv"], "cpu", ckpt)
         else:
             rec.start(job["argv"], "cpu", extra={"sweep": job["sweep"]})
-        try:
-            trainer.fit(rec.on_step, should_stop=stop)
-            if stop():
-                summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
-                                     "stopped: the sweep was interrupted")
-                return {"id": job["id"], "status": "interrupted", "summary": summary}
-            summary = rec.finish("completed", trainer.evaluate())
-            return {"id": job["id"], "status": "completed", "summary": summary}
-        except Diverged as e:
-            rec.close()
-            rec.rewind()
-            rec.mark("failed", str(e))
-            return {"id": job["id"], "status": "failed", "error": str(e)}
-        except Exception as e:
-            reason = f"{type(e).__name__}: {first_line(e)}"
-            rec.close()
-            rec.rewind()
-            rec.mark("failed", reason)
-            return {"id": job["id"], "status": "failed", "error": reason}
+        status, summary, error = run_to_end(
+            trainer, rec, rec.on_step, stop, lambda: "stopped: the sweep was interrupted")
+        if status == "failed":
+            return {"id": job["id"], "status": status, "error": failure_reason(error)}
+        return {"id": job["id"], "status": status, "summary": summary}
     except Exception as e:  # could not even start: the run folder says nothing yet
-        return {"id": job["id"], "status": "failed", "error": f"{type(e).__name__}: "
-                f"{first_line(e)}"}
+        return {"id": job["id"], "status": "failed", "error": failure_reason(e)}
     finally:
         os.close(lock)

@@ -12,6 +12,7 @@ import functools
 import math
 import re
 from pathlib import Path
+from warnings import catch_warnings, simplefilter
 
 import numpy as np
 
@@ -138,11 +139,10 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> 
     ax = fig.add_subplot()
     columns = max(int(size[0] * dpi * 0.87), 10)
     colors = _colors()
-    by: dict[tuple, list] = {}
-    for r in rows:
-        by.setdefault(tuple(repr(r.value(k)) for k in keys), []).append(r)
+    from .stats import group_rows
+
     warnings = []
-    for i, members in enumerate(by.values()):
+    for i, members in enumerate(group_rows(rows, keys)):
         curves = [read_losses(r.path / "metrics.jsonl")[1] for r in members]
         curves = [np.where(np.isfinite(c) & (c > 0), c, np.nan) for c in curves if len(c)]
         label = ", ".join(f"{k}={members[0].value(k)}" for k in keys)
@@ -153,12 +153,9 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> 
         grid = np.full((len(curves), n), np.nan)
         for j, c in enumerate(curves):
             grid[j, :len(c)] = c
-        with np.errstate(all="ignore"):
-            import warnings as w
-
-            with w.catch_warnings():
-                w.simplefilter("ignore", RuntimeWarning)  # steps no run reached
-                lo, med, hi = np.nanpercentile(grid, [10, 50, 90], axis=0)
+        with catch_warnings():
+            simplefilter("ignore", RuntimeWarning)  # steps no run reached: all-NaN columns
+            lo, med, hi = np.nanpercentile(grid, [10, 50, 90], axis=0)
         idx = np.unique(np.linspace(0, n - 1, min(n, 2 * columns)).round().astype(int))
         color = colors[i % len(colors)]
         ax.fill_between(idx, lo[idx], hi[idx], color=color, alpha=0.2, linewidth=0)

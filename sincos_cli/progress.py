@@ -107,11 +107,10 @@ class SweepProgress:
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done, info=self._info())
             return
-        what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else \
-            result.get("error") or ""
-        print(f"{result['id']} {status} {what}  ({self.done}/{self.total} done, "
-              f"{self.failed} failed)".replace("  (", " (").replace("  ", " "),
-              file=self.stream, flush=True)
+        what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else result.get("error")
+        words = [result["id"], status, what, f"({self.done}/{self.total} done, "
+                 f"{self.failed} failed)"]
+        print(" ".join(w for w in words if w), file=self.stream, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

@@ -139,10 +139,8 @@ class Recorder:
             raise Diverged(self.trainer.step)  # keep the last finite checkpoint
         ckpt = self.trainer.checkpoint()
         ckpt["recorder"] = {"metrics_bytes": self.metrics_bytes,
-                            "best_loss": _finite(self.best[0]), "best_step": self.best[1],
-                            "last_loss": _finite(self.last_loss)}
-        if ckpt["recorder"]["best_loss"] is None:  # no step yet
-            ckpt["recorder"].update(best_loss=math.inf, last_loss=math.nan)
+                            "best_loss": self.best[0], "best_step": self.best[1],
+                            "last_loss": self.last_loss}  # inf and nan before the first step
         buf = io.BytesIO()
         torch.save(ckpt, buf)
         atomic_write_bytes(self.path / "checkpoint.pt", buf.getvalue())

@@ -108,7 +108,7 @@ def check_output(path: Path, prefix: str | None) -> None:
         if prefix is None:
             raise SincosError(f"refusing to write {path}: it is in the run folder "
                               f"{folder.name}, and this command never writes into runs")
-        if not target.name.startswith(f"{prefix}.") or target.name in FILES:
+        if not target.name.startswith(f"{prefix}."):
             raise SincosError(f"refusing to write {path}: it is in the run folder "
                               f"{folder.name}, where this command writes only {prefix}.*")
 
@@ -225,12 +225,14 @@ SWEEP_RE = re.compile(r"^sweep-\d+$")
 
 def sweep_path(root: Path, selector: str) -> Path | None:
     """The sweep folder a selector names (`sweep-01` or a path to one), else None."""
-    path = Path(selector) if os.sep in selector else root / selector
-    if (SWEEP_RE.match(path.name) or os.sep in selector) and (path / "sweep.json").is_file():
-        return path
-    if SWEEP_RE.match(selector):
+    if os.sep in selector:
+        path = Path(selector)
+        return path if (path / "sweep.json").is_file() else None
+    if not SWEEP_RE.match(selector):
+        return None
+    if not (root / selector / "sweep.json").is_file():
         raise SincosError(f"no sweep {selector!r} in {root}")
-    return None
+    return root / selector
 
 
 def expand(root: Path, selectors: list[str]) -> list[Path]:

@@ -23,6 +23,14 @@ def describe(values: list[float]) -> dict:
             "median": statistics.median(vals), "min": min(vals), "max": max(vals)}
 
 
+def group_rows(rows, keys: list[str]) -> list[list]:
+    """Rows split by the values of `keys`, groups in first-seen order."""
+    by: dict[tuple, list] = {}
+    for r in rows:
+        by.setdefault(tuple(repr(r.value(k)) for k in keys), []).append(r)
+    return list(by.values())
+
+
 def groups(rows, keys: list[str], threshold: float) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
     {KEY: value…, "n", "completed", "ok", "eval_mse": {…}, "final_loss": {…}}.
@@ -30,11 +38,8 @@ def groups(rows, keys: list[str], threshold: float) -> list[dict]:
     `ok` is the share of the group's runs whose eval_mse is at most `threshold` (a run
     without eval_mse, e.g. failed, is not ok). `rows` need .status and .value(key).
     """
-    by: dict[tuple, list] = {}
-    for r in rows:
-        by.setdefault(tuple(repr(r.value(k)) for k in keys), []).append(r)
     out = []
-    for members in by.values():
+    for members in group_rows(rows, keys):
         evals = [r.value("eval_mse") for r in members]
         ok = sum(1 for v in evals if isinstance(v, (int, float)) and v <= threshold)
         out.append({**{k: members[0].value(k) for k in keys}, "n": len(members),

@@ -12,7 +12,7 @@ import torch
 
 from .config import TrainConfig
 from .data import make_batch
-from .errors import SincosError, first_line
+from .errors import Diverged, SincosError, first_line
 from .model import Adam, Regressor, State, lr_at
 
 CHECKPOINT_FORMAT = "sincos-checkpoint"
@@ -27,15 +27,6 @@ class StepInfo:
     target: np.ndarray  # (T,)
     prediction: np.ndarray  # (T,) row 0 predicted after the update, carried state untouched
     elapsed_s: float  # training seconds so far (across resumes)
-
-
-class Diverged(SincosError):
-    """The training loss stopped being finite."""
-
-    def __init__(self, step: int, loss: float | None = None):
-        what = "weights not finite" if loss is None else f"loss {loss}"
-        super().__init__(f"diverged at step {step} ({what})")
-        self.step = step
 
 
 def resolve_device(name: str) -> torch.device:
