@@ -174,9 +174,10 @@ def _worker(wid, jobs, fd, turn, cond, trace, frames, init_args, forked) -> None
     Frames go straight from the worker to the output (file or ffmpeg's stdin), never
     through the parent, and no worker runs more than one chunk ahead of the writer.
     """
-    # Ctrl-C reaches the whole process group: the parent decides, and ends us with
-    # SIGTERM, which ends a worker at once and quietly.
+    # Ctrl-C and a closed terminal reach the whole process group: the parent decides, and
+    # ends us with SIGTERM, which ends a worker at once and quietly.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if not forked:  # a forked worker inherits the parent's renderer and palette table
         _init_worker(*init_args)

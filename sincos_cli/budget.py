@@ -41,14 +41,16 @@ def _gb(n: int) -> str:
     return f"{n / 2**30:.1f} GB" if n < 2**40 * 1000 else f"{n:.1e} bytes"
 
 
-def check_train(cfg) -> None:
-    """ValueError naming the sizes and the estimate when it cannot fit."""
-    need, have = train_bytes(cfg), available()
+def check_train(cfg, workers: int = 1) -> None:
+    """ValueError naming the sizes and the estimate when it cannot fit (`workers` runs of
+    it at once, for a sweep's local workers)."""
+    need, have = workers * train_bytes(cfg), available()
     if need > have:
+        times = f" × {workers} workers" if workers > 1 else ""
         raise ValueError(
             f"--batch-size {cfg.batch_size} × --time-steps {cfg.time_steps} × --hidden "
-            f"{cfg.hidden} × --layers {cfg.layers} ({cfg.cell}) needs about {_gb(need)} of "
-            f"memory; {_gb(have)} is available")
+            f"{cfg.hidden} × --layers {cfg.layers} ({cfg.cell}){times} needs about "
+            f"{_gb(need)} of memory; {_gb(have)} is available")
 
 
 def check_animate(width: int, height: int, jobs: int) -> None:

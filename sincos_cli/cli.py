@@ -45,6 +45,7 @@ def _sigterm_is_ctrl_c() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGHUP, handler)  # the terminal closed: the same clean-up
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, handler)
 
@@ -66,7 +67,7 @@ class SincosGroup(TyperGroup):
                 # exit 130): whatever was under way was cleaned up on the way out
                 # (temporary files removed, workers ended).
                 print("Error: interrupted", file=sys.stderr)
-                code = 143 if _SIGNAL[0] == signal.SIGTERM else 130
+                code = {signal.SIGTERM: 143, signal.SIGHUP: 129}.get(_SIGNAL[0], 130)
         except NoArgsIsHelpError as e:
             print(e.format_message(), file=sys.stderr)
             code = e.exit_code
@@ -78,10 +79,10 @@ class SincosGroup(TyperGroup):
         except Abort:
             print("Error: aborted", file=sys.stderr)
             code = 1
-        except BrokenPipeError:
-            # `sincos … | head`: the reader left; not an error worth a traceback.
-            sys.stdout = open(os.devnull, "w")
-            code = 1
+        except (BrokenPipeError, ReaderLeft):
+            # `sincos … | head`: the reader left early, which is not an error.
+            _quiet_stdout()
+            code = 0
         if standalone_mode:
             sys.exit(code)
         return code
@@ -113,6 +114,21 @@ def root(
     training as a GIF or MP4, and compare runs."""
 
 
+class ReaderLeft(Exception):
+    """stdout's reader closed the pipe."""
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe: nothing more reaches the reader, and the interpreter's flush of
+    stdout at exit must not complain either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    sys.stdout = open(os.devnull, "w")
+
+
 def fail(message: str, code: int = 1):
     print(f"Error: {message}", file=sys.stderr)
     raise typer.Exit(code)
@@ -128,6 +144,10 @@ def guarded(fn):
             return fn(*args, **kwargs)
         except SincosError as e:
             fail(str(e))
+        except BrokenPipeError:
+            # The reader left (`| head`): SincosGroup ends quietly. Not as an OSError,
+            # which click would turn into exit 1.
+            raise ReaderLeft from None
         except OSError as e:
             if os.environ.get("SINCOS_DEBUG"):
                 raise
@@ -165,7 +185,7 @@ def _finite_float(value: float | None) -> float | None:
 def _nonneg_float(value: float | None) -> float | None:
     if value is not None and not (math.isfinite(value) and value >= 0):
         raise typer.BadParameter(f"must be zero or a positive number, got {value}")
-    return value
+    return None if value is None else value + 0.0  # -0.0 is 0.0
 
 
 RunsDir = Annotated[Path | None, typer.Option(
@@ -408,6 +428,10 @@ def sweep(
         show_default=False, autocompletion=complete_sweeps)] = None,
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help=f"Allow more than {MAX_MEMBERS:,} members.")] = False,
+    restart_damaged: Annotated[bool, typer.Option(
+        "--restart-damaged", help="--resume: move members whose files cannot be read "
+        "aside (to RUN.damaged) and train them again; without it they stop the resume.")
+    ] = False,
     checkpoint_every: Annotated[int, typer.Option(
         min=0, help="Each member's checkpoint period, as in train.")] = 100,
     threshold: Annotated[float, typer.Option(
@@ -443,38 +467,45 @@ def sweep(
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
         plan = None
+    elif restart_damaged:
+        raise typer.BadParameter("--restart-damaged is for --resume",
+                                 param_hint="--restart-damaged")
     else:
         if seeds is None:
             raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10",
                                      param_hint="--seeds")
         try:
             grid = gridmod.parse_sets(set_ or [])
+            count = gridmod.count(grid, gridmod.count_seeds(seeds))
+            if count > gridmod.MAX_COUNT:
+                raise gridmod.GridError(f"{count:,} members is more than one sweep can "
+                                        f"hold ({gridmod.MAX_COUNT:,}): split the study")
+            if count > MAX_MEMBERS and not yes:
+                raise typer.BadParameter(f"{count:,} members: pass --yes to make that many",
+                                         param_hint="--yes")
+            points = gridmod.points(base, grid)
             seed_list = gridmod.parse_seeds(seeds)
-            members = gridmod.members(base, grid, seed_list)
         except gridmod.GridError as e:
             raise typer.BadParameter(str(e)) from None
         from . import budget
-        from .config import TrainConfig
 
-        try:  # the member that needs the most memory
-            budget.check_train(max((TrainConfig(**m["config"]) for m in members),
-                                   key=budget.train_bytes))
+        try:  # the member that needs the most memory, times the workers training at once
+            budget.check_train(max((cfg for _, cfg in points), key=budget.train_bytes),
+                               workers=1 if cluster else (workers or os.cpu_count() or 1))
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
-        if len(members) > MAX_MEMBERS and not yes:
-            raise typer.BadParameter(f"{len(members):,} members: pass --yes to make that many",
-                                     param_hint="--yes")
-        plan = (base, grid, seed_list, members)
-    sweep_id, groups, code, message = run_sweep(
+        plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
+    sweep_id, groups, code, message, state = run_sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
-        checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold)
+        checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
+        restart_damaged=restart_damaged)
     if as_json:
         emit_json(groups)
     else:
         print(sweep_id)
     if message:
-        print(f"Error: {message}", file=sys.stderr)
-    if code in (130, 143):
+        print(f"Error: {message}" if code else message, file=sys.stderr)
+    if state == "interrupted":
         print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
     if code:
         raise typer.Exit(code)

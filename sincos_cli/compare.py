@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .config import LEGACY
 from .errors import SincosError
 from .runs import read_json, sort_key, status
 
@@ -35,12 +36,23 @@ class Row:
             return self.summary.get("steps")
         if key in self.summary:
             return self.summary[key]
-        return self.config.get(key)
+        return _plain(self.config.get(key))
+
+    def setting(self, key: str):
+        """A key as configured (what --group-by groups on): `steps` is the steps asked
+        for, not those done, so a failed or interrupted member stays in its group."""
+        if key in self.config:
+            return _plain(self.config[key])
+        return self.value(key)
 
     def to_json(self) -> dict:
         return {"id": self.id, "status": self.status, "created": self.created,
                 "path": str(self.path), "config": self.config, "summary": self.summary,
                 **({"problem": self.problem} if self.problem else {})}
+
+
+def _plain(v):
+    return 0.0 if isinstance(v, float) and v == 0 else v  # -0.0 is 0.0
 
 
 def load_row(path: Path) -> Row:
@@ -52,7 +64,8 @@ def load_row(path: Path) -> Row:
     try:
         run = read_json(path / "run.json")
         row.created = run.get("created")
-        row.config = read_json(path / "config.json")
+        # A setting added after the run was made reads as what it was trained with.
+        row.config = {**LEGACY, **read_json(path / "config.json")}
     except SincosError as e:
         row.problem = str(e)
         return row
@@ -190,12 +203,12 @@ def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[lis
     def num(v, fmt="{:.2e}"):
         return "-" if v is None else fmt.format(v)
 
-    cols = [*keys, "n", "completed", "ok", "eval_mean±std", "eval_median", "eval_min",
+    cols = [*keys, "n", "completed", "failed", "ok", "eval_mean±std", "eval_median", "eval_min",
             "eval_max", "loss_mean±std", "loss_median", "loss_min", "loss_max"]
     body = []
     for g in stats:
         row = [cell(g[k], k) for k in keys] + [str(g["n"]), str(g["completed"]),
-                                              f"{g['ok']:.0%}"]
+                                              str(g["failed"]), f"{g['ok']:.0%}"]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
             row += [f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None

@@ -25,6 +25,14 @@ FROZEN_ON_RESUME = (
 LEGACY = {"init": "torch", "predict_advances_state": False}
 
 
+def disagreement(a: dict, b: dict) -> list[str]:
+    """The settings a run keeps on resume on which two config dicts differ (steps may
+    grow); a key missing from either reads as LEGACY says. -0.0 equals 0.0."""
+    def get(d, k):
+        return d.get(k, LEGACY.get(k))
+    return [k for k in FROZEN_ON_RESUME if get(a, k) != get(b, k)]
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 501  # optimiser updates (the seed runs 501)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import random
 import re
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from .config import TrainConfig, resolve
 
@@ -25,15 +25,20 @@ class GridError(ValueError):
     """Bad sweep input: the CLI prints it as a usage error (exit 2)."""
 
 
-def parse_seeds(spec: str, draw=random.SystemRandom) -> list[int]:
-    """`1-20`, `1,5,9` (ranges may mix in: `1-3,7`), or a count `20` (drawn once)."""
+# Past this many members a sweep is refused outright: sweep.json lists every member, and
+# beyond ten million it would run to gigabytes.
+MAX_COUNT = 10_000_000
+
+
+def _seed_ranges(spec: str) -> list[range] | int:
+    """The ranges a seed spec names, or the count of seeds to draw."""
     spec = spec.strip()
     if re.fullmatch(r"\d+", spec):
         n = int(spec)
         if n < 1:
             raise GridError("--seeds: a count must be at least 1")
-        return draw().sample(range(2**31), n)
-    seeds: list[int] = []
+        return n
+    ranges: list[range] = []
     for part in spec.split(","):
         m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part)
         if not m:
@@ -43,10 +48,35 @@ def parse_seeds(spec: str, draw=random.SystemRandom) -> list[int]:
             raise GridError(f"--seeds: the range {lo}-{hi} is empty (write {hi}-{lo})")
         if hi >= 2**32:
             raise GridError(f"--seeds: {hi} is above 2**32-1")
-        seeds += range(lo, hi + 1)
+        ranges.append(range(lo, hi + 1))
+    return ranges
+
+
+def count_seeds(spec: str) -> int:
+    """How many seeds a spec names, without making them (answers at once for any size)."""
+    r = _seed_ranges(spec)
+    return r if isinstance(r, int) else sum(len(x) for x in r)
+
+
+def parse_seeds(spec: str, draw=random.SystemRandom) -> list[int]:
+    """`1-20`, `1,5,9` (ranges may mix in: `1-3,7`), or a count `20` (drawn once)."""
+    r = _seed_ranges(spec)
+    if isinstance(r, int):
+        if r > 2**31:
+            raise GridError(f"--seeds: cannot draw {r:,} distinct seeds (at most 2**31)")
+        return draw().sample(range(2**31), r)
+    seeds = [s for x in r for s in x]
     if len(set(seeds)) != len(seeds):
         raise GridError("--seeds: a seed is given twice")
     return seeds
+
+
+def count(grid: dict[str, list], seeds: int) -> int:
+    """Members a grid and a number of seeds make."""
+    n = seeds
+    for values in grid.values():
+        n *= len(values)
+    return n
 
 
 def _value(key: str, text: str):
@@ -62,7 +92,7 @@ def _value(key: str, text: str):
         if kind is int:
             return int(text)
         if kind is float:
-            return float(text)
+            return float(text) + 0.0  # -0.0 is 0.0
         return text
     except ValueError:
         raise GridError(f"--set {key}: {text!r} is not a valid {kind.__name__}") from None
@@ -92,12 +122,9 @@ def parse_sets(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def members(base: dict, grid: dict[str, list], seeds: list[int]) -> list[dict]:
-    """Every (grid point, seed): {"point": {...}, "seed": s, "config": full config dict}.
-
-    `base` holds the train flags given (explicitly) and the recipe; each member resolves
-    like `sincos train` with those flags plus its point and seed, and is validated alike.
-    """
+def points(base: dict, grid: dict[str, list]) -> list[tuple[dict, TrainConfig]]:
+    """Every grid point with its resolved config (seed aside), each validated like `sincos
+    train` with those flags: a bad one is refused before any member is made."""
     both = sorted(set(base) & set(grid))
     if both:
         raise GridError(f"{', '.join(both)} given both as a flag and in --set")
@@ -106,13 +133,21 @@ def members(base: dict, grid: dict[str, list], seeds: list[int]) -> list[dict]:
     for combo in itertools.product(*(grid[k] for k in keys)):
         point = dict(zip(keys, combo, strict=True))
         given = {k: v for k, v in {**base, **point}.items() if k != "recipe"}
-        recipe = point.get("recipe", base.get("recipe", "seed"))
-        for seed in seeds:
-            cfg = resolve({**given, "seed": seed}, recipe)
-            try:
-                cfg.validate()
-            except ValueError as e:
-                where = ", ".join(f"{k}={v}" for k, v in point.items()) or "the base settings"
-                raise GridError(f"{e} (at {where})") from None
-            out.append({"point": point, "seed": seed, "config": cfg.to_dict()})
+        cfg = resolve(given, point.get("recipe", base.get("recipe", "seed")))
+        try:
+            cfg.validate()  # the seed is checked by parse_seeds
+        except ValueError as e:
+            where = ", ".join(f"{k}={v}" for k, v in point.items()) or "the base settings"
+            raise GridError(f"{e} (at {where})") from None
+        out.append((point, cfg))
     return out
+
+
+def members(base: dict, grid: dict[str, list], seeds: list[int]):
+    """Every (grid point, seed), made as they are asked for: {"point": {...}, "seed": s,
+    "config": full config dict}. `base` holds the train flags given (explicitly) and the
+    recipe; each member resolves like `sincos train` with those flags plus its point and
+    seed."""
+    for point, cfg in points(base, grid):
+        for seed in seeds:
+            yield {"point": point, "seed": seed, "config": replace(cfg, seed=seed).to_dict()}

@@ -8,11 +8,12 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from .config import FROZEN_ON_RESUME, TrainConfig
+from .config import FROZEN_ON_RESUME, TrainConfig, disagreement
 from .errors import Diverged, SincosError, first_line
-from .runs import allocate, hold_lock, read_json, resolve, status
+from .runs import allocate, hold_lock, read_json, release_lock, resolve, status
 
-EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
+# Ctrl-C, SIGTERM and SIGHUP (the terminal closed) all stop a run the same way.
+EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 # Set by the console script: once a run's final status is written, a late Ctrl-C or SIGTERM
 # is ignored for the few milliseconds left, so the exit code always agrees with run.json.
 # (Not in-process callers such as tests, whose own signal handling must come back.)
@@ -20,7 +21,8 @@ LATE_SIGNALS_IGNORED = False
 
 
 class Stop:
-    """First SIGINT/SIGTERM: finish the step, save, exit 130/143. Second: exit at once."""
+    """First SIGINT/SIGTERM/SIGHUP: finish the step, save, exit 130/143/129. Second: exit
+    at once."""
 
     def __init__(self, on_second):
         self.signum = None
@@ -76,7 +78,8 @@ def prepare_resume(root: Path, selector: str, given: dict):
     st = status(run)
     if st == "running":
         raise SincosError(f"run {path.name} is still running (pid {run.get('pid')})")
-    old = TrainConfig.from_dict(read_json(path / "config.json"))
+    written = read_json(path / "config.json")
+    old = TrainConfig.from_dict(written)
     for key in FROZEN_ON_RESUME:
         if key in given and given[key] != getattr(old, key):
             raise SincosError(f"cannot change {key.replace('_', '-')} on resume "
@@ -85,11 +88,25 @@ def prepare_resume(root: Path, selector: str, given: dict):
     # Always onto the CPU first: the RNG state must be a CPU tensor, and the model and
     # optimiser copy their tensors to the training device as they load.
     ckpt = load_checkpoint_file(path / "checkpoint.pt")  # Trainer.load_checkpoint checks fit
+    check_checkpoint_config(path, ckpt, written)
     done = int(ckpt.get("step", 0))
     if done >= cfg.steps:
         raise SincosError(f"run {path.name} already has {done} steps; "
                           f"pass --steps N (N > {done}) to train further")
     return path, cfg, ckpt
+
+
+def check_checkpoint_config(path: Path, ckpt: dict, config: dict) -> None:
+    """The checkpoint's config decides what a run was trained with: a config.json (or a
+    sweep's member entry) that says otherwise was edited, and resuming is refused."""
+    saved = ckpt.get("config")
+    if not isinstance(saved, dict):
+        return  # checkpoints have always held it; Trainer.load_checkpoint checks the rest
+    keys = disagreement(saved, config)
+    if keys:
+        raise SincosError(f"run {path.name}: config.json disagrees with its checkpoint on "
+                          f"{', '.join(keys)} (edited by hand?); the checkpoint's settings "
+                          "are what it was trained with: restore them to resume")
 
 
 def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,
@@ -138,7 +155,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
         try:
             return _train(trainer, rec, path, display, stop)
         finally:
-            os.close(lock)
+            release_lock(lock)
 
 
 def _display(cfg: TrainConfig, done: int, quiet: bool, log_every: int, live):

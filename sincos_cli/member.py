@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,16 +18,46 @@ from pathlib import Path
 from .config import TrainConfig
 
 _STOP = None  # the local engine's multiprocessing.Event, set by init_local
+_TERM = False  # a local worker was sent SIGTERM (its driver died, or the pool broke)
+_BUSY = False  # a local worker is training a member
 
 
-def init_local(stop_event) -> None:
-    """ProcessPoolExecutor initializer: torch imported once, one thread; Ctrl-C in a
-    terminal reaches the whole process group, but only the driver decides what it means."""
+def init_local(stop_event, driver: int) -> None:
+    """ProcessPoolExecutor initializer. Torch is imported once, with one thread. Ctrl-C and
+    a closed terminal reach the whole process group, but only the driver decides what
+    they mean. SIGTERM, also sent when the driver dies (even by kill -9), stops the member
+    in training with a checkpoint, then ends the worker; an idle worker ends at once."""
     global _STOP
+    from .runs import forget_inherited_locks
+
+    forget_inherited_locks()  # the sweep's lock stays the driver's alone
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the driver's handler, forked along
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_term)
+    _die_with_parent()
+    if os.getppid() != driver:  # the driver died before the line above took effect
+        os._exit(0)
     _STOP = stop_event
     _torch_once()
+
+
+def _on_term(signum, frame) -> None:
+    global _TERM
+    _TERM = True
+    if not _BUSY:
+        os._exit(0)
+
+
+def _die_with_parent() -> None:
+    """Linux's PR_SET_PDEATHSIG: SIGTERM to this worker when its driver ends."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _torch_once() -> None:
@@ -40,32 +71,53 @@ def _torch_once() -> None:
 
 
 def _stopper(job: dict):
-    """should_stop for the training loop: the local Event (cheap), or the cluster's named
-    Event, asked at most twice a second (each ask is a round trip to the scheduler)."""
-    if job.get("stop_event") is None:
-        return _STOP.is_set if _STOP is not None else (lambda: False)
-    from distributed import Event
+    """should_stop for the training loop: the local Event and SIGTERM flag (cheap), or the
+    cluster's control Variable, asked at most twice a second (each ask is a round trip to
+    the scheduler). On a cluster, a driver whose heartbeat stopped counts as a stop."""
+    if job.get("control") is None:
+        if _STOP is None:
+            return lambda: _TERM
+        return lambda: _TERM or _STOP.is_set()
+    from distributed import Variable
 
-    event, last, seen = Event(job["stop_event"]), [0.0], [False]
+    var, timeout = Variable(job["control"]), float(job.get("heartbeat_timeout", 30))
+    st = {"next": 0.0, "beat": None, "seen": time.monotonic(), "stop": False}
 
     def stop() -> bool:
         now = time.monotonic()
-        if not seen[0] and now - last[0] > 0.5:
-            last[0] = now
-            seen[0] = event.is_set()
-        return seen[0]
+        if st["stop"] or now < st["next"]:
+            return st["stop"]
+        st["next"] = now + 0.5
+        try:
+            value = var.get(timeout=2)
+        except Exception:  # noqa: BLE001 (no answer: the beat does not move)
+            value = None
+        if isinstance(value, dict):
+            st["stop"] = bool(value.get("stop"))
+            if value.get("beat") != st["beat"]:
+                st["beat"], st["seen"] = value.get("beat"), now
+        if now - st["seen"] > timeout:
+            st["stop"] = True  # the driver is gone: nobody would collect this member
+        return st["stop"]
     return stop
 
 
 def run(job: dict) -> dict:
     """Train (or resume) one member. job: id, config, mode (new | resume | restart), argv,
     sweep, checkpoint_every, and either dir (shared filesystem) or files (cluster)."""
+    global _BUSY
     _torch_once()
     stop = _stopper(job)
     if stop():  # the sweep was stopped before this member began: leave it as it was
         return {"id": job["id"], "status": "skipped", "files": None}
     if job.get("dir"):
-        return {**_train(Path(job["dir"]), job, stop), "files": None}
+        _BUSY = True
+        try:
+            return {**_train(Path(job["dir"]), job, stop), "files": None}
+        finally:
+            _BUSY = False
+            if _TERM:  # the member is on disk; the driver is gone or the pool broke
+                os._exit(0)
     with tempfile.TemporaryDirectory(prefix="sincos-member-") as d:
         path = Path(d) / job["id"]
         path.mkdir()
@@ -78,14 +130,16 @@ def run(job: dict) -> dict:
 
 
 def _train(path: Path, job: dict, stop) -> dict:
-    from .launch import _lock, failure_reason, run_to_end
+    from .errors import SincosError
+    from .launch import _lock, check_checkpoint_config, failure_reason, run_to_end
     from .recorder import Recorder
+    from .runs import release_lock
     from .train import Trainer, load_checkpoint_file
 
     cfg = TrainConfig.from_dict(job["config"])
     lock = _lock(path)
     try:
-        if job["mode"] == "restart":  # failed, or crashed before its first checkpoint
+        if job["mode"] == "restart":  # started, but left nothing to resume from
             for f in path.iterdir():
                 if f.is_file() and f.name != ".lock":
                     f.unlink()
@@ -93,16 +147,22 @@ def _train(path: Path, job: dict, stop) -> dict:
         rec = Recorder(path, trainer, job["checkpoint_every"])
         if job["mode"] == "resume":
             ckpt = load_checkpoint_file(path / "checkpoint.pt")
+            check_checkpoint_config(path, ckpt, job["config"])
             trainer.load_checkpoint(ckpt)
             rec.resume(job["argv"], "cpu", ckpt)
         else:
             rec.start(job["argv"], "cpu", extra={"sweep": job["sweep"]})
-        status, summary, error = run_to_end(
-            trainer, rec, rec.on_step, stop, lambda: "stopped: the sweep was interrupted")
+
+        def reason() -> str:
+            return ("stopped: the sweep's driver ended" if _TERM
+                    else "stopped: the sweep was interrupted")
+        status, summary, error = run_to_end(trainer, rec, rec.on_step, stop, reason)
         if status == "failed":
             return {"id": job["id"], "status": status, "error": failure_reason(error)}
         return {"id": job["id"], "status": status, "summary": summary}
+    except SincosError as e:  # refused before it started: its folder is as it was
+        return {"id": job["id"], "status": "failed", "error": str(e)}
     except Exception as e:  # could not even start: the run folder says nothing yet
         return {"id": job["id"], "status": "failed", "error": failure_reason(e)}
     finally:
-        os.close(lock)
+        release_lock(lock)

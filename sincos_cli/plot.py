@@ -145,7 +145,7 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> 
     for i, members in enumerate(group_rows(rows, keys)):
         curves = [read_losses(r.path / "metrics.jsonl")[1] for r in members]
         curves = [np.where(np.isfinite(c) & (c > 0), c, np.nan) for c in curves if len(c)]
-        label = ", ".join(f"{k}={members[0].value(k)}" for k in keys)
+        label = ", ".join(f"{k}={members[0].setting(k)}" for k in keys)
         if not curves:
             warnings.append(f"{label}: no metrics to plot")
             continue

@@ -70,18 +70,40 @@ def write_json_in_place(path: Path, obj) -> None:
         f.truncate()
 
 
+# Descriptors of the locks this process holds. A forked worker inherits them, and a flock
+# lives as long as any copy is open: workers close theirs (forget_inherited_locks), so a
+# worker that outlives its driver never holds the driver's lock.
+HELD_LOCKS: set[int] = set()
+
+
 def hold_lock(folder: Path, busy: str) -> int:
     """An exclusive lock on a run or sweep folder for this process's life (a second resume
-    of the same one is refused with `busy`); returns the descriptor to close."""
+    of the same one is refused with `busy`); returns the descriptor to release_lock."""
     import fcntl
 
-    fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR, 0o644)
+    fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         raise SincosError(busy) from None
+    HELD_LOCKS.add(fd)
     return fd
+
+
+def release_lock(fd: int) -> None:
+    HELD_LOCKS.discard(fd)
+    os.close(fd)
+
+
+def forget_inherited_locks() -> None:
+    """In a forked child: close the copies of the parent's lock descriptors."""
+    for fd in list(HELD_LOCKS):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    HELD_LOCKS.clear()
 
 
 def check_name(name: str) -> str:
@@ -142,17 +164,37 @@ def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
     nums = (pattern.match(p.name) for p in _children(root))
     n = max((int(m.group(1)) for m in nums if m), default=0) + 1
     out: list[Path] = []
-    while len(out) < count:
-        path = root / f"{prefix}-{n:02d}"
-        try:
-            path.mkdir()
-            out.append(path)
-        except FileExistsError:
-            pass
-        except OSError as e:
+    try:
+        while len(out) < count:
+            path = root / f"{prefix}-{n:02d}"
+            try:
+                path.mkdir()
+                out.append(path)
+            except FileExistsError:
+                pass
+            n += 1
+    except BaseException as e:
+        # A full disk or a signal halfway: the folders made so far are empty; none stays.
+        remove_empty(out)
+        if isinstance(e, OSError):
             raise SincosError(f"cannot create a folder in {root}: {e.strerror}") from None
-        n += 1
+        raise
     return out
+
+
+def remove_empty(folders) -> None:
+    """Remove folders that allocation made and nothing has written into yet (a `.lock`
+    alone does not count)."""
+    for path in folders:
+        try:
+            for f in path.iterdir():
+                if f.name != ".lock":
+                    break
+            else:
+                (path / ".lock").unlink(missing_ok=True)
+                path.rmdir()
+        except OSError:
+            pass
 
 
 # -- finding runs ------------------------------------------------------------------------
@@ -224,10 +266,11 @@ SWEEP_RE = re.compile(r"^sweep-\d+$")
 
 
 def sweep_path(root: Path, selector: str) -> Path | None:
-    """The sweep folder a selector names (`sweep-01` or a path to one), else None."""
+    """The sweep folder a selector names (`sweep-01` or a path to one), else None. Its
+    members live beside it (sweep.parent), whatever the runs dir is."""
     if os.sep in selector:
         path = Path(selector)
-        return path if (path / "sweep.json").is_file() else None
+        return path.resolve() if (path / "sweep.json").is_file() else None
     if not SWEEP_RE.match(selector):
         return None
     if not (root / selector / "sweep.json").is_file():
@@ -235,16 +278,40 @@ def sweep_path(root: Path, selector: str) -> Path | None:
     return root / selector
 
 
+def read_sweep(sweep: Path) -> dict:
+    """sweep.json with every member entry checked before anything uses it: a plain run
+    name in the sweep's own folder (no path, no `..`, not a symlink) and a config object.
+    Anything else makes the file corrupt: a one-line SincosError, nothing touched."""
+    path = sweep / "sweep.json"
+    doc = read_json(path)
+    members = doc.get("members")
+    if not isinstance(members, list):
+        raise SincosError(f"{path} is corrupt: 'members' is not a list")
+    for i, m in enumerate(members, 1):
+        run = m.get("run") if isinstance(m, dict) else None
+        if not isinstance(run, str) or not NAME_RE.match(run) or run.startswith("."):
+            raise SincosError(f"{path} is corrupt: member {i} names {run!r}, not a run "
+                              f"folder beside the sweep")
+        if not isinstance(m.get("config"), dict):
+            raise SincosError(f"{path} is corrupt: member {i} ({run}) has no config")
+        if (sweep.parent / run).is_symlink():
+            raise SincosError(f"{path} is corrupt: member {i} ({run}) is a symlink; "
+                              f"members must live beside the sweep")
+    return doc
+
+
 def expand(root: Path, selectors: list[str]) -> list[Path]:
-    """Run folders for selectors; a sweep stands for its members (those made so far)."""
+    """Run folders for selectors; a sweep stands for its members (those made so far),
+    read from the folder that holds the sweep."""
     out: list[Path] = []
     for sel in selectors:
         sweep = sweep_path(root, sel)
         if sweep is None:
             out.append(resolve(root, sel))
             continue
-        ids = [m["run"] for m in read_json(sweep / "sweep.json").get("members", [])]
-        out += [root / i for i in ids if (root / i / "run.json").is_file()]
+        home = sweep.parent
+        ids = [m["run"] for m in read_sweep(sweep)["members"]]
+        out += [home / i for i in ids if (home / i / "run.json").is_file()]
     return out
 
 
@@ -280,8 +347,12 @@ def read_metrics(path: Path) -> list[dict]:
             for line in f:
                 try:
                     row = json.loads(line)
-                    rows.append({**row, "step": int(row["step"]), "loss": float(row["loss"])})
-                except (ValueError, KeyError, TypeError):
+                    step = row["step"]
+                    if not isinstance(step, int) or isinstance(step, bool) or \
+                            not 0 <= step < 2**62:
+                        break  # not a step sincos writes: the file is damaged from here
+                    rows.append({**row, "step": step, "loss": float(row["loss"])})
+                except (ValueError, KeyError, TypeError, OverflowError):
                     break
     except FileNotFoundError:
         pass

@@ -24,26 +24,30 @@ def describe(values: list[float]) -> dict:
 
 
 def group_rows(rows, keys: list[str]) -> list[list]:
-    """Rows split by the values of `keys`, groups in first-seen order."""
+    """Rows split by the configured values of `keys`, groups in first-seen order."""
     by: dict[tuple, list] = {}
     for r in rows:
-        by.setdefault(tuple(repr(r.value(k)) for k in keys), []).append(r)
+        by.setdefault(tuple(repr(r.setting(k)) for k in keys), []).append(r)
     return list(by.values())
 
 
 def groups(rows, keys: list[str], threshold: float) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
-    {KEY: value…, "n", "completed", "ok", "eval_mse": {…}, "final_loss": {…}}.
+    {KEY: value…, "n", "completed", "failed", "ok", "eval_mse": {…}, "final_loss": {…}}.
+
+    `n` counts every run of the group, whatever its status.
 
     `ok` is the share of the group's runs whose eval_mse is at most `threshold` (a run
-    without eval_mse, e.g. failed, is not ok). `rows` need .status and .value(key).
+    without eval_mse, e.g. failed, is not ok). `rows` need .status, .setting(key) and
+    .value(key).
     """
     out = []
     for members in group_rows(rows, keys):
         evals = [r.value("eval_mse") for r in members]
         ok = sum(1 for v in evals if isinstance(v, (int, float)) and v <= threshold)
-        out.append({**{k: members[0].value(k) for k in keys}, "n": len(members),
+        out.append({**{k: members[0].setting(k) for k in keys}, "n": len(members),
                     "completed": sum(r.status == "completed" for r in members),
+                    "failed": sum(r.status == "failed" for r in members),
                     "ok": ok / len(members),
                     **{m: describe([r.value(m) for r in members]) for m in METRICS}})
     return out

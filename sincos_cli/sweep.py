@@ -3,10 +3,17 @@
     runs/sweep-01/sweep.json   id, schema, status, argv, created/ended, base settings, grid,
                                seeds, members (grid point + seed -> run id)
 
+Members live beside their sweep: whatever --runs-dir says, `sweep.parent` is their home.
 Member run ids are allocated when the sweep is made (empty folders, so no concurrent
 `sincos train` takes them) and written once into sweep.json; a member's own run.json says
 how far it got. So sweep.json stays small in writes whatever the sweep's size, and resume
 reads each member's state from its run folder.
+
+Faults, as the loop sees them: nothing is ever cancelled. At most a few jobs per worker are
+submitted at a time, so on a stop the driver stops submitting and waits for the members in
+flight, which checkpoint and end `interrupted`. A local worker that dies breaks the pool:
+its member is `crashed`, the others were ended by the pool; the pool is rebuilt and each
+member re-planned from what its folder says. A lost cluster ends the sweep `interrupted`.
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sys
+from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
+from .config import disagreement as config_disagreement
 from .errors import SincosError
 from .runs import (
     allocate_many,
@@ -25,28 +35,38 @@ from .runs import (
     hold_lock,
     process_start,
     read_json,
+    read_sweep,
+    release_lock,
+    remove_empty,
     status,
     utc_now,
 )
 
 SCHEMA = 1
+CRASHES_ALLOWED = 1  # a member whose worker died is tried again once, then left `crashed`
+POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
 
 
 def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
-           members: list[dict], checkpoint_every: int) -> tuple[Path, dict]:
+           members, count: int, checkpoint_every: int) -> tuple[Path, dict]:
+    """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
+    signal halfway, none of them is left behind."""
     sweep = allocate_many(root, 1, "sweep")[0]
+    runs: list[Path] = []
     try:
-        runs = allocate_many(root, len(members))
+        runs = allocate_many(root, count)
+        doc = {"id": sweep.name, "schema": SCHEMA, "status": "running", "argv": argv,
+               "pid": os.getpid(), "pid_start": process_start(os.getpid()),
+               "host": socket.gethostname(), "created": utc_now(), "ended": None,
+               "base": base, "grid": grid, "seeds": seeds,
+               "checkpoint_every": checkpoint_every,
+               "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
+                            "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
+        atomic_write_json(sweep / "sweep.json", doc)
     except BaseException:
+        remove_empty(runs)
         shutil.rmtree(sweep, ignore_errors=True)
         raise
-    doc = {"id": sweep.name, "schema": SCHEMA, "status": "running", "argv": argv,
-           "pid": os.getpid(), "pid_start": process_start(os.getpid()),
-           "host": socket.gethostname(), "created": utc_now(), "ended": None,
-           "base": base, "grid": grid, "seeds": seeds, "checkpoint_every": checkpoint_every,
-           "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
-                        "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
-    atomic_write_json(sweep / "sweep.json", doc)
     return sweep, doc
 
 
@@ -55,10 +75,14 @@ def lock(sweep: Path) -> int:
     return hold_lock(sweep, f"sweep {sweep.name} is running in another sincos process")
 
 
-def open_for_resume(root: Path, sweep: Path, argv: list[str]) -> dict:
-    doc = read_json(sweep / "sweep.json")
+def check_resumable(doc: dict, sweep: Path) -> None:
+    """Refuse (writing nothing) a sweep that is still running, here or on another host."""
     if status(doc) == "running":
-        raise SincosError(f"sweep {sweep.name} is still running (pid {doc.get('pid')})")
+        where = "" if doc.get("host") == socket.gethostname() else f" on {doc.get('host')}"
+        raise SincosError(f"sweep {sweep.name} is still running{where} (pid {doc.get('pid')})")
+
+
+def open_for_resume(sweep: Path, doc: dict, argv: list[str]) -> dict:
     doc.setdefault("resumes", []).append({"time": utc_now(), "argv": argv,
                                           "from_status": status(doc)})
     doc.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()),
@@ -67,36 +91,92 @@ def open_for_resume(root: Path, sweep: Path, argv: list[str]) -> dict:
     return doc
 
 
-def member_state(path: Path) -> str:
-    """missing | completed | failed | interrupted | crashed | running | corrupt."""
-    if not (path / "run.json").exists():
-        return "missing"
+# -- members on disk ---------------------------------------------------------------------
+
+def _files(path: Path) -> list[str]:
     try:
-        return status(read_json(path / "run.json"))
-    except SincosError:
-        return "corrupt"
+        return sorted(f.name for f in path.iterdir() if f.name != ".lock")
+    except FileNotFoundError:
+        return []
 
 
-def plan_jobs(root: Path, doc: dict, argv: list[str]) -> tuple[list[dict], int]:
-    """Jobs for the members still to train, and how many are already completed."""
-    jobs, done = [], 0
+def member_state(path: Path, config: dict) -> tuple[str, str | None]:
+    """(state, what is wrong): new (no folder, or an empty one) | completed | failed |
+    interrupted | crashed | running | damaged. A folder with files is never new."""
+    files = _files(path)
+    if not files:
+        return "new", None
+    if "run.json" not in files:
+        return "damaged", f"run.json is missing, but the folder holds {', '.join(files[:4])}"
+    try:
+        st = status(read_json(path / "run.json"))
+        own = read_json(path / "config.json") if "config.json" in files else None
+    except SincosError as e:
+        return "damaged", str(e).replace(f"{path}/", "").replace(str(path), "the folder")
+    if own is not None:
+        keys = config_disagreement(own, config)
+        if keys:
+            return "damaged", f"config.json disagrees with sweep.json on {', '.join(keys)}"
+    return st, None
+
+
+def mode_for(path: Path, state: str) -> str:
+    """new | resume (from its checkpoint) | restart (started, but nothing to resume from)."""
+    if state == "new":
+        return "new"
+    if state in ("interrupted", "crashed", "failed", "pruned") and \
+            (path / "checkpoint.pt").exists():
+        return "resume"
+    return "restart"
+
+
+def plan_jobs(home: Path, doc: dict, argv: list[str], restart_damaged: bool = False):
+    """Jobs for the members still to train, and how many are already completed. Every
+    member is looked at before anything is touched: a running or damaged member stops the
+    plan with a one-line error (damaged ones are moved aside first with restart_damaged)."""
+    plans, done, damaged = [], 0, []
     for m in doc["members"]:
-        path = root / m["run"]
-        state = member_state(path)
+        path = home / m["run"]
+        state, problem = member_state(path, m["config"])
         if state == "completed":
             done += 1
-            continue
-        if state == "running":
+        elif state == "running":
             raise SincosError(f"member {m['run']} is running in another process")
-        mode = "new"
-        if state in ("interrupted", "crashed") and (path / "checkpoint.pt").exists():
-            mode = "resume"
-        elif state != "missing":
-            mode = "restart"  # failed, corrupt, or stopped before its first checkpoint
-        path.mkdir(exist_ok=True)
-        jobs.append({"id": m["run"], "config": m["config"], "mode": mode, "argv": argv,
-                     "sweep": doc["id"], "checkpoint_every": doc["checkpoint_every"]})
+        elif state == "damaged":
+            damaged.append((m, problem))
+        else:
+            plans.append((m, mode_for(path, state)))
+    if damaged and not restart_damaged:
+        shown = "; ".join(f"{m['run']}: {p}" for m, p in damaged[:3])
+        more = f" (and {len(damaged) - 3} more)" if len(damaged) > 3 else ""
+        raise SincosError(
+            f"{len(damaged)} damaged member{'s' * (len(damaged) > 1)}: {shown}{more}. "
+            f"Nothing was changed; --restart-damaged moves them aside (to RUN.damaged) and "
+            f"trains them again")
+    for m, _ in damaged:
+        aside = _move_aside(home / m["run"])
+        print(f"note: {m['run']} was damaged; moved to {aside.name}, training it again",
+              file=sys.stderr)
+        plans.append((m, "new"))
+    order = {m["run"]: i for i, m in enumerate(doc["members"])}
+    plans.sort(key=lambda p: order[p[0]["run"]])
+    jobs = [_job(m, mode, doc, argv) for m, mode in plans]
     return jobs, done
+
+
+def _job(m: dict, mode: str, doc: dict, argv: list[str]) -> dict:
+    return {"id": m["run"], "config": m["config"], "mode": mode, "argv": argv,
+            "sweep": doc["id"], "checkpoint_every": doc["checkpoint_every"]}
+
+
+def _move_aside(path: Path) -> Path:
+    """A damaged member's folder, renamed beside it to RUN.damaged (RUN.damaged-2, …)."""
+    for n in range(1, 10_000):
+        aside = path.with_name(f"{path.name}.damaged" + (f"-{n}" if n > 1 else ""))
+        if not aside.exists():
+            path.rename(aside)
+            return aside
+    raise SincosError(f"too many damaged copies of {path.name}")
 
 
 def _files_of(path: Path) -> dict[str, bytes]:
@@ -107,48 +187,114 @@ def _files_of(path: Path) -> dict[str, bytes]:
 def _write_back(path: Path, files: dict[str, bytes]) -> None:
     """A cluster member's files into its run folder, each atomically, run.json last (its
     status is the commit point)."""
+    path.mkdir(exist_ok=True)
     for name in sorted(files, key=lambda n: n == "run.json"):
         if "/" in name or name.startswith("."):
             continue
         atomic_write_bytes(path / name, files[name])
 
 
-def execute(root: Path, jobs: list[dict], engine, should_stop, on_result) -> dict:
-    """Submit every job, collect results as they come; on should_stop(), ask the workers to
-    stop (members in flight end `interrupted` with a checkpoint) and cancel the rest.
-    Returns counts by status."""
-    counts = {"completed": 0, "failed": 0, "interrupted": 0, "skipped": 0}
-    pending = {}
-    for job in jobs:
-        job = {**job, **engine.job_extra}
-        if engine.shared_fs:
-            job["dir"] = str((root / job["id"]).resolve())
-        elif job["mode"] == "resume":
-            job["files"] = _files_of(root / job["id"])
-        pending[engine.executor.submit(_call, job)] = job["id"]
-    stopped = False
-    while pending:
-        done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
-        if should_stop() and not stopped:
+# -- the loop ------------------------------------------------------------------------------
+
+def execute(home: Path, jobs: list[dict], engine, should_stop, on_result) -> dict:
+    """Train the jobs, a few per worker in flight; collect results as they come. On
+    should_stop(): submit nothing more and ask the members in flight to stop (they end
+    `interrupted` with a checkpoint). Returns counts by outcome, plus "lost": the reason
+    the cluster was lost, if it was."""
+    queue = deque(jobs)
+    pending: dict = {}
+    counts: Counter = Counter()
+    crashes: Counter = Counter()
+    broken: list[dict] = []
+    lost, stopped, restarts = None, False, 0
+    while queue or pending or broken:
+        if not stopped and should_stop():
             stopped = True
             engine.stop()
-            for f in pending:
-                f.cancel()
+        if broken and not pending:  # every future of the broken pool has answered
+            if stopped or restarts >= POOL_RESTARTS:
+                if not stopped:
+                    lost = lost or f"the local worker pool broke {restarts + 1} times"
+                for job in broken:
+                    _settle(home, job, counts, on_result)
+                broken = []
+                continue
+            restarts += 1
+            engine.restart()  # the old workers are gone: their folders say where they got
+            for job in reversed(broken):
+                path = home / job["id"]
+                state, _ = member_state(path, job["config"])
+                if state in ("running", "crashed"):
+                    crashes[job["id"]] += 1
+                if crashes[job["id"]] > CRASHES_ALLOWED:
+                    _settle(home, job, counts, on_result)
+                    continue
+                queue.appendleft({**job, "mode": mode_for(path, state)})
+            broken = []
+        while queue and not (stopped or lost or broken) and len(pending) < engine.slots:
+            job = queue.popleft()
+            pending[engine.executor.submit(_call, _prepared(home, job, engine))] = job
+        if not pending:
+            if stopped or lost:
+                break
+            continue
+        done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
         for f in done:
-            rid = pending.pop(f)
-            if f.cancelled():
+            job = pending.pop(f)
+            result, kind = _outcome(f, job, engine)
+            if kind == "broken":
+                broken.append(job)
+                continue
+            if kind == "lost":
+                lost = lost or result["error"]
                 counts["skipped"] += 1
                 continue
-            try:
-                result = f.result()
-            except Exception as e:  # the task itself broke: a worker died, say
-                result = {"id": rid, "status": "failed",
-                          "error": f"{type(e).__name__}: {e}".splitlines()[0][:200]}
             if result.get("files"):
-                _write_back(root / rid, result["files"])
-            counts[result["status"]] = counts.get(result["status"], 0) + 1
+                _write_back(home / job["id"], result["files"])
+            counts[result["status"]] += 1
             on_result(result)
-    return counts
+    counts["skipped"] += len(queue)
+    return {**counts, "lost": lost}
+
+
+def _prepared(home: Path, job: dict, engine) -> dict:
+    job = {**job, **engine.job_extra}
+    if engine.shared_fs:
+        (home / job["id"]).mkdir(exist_ok=True)
+        job["dir"] = str((home / job["id"]).resolve())
+    elif job["mode"] == "resume":
+        job["files"] = _files_of(home / job["id"])
+    return job
+
+
+def _outcome(f, job: dict, engine) -> tuple[dict, str]:
+    """A finished future as (result, kind): kind is "result", "broken" (the local pool
+    broke: re-plan from disk), "lost" (the cluster is gone) or "crashed"."""
+    if f.cancelled():  # we never cancel: the cluster cancelled it
+        return {"id": job["id"], "error": engine.lost_reason("its tasks were cancelled")}, "lost"
+    e = f.exception()
+    if e is None:
+        return f.result(), "result"
+    kind = engine.classify(e)
+    if kind == "lost":
+        return {"id": job["id"], "error": engine.lost_reason(str(e))}, "lost"
+    if kind == "broken":
+        return {}, "broken"
+    if kind == "crashed":  # a task that killed every worker it ran on
+        return {"id": job["id"], "status": "crashed",
+                "error": f"its workers died ({type(e).__name__})"}, "result"
+    return {"id": job["id"], "status": "failed",
+            "error": f"{type(e).__name__}: {e}".splitlines()[0][:200]}, "result"
+
+
+def _settle(home: Path, job: dict, counts: Counter, on_result) -> None:
+    """A member of a broken pool that is not tried again: counted as its folder says."""
+    state, _ = member_state(home / job["id"], job["config"])
+    kind = {"running": "crashed", "new": "skipped"}.get(state, state)
+    counts[kind] += 1
+    if kind != "skipped":
+        on_result({"id": job["id"], "status": kind,
+                   "error": "its worker died" if kind == "crashed" else None})
 
 
 def _call(job: dict) -> dict:
@@ -163,13 +309,31 @@ def finish(sweep: Path, status_: str) -> None:
     atomic_write_json(sweep / "sweep.json", doc)
 
 
+def verdict(counts: dict, total: int, signum) -> tuple[str, int, str | None]:
+    """The sweep's final (status, exit code, message) from the outcomes of its members."""
+    from .launch import EXIT_CODES
+
+    failed, crashed = counts.get("failed", 0), counts.get("crashed", 0)
+    if signum is not None:
+        return "interrupted", EXIT_CODES[signum], None
+    if counts.get("lost"):
+        return "interrupted", 1, f"{counts['lost']}; members in flight keep their last " \
+            "checkpoint"
+    if crashed:
+        return "interrupted", 1, (f"{crashed} of {total} members crashed (their worker "
+                                  "died)")
+    if failed:
+        return "failed", 1, f"{failed} of {total} members failed"
+    return "completed", 0, None
+
+
 def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
-              threshold: float):
+              threshold: float, restart_damaged: bool = False):
     """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
-    exit code, error message or None)."""
+    exit code, message or None, final status)."""
     from . import engines
-    from .launch import EXIT_CODES, Stop
+    from .launch import Stop
     from .progress import SweepProgress
     from .runs import sweep_path
 
@@ -177,51 +341,60 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         sweep = sweep_path(root, resume)
         if sweep is None:
             raise SincosError(f"{resume!r} is not a sweep (sweep-NN or a path to one)")
+        check_resumable(read_sweep(sweep), sweep)  # before a cluster is even asked
     # The engine first: an unreachable cluster is reported before anything is made.
     engine = engines.dask(cluster) if cluster else engines.local(
         workers or engines.default_workers())
-    fd, stop = None, None
+    fd, stop, owned, ok = None, None, False, False
     try:
         if resume is not None:
             fd = lock(sweep)
-            doc = open_for_resume(root, sweep, argv)
+            doc = read_sweep(sweep)
+            check_resumable(doc, sweep)
+            home = sweep.parent
+            jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
+            if not jobs:
+                ok = True
+                n = len(doc["members"])
+                return (sweep.name, group_stats(home, doc, threshold), 0,
+                        f"nothing to do: all {n} member{'s' * (n != 1)} completed",
+                        "completed")
+            doc = open_for_resume(sweep, doc, argv)
         else:
-            base, grid, seeds, members = plan
-            sweep, doc = create(root, argv, base, grid, seeds, members, checkpoint_every)
+            base, grid, seeds, members, count = plan
+            sweep, doc = create(root, argv, base, grid, seeds, members, count,
+                                checkpoint_every)
             fd = lock(sweep)
-        jobs, done = plan_jobs(root, doc, argv)
+            home = sweep.parent
+            jobs, done = plan_jobs(home, doc, argv)
+        owned = True
 
         def on_second() -> None:
-            if engine.kill is not None:
-                engine.kill()
+            engine.kill()
             finish(sweep, "interrupted")
 
         stop = Stop(on_second=on_second)
-        with stop, SweepProgress(len(doc["members"]), done=done, quiet=quiet) as bar:
-            counts = execute(root, jobs, engine, stop, bar.on_result)
-            total, failed = len(doc["members"]), counts.get("failed", 0)
-            if stop():
-                state, code, message = "interrupted", EXIT_CODES[stop.signum], None
-            elif failed:
-                state, code, message = "failed", 1, f"{failed} of {total} members failed"
-            else:
-                state, code, message = "completed", 0, None
+        total = len(doc["members"])
+        with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
+            counts = execute(home, jobs, engine, stop, bar.on_result)
+            state, code, message = verdict(counts, total, stop.signum)
             finish(sweep, state)  # the commit point: a later signal changes nothing
             stop.committed = True
+        ok = True
     except BaseException:
-        if fd is not None and not (stop is not None and stop.committed):
+        if owned and not (stop is not None and stop.committed):
             finish(sweep, "failed")
         raise
     finally:
-        engine.close()
+        engine.close(abort=not ok)
         if fd is not None:
-            os.close(fd)
-    return sweep.name, group_stats(root, doc, threshold), code, message
+            release_lock(fd)
+    return sweep.name, group_stats(home, doc, threshold), code, message, state
 
 
-def group_stats(root: Path, doc: dict, threshold: float) -> list[dict]:
+def group_stats(home: Path, doc: dict, threshold: float) -> list[dict]:
     from .compare import load_row
     from .stats import groups
 
-    rows = [load_row(root / m["run"]) for m in doc["members"]]
+    rows = [load_row(home / m["run"]) for m in doc["members"]]
     return groups(rows, list(doc["grid"]), threshold)

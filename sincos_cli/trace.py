@@ -3,8 +3,9 @@
 Schema 2 (trace.bin) is append-only: a 16-byte header (magic, version, T), then one
 fixed-size record a step (a numpy structured dtype), appended and flushed as training goes.
 A checkpoint costs the same at step 1,000 and at step 1,000,000; resume cuts the file back
-to the checkpoint's step with os.truncate; readers memory-map it and ignore a torn last
-record. Schema 1 (trace.npz, rewritten whole at each checkpoint) is still read.
+to the checkpoint's step with os.truncate. Readers read what is there into memory and
+ignore a torn last record: a memory map would die of SIGBUS when a resume shortens the file
+under it. Schema 1 (trace.npz, rewritten whole at each checkpoint) is still read.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ MAGIC = b"SCTRACE\0"
 VERSION = 1
 HEADER = struct.Struct("<8sII")  # magic, record version, T: 16 bytes
 KEYS = ("step", "loss", "x", "target", "prediction")
+MAX_T = 1 << 20  # windows longer than this are no run's: the header is damaged
 
 
 def record_dtype(T: int) -> np.dtype:
@@ -75,7 +77,7 @@ def _check_header(path: Path, T: int | None = None) -> int:
     if len(head) < HEADER.size:
         raise SincosError(f"{path} holds no steps yet")
     magic, version, t = HEADER.unpack(head)
-    if magic != MAGIC or version != VERSION or t < 1:
+    if magic != MAGIC or version != VERSION or not 1 <= t <= MAX_T:
         raise SincosError(f"{path} is not a sincos trace")
     if T is not None and t != T:
         raise SincosError(f"{path} has windows of {t} points, the run {T}")
@@ -83,19 +85,25 @@ def _check_header(path: Path, T: int | None = None) -> int:
 
 
 def read(folder: Path) -> dict[str, np.ndarray]:
-    """The run's trace as arrays (memory-mapped for schema 2): a one-line SincosError when
-    missing or damaged. A torn last record (a crash mid-write) is left out."""
+    """The run's trace as arrays in memory: a one-line SincosError when missing or damaged.
+    A torn last record (a crash mid-write) is left out; a file that shrinks while it is
+    read (a resume cutting it) gives the records that were there."""
     path = folder / NAME
     if path.exists():
+        T = _check_header(path, _configured_T(folder))
+        dtype = record_dtype(T)
         try:
-            T = _check_header(path)
-            dtype = record_dtype(T)
-            n = (path.stat().st_size - HEADER.size) // dtype.itemsize
-            if n == 0:
-                raise SincosError(f"{path} holds no steps yet")
-            recs = np.memmap(path, dtype=dtype, mode="r", offset=HEADER.size, shape=(n,))
+            with open(path, "rb") as f:
+                f.seek(HEADER.size)
+                data = f.read()
         except OSError as e:
             raise SincosError(f"cannot read {path}: {e.strerror}") from None
+        n = len(data) // dtype.itemsize
+        if n == 0:
+            raise SincosError(f"{path} holds no steps yet")
+        recs = np.frombuffer(data, dtype=dtype, count=n)
+        if n > 1 and not bool(np.all(np.diff(recs["step"]) > 0)):
+            raise SincosError(f"{path} is damaged (its steps are out of order)")
         trace = {k: recs[k] for k in KEYS}
     else:
         trace = _read_npz(folder / OLD_NAME)
@@ -104,6 +112,17 @@ def read(folder: Path) -> dict[str, np.ndarray]:
     if len(shapes) != 1 or len(trace["loss"]) != n or next(iter(shapes))[0] != n:
         raise SincosError(f"{path} is inconsistent (arrays of different lengths)")
     return trace
+
+
+def _configured_T(folder: Path) -> int | None:
+    """The run's window length from config.json, to check the trace header against."""
+    import json
+
+    try:
+        t = json.loads((folder / "config.json").read_bytes()).get("time_steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return t if isinstance(t, int) and not isinstance(t, bool) else None
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:

@@ -184,14 +184,16 @@ def test_resume_with_a_garbage_checkpoint_keeps_the_run(cli, trained_copy):
     assert read(trained_copy / "run.json")["status"] == "completed"
 
 
-def test_resume_with_a_checkpoint_that_does_not_fit_the_config(cli, trained_copy):
+@pytest.mark.parametrize("edit,keys", [({"hidden": 99}, "hidden"),
+                                       ({"lr": 0.01, "seed": 9}, "lr, seed"),
+                                       ({"schedule": "cosine"}, "schedule")])
+def test_resume_after_config_json_was_edited_is_refused(cli, trained_copy, edit, keys):
     cfg = read(trained_copy / "config.json")
-    cfg["hidden"] = 99
-    (trained_copy / "config.json").write_text(json.dumps(cfg))
+    (trained_copy / "config.json").write_text(json.dumps({**cfg, **edit}))
     before = (trained_copy / "metrics.jsonl").read_bytes()
     res = cli("train", "--resume", trained_copy.name, "--steps", "60")
     assert res.exit_code == 1 and res.stderr.count("\n") == 1
-    assert "checkpoint does not match this run's model" in res.stderr
+    assert f"config.json disagrees with its checkpoint on {keys}" in res.stderr
     assert (trained_copy / "metrics.jsonl").read_bytes() == before
     assert read(trained_copy / "run.json")["status"] == "completed"
 

@@ -35,12 +35,12 @@ def test_seed_specs():
 def test_grid_is_the_cartesian_product_times_seeds():
     grid = parse_sets(["hidden=4,8", "cell=lstm,gru,rnn", "stateful=false"])
     assert grid == {"hidden": [4, 8], "cell": ["lstm", "gru", "rnn"], "stateful": [False]}
-    ms = members({"steps": 30}, grid, [1, 2])
+    ms = list(members({"steps": 30}, grid, [1, 2]))
     assert len(ms) == 2 * 3 * 2
     assert {(m["point"]["hidden"], m["point"]["cell"], m["seed"]) for m in ms} == {
         (h, c, s) for h in (4, 8) for c in ("lstm", "gru", "rnn") for s in (1, 2)}
     assert all(m["config"]["steps"] == 30 and m["config"]["stateful"] is False for m in ms)
-    robust = members({}, parse_sets(["recipe=seed,robust"]), [1])
+    robust = list(members({}, parse_sets(["recipe=seed,robust"]), [1]))
     assert [m["config"]["schedule"] for m in robust] == ["constant", "cosine"]  # the recipe's
 
 
@@ -101,7 +101,7 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
                              env=env).stdout)
     assert len(rows) == 4 and all(r["n"] == 1 for r in rows)
     csv = sincos("compare", "sweep-01", "--csv", env=env).stdout.splitlines()
-    assert csv[0].startswith("hidden,n,completed,ok,eval_mse_mean,eval_mse_std")
+    assert csv[0].startswith("hidden,n,completed,failed,ok,eval_mse_mean,eval_mse_std")
     png = runs_dir.parent / "bands.png"
     assert sincos("compare", "sweep-01", "--plot", png, env=env).returncode == 0
     assert png.stat().st_size > 1000

@@ -1,7 +1,9 @@
 """The append-only trace (schema 2), flat memory, cheap resumes, and schema-1 runs."""
 
 import json
+import os
 import shutil
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +26,31 @@ def test_trace_bin_is_header_plus_one_record_a_step(trained):
     assert not (trained / "trace.npz").exists()
     assert read(trained / "run.json")["schema"] == 2
     t = trace.read(trained)
-    assert isinstance(t["x"], np.memmap) or isinstance(t["x"].base, np.memmap)
     rows = [json.loads(ln) for ln in (trained / "metrics.jsonl").read_text().splitlines()]
     np.testing.assert_array_equal(t["loss"], [r["loss"] for r in rows])
+
+
+def test_a_trace_cut_under_a_reader_never_crashes_it(trained_copy):
+    """A resume shortens trace.bin while animate may be reading it: what was read stays
+    readable (no memory map to die of SIGBUS), and a read after the cut gets what is left."""
+    t = trace.read(trained_copy)
+    whole = t["prediction"].copy()
+    T = read(trained_copy / "config.json")["time_steps"]
+    os.truncate(trained_copy / "trace.bin", trace.HEADER.size + 5 * trace.record_dtype(T).itemsize)
+    np.testing.assert_array_equal(t["prediction"], whole)  # touched after the cut
+    assert list(trace.read(trained_copy)["step"]) == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("T,needle", [(2**31, "not a sincos trace"),
+                                      (1, "has windows of 1 points, the run 10")])
+def test_a_header_that_lies_about_T_is_refused(cli, trained_copy, T, needle):
+    data = bytearray((trained_copy / "trace.bin").read_bytes())
+    data[12:16] = struct.pack("<I", T)
+    (trained_copy / "trace.bin").write_bytes(bytes(data))
+    res = cli("animate", trained_copy.name, "--out", trained_copy.parent / "a.gif")
+    assert res.exit_code == 1 and res.stderr.count("\n") == 1, res.stderr
+    assert needle in res.stderr and "internal error" not in res.stderr
+    assert not (trained_copy.parent / "a.gif").exists()
 
 
 def test_a_torn_last_record_is_ignored(trained_copy):
