@@ -6,6 +6,7 @@ Heavy modules (torch, numpy, matplotlib) are imported inside the commands so tha
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -152,7 +153,9 @@ def guarded(fn):
             if os.environ.get("SINCOS_DEBUG"):
                 raise
             where = f" {e.filename}" if e.filename else ""
-            fail(f"{e.strerror or e}:{where}".rstrip(":"))
+            limit = (" (a limit of this machine: see ulimit -a)"
+                     if e.errno in (errno.EMFILE, errno.ENFILE, errno.EAGAIN) else "")
+            fail(f"{e.strerror or e}:{where}".rstrip(":") + limit)
         except (typer.Exit, typer.Abort, ClickException, KeyboardInterrupt):
             raise
         except Exception as e:
@@ -495,7 +498,7 @@ def sweep(
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
         plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
-    sweep_id, groups, code, message, state = run_sweep(
+    sweep_id, groups, code, message, _ = run_sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
         restart_damaged=restart_damaged)
@@ -505,7 +508,7 @@ def sweep(
         print(sweep_id)
     if message:
         print(f"Error: {message}" if code else message, file=sys.stderr)
-    if state == "interrupted":
+    if code in (129, 130, 143):
         print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
     if code:
         raise typer.Exit(code)

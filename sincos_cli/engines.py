@@ -26,6 +26,8 @@ from pathlib import Path
 from .errors import SincosError, first_line
 
 HEARTBEAT_S = 1.0
+# How long to wait for a cluster's answer before giving up on it, in one line.
+CONNECT_TIMEOUT_S = float(os.environ.get("SINCOS_CLUSTER_TIMEOUT", "10"))
 # A member on a cluster stops after this long without a beat from its driver.
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("SINCOS_HEARTBEAT_TIMEOUT", "30"))
 
@@ -135,22 +137,30 @@ def _connect(address: str, timeout: float):
 
     t = threading.Thread(target=attempt, daemon=True, name="sincos-connect")
     t.start()
-    t.join(timeout + 5)
+    t.join(timeout)
     if "client" in box:
         return box["client"]
     why = first_line(box["error"], 100) if "error" in box else f"no answer in {timeout:g} s"
     raise SincosError(f"cannot reach the Dask cluster at {address} ({why})")
 
 
+def _silence_dask() -> None:
+    """The library logs its own view of a lost connection as tracebacks on stderr; sincos
+    reports it in one line. Its loggers carry levels of their own, so each is set."""
+    import distributed  # noqa: F401 (configures its loggers)
+
+    names = [n for n in logging.root.manager.loggerDict
+             if n.split(".")[0] in ("distributed", "tornado", "asyncio")]
+    for name in {"distributed", "tornado", "asyncio", *names}:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
+
+
 class DaskEngine:
     shared_fs = False
 
-    def __init__(self, spec: str, timeout: float = 10.0):
+    def __init__(self, spec: str, timeout: float = CONNECT_TIMEOUT_S):
         self.address = _address(spec)
-        # The library logs its own view of a lost connection as tracebacks on stderr;
-        # sincos reports it in one line.
-        for name in ("distributed", "tornado", "asyncio"):
-            logging.getLogger(name).setLevel(logging.CRITICAL)
+        _silence_dask()
         self.client = _connect(self.address, timeout)
         from distributed import Variable
 
@@ -219,7 +229,7 @@ class DaskEngine:
         return f"lost the Dask cluster at {self.address} ({first_line(Exception(text), 80)})"
 
 
-def dask(spec: str, timeout: float = 10.0) -> DaskEngine:
+def dask(spec: str, timeout: float = CONNECT_TIMEOUT_S) -> DaskEngine:
     """`tcp://HOST:PORT`, `HOST:PORT`, or the path of a scheduler file."""
     try:
         import distributed  # noqa: F401

@@ -8,6 +8,7 @@ writes them into the run folder.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import sys
@@ -20,6 +21,9 @@ from .config import TrainConfig
 _STOP = None  # the local engine's multiprocessing.Event, set by init_local
 _TERM = False  # a local worker was sent SIGTERM (its driver died, or the pool broke)
 _BUSY = False  # a local worker is training a member
+# The machine's limits, not the member's fault: the sweep stops (resumable) instead of
+# failing member after member.
+LIMITS = (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM, errno.ENOSPC, errno.EDQUOT)
 
 
 def init_local(stop_event, driver: int) -> None:
@@ -129,9 +133,17 @@ def run(job: dict) -> dict:
         return result
 
 
+def _failed(job: dict, e: BaseException) -> dict:
+    from .launch import failure_reason
+
+    if isinstance(e, OSError) and e.errno in LIMITS:
+        return {"id": job["id"], "status": "limit", "error": os.strerror(e.errno)}
+    return {"id": job["id"], "status": "failed", "error": failure_reason(e)}
+
+
 def _train(path: Path, job: dict, stop) -> dict:
     from .errors import SincosError
-    from .launch import _lock, check_checkpoint_config, failure_reason, run_to_end
+    from .launch import _lock, check_checkpoint_config, run_to_end
     from .recorder import Recorder
     from .runs import release_lock
     from .train import Trainer, load_checkpoint_file
@@ -158,11 +170,11 @@ def _train(path: Path, job: dict, stop) -> dict:
                     else "stopped: the sweep was interrupted")
         status, summary, error = run_to_end(trainer, rec, rec.on_step, stop, reason)
         if status == "failed":
-            return {"id": job["id"], "status": status, "error": failure_reason(error)}
+            return _failed(job, error)
         return {"id": job["id"], "status": status, "summary": summary}
     except SincosError as e:  # refused before it started: its folder is as it was
         return {"id": job["id"], "status": "failed", "error": str(e)}
     except Exception as e:  # could not even start: the run folder says nothing yet
-        return {"id": job["id"], "status": "failed", "error": failure_reason(e)}
+        return _failed(job, e)
     finally:
         release_lock(lock)

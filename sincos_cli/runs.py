@@ -167,11 +167,12 @@ def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
     try:
         while len(out) < count:
             path = root / f"{prefix}-{n:02d}"
-            try:
-                path.mkdir()
-                out.append(path)
-            except FileExistsError:
-                pass
+            with _signals_held():  # a signal lands before the mkdir or after the append
+                try:
+                    path.mkdir()
+                    out.append(path)
+                except FileExistsError:
+                    pass
             n += 1
     except BaseException as e:
         # A full disk or a signal halfway: the folders made so far are empty; none stays.
@@ -180,6 +181,23 @@ def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
             raise SincosError(f"cannot create a folder in {root}: {e.strerror}") from None
         raise
     return out
+
+
+@contextmanager
+def _signals_held():
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done (then arrive as usual)."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
 
 
 def remove_empty(folders) -> None:

@@ -251,6 +251,10 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result) -> dic
                 continue
             if result.get("files"):
                 _write_back(home / job["id"], result["files"])
+            if result["status"] == "limit":  # the machine's limit: stop, don't fail them all
+                lost = lost or f"{result['error']} (a limit of this machine: see ulimit -a)"
+                counts["skipped"] += 1
+                continue
             counts[result["status"]] += 1
             on_result(result)
     counts["skipped"] += len(queue)
@@ -309,19 +313,19 @@ def finish(sweep: Path, status_: str) -> None:
     atomic_write_json(sweep / "sweep.json", doc)
 
 
-def verdict(counts: dict, total: int, signum) -> tuple[str, int, str | None]:
+def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, str | None]:
     """The sweep's final (status, exit code, message) from the outcomes of its members."""
     from .launch import EXIT_CODES
 
     failed, crashed = counts.get("failed", 0), counts.get("crashed", 0)
+    again = f"resume with: sincos sweep --resume {sweep_id}"
     if signum is not None:
         return "interrupted", EXIT_CODES[signum], None
     if counts.get("lost"):
-        return "interrupted", 1, f"{counts['lost']}; members in flight keep their last " \
-            "checkpoint"
+        return "interrupted", 1, f"{counts['lost']}; {again}"
     if crashed:
         return "interrupted", 1, (f"{crashed} of {total} members crashed (their worker "
-                                  "died)")
+                                  f"died); {again}")
     if failed:
         return "failed", 1, f"{failed} of {total} members failed"
     return "completed", 0, None
@@ -377,7 +381,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         total = len(doc["members"])
         with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
             counts = execute(home, jobs, engine, stop, bar.on_result)
-            state, code, message = verdict(counts, total, stop.signum)
+            state, code, message = verdict(counts, total, stop.signum, sweep.name)
             finish(sweep, state)  # the commit point: a later signal changes nothing
             stop.committed = True
         ok = True

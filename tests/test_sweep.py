@@ -224,7 +224,8 @@ def test_dask_cluster_runs_members_that_equal_local_ones(runs_dir, dask_cluster,
 def test_unreachable_cluster_is_one_line_and_nothing_is_made(runs_dir):
     t0 = time.time()
     out = sincos("sweep", *SMALL, "--seeds", "1", "--cluster", "tcp://127.0.0.1:9",
-                 env={"SINCOS_RUNS_DIR": str(runs_dir)}, timeout=60)
+                 env={"SINCOS_RUNS_DIR": str(runs_dir), "SINCOS_CLUSTER_TIMEOUT": "3"},
+                 timeout=60)
     assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
     assert "cannot reach the Dask cluster" in out.stderr
     assert time.time() - t0 < 20
