@@ -64,6 +64,26 @@ def trained_copy(trained, runs_dir) -> Path:
     return dst
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """mount(size) -> a folder on a tmpfs of that size (a disk that fills up); skips where
+    a tmpfs cannot be mounted (not root). Unmounted at the end of the test."""
+    mounted = []
+
+    def mount(size: str) -> Path:
+        d = tmp_path / f"disk{len(mounted)}"
+        d.mkdir()
+        res = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", d],
+                             capture_output=True)
+        if res.returncode != 0:
+            pytest.skip("cannot mount a small tmpfs here (needs root)")
+        mounted.append(d)
+        return d
+    yield mount
+    for d in mounted:
+        subprocess.run(["umount", d])
+
+
 def read(path: Path):
     return json.loads(path.read_text())
 

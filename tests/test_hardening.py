@@ -101,27 +101,19 @@ def test_animate_size_times_jobs_is_checked(cli, trained_copy, monkeypatch):
     assert not list(trained_copy.glob("animation.*")) and not list(trained_copy.glob(".*tmp"))
 
 
-def test_full_disk_ends_the_run_failed_and_resumable(runs_dir, tmp_path):
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=300k", "tmpfs", tiny],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        res = sincos("train", "--steps", "3000", "--checkpoint-every", "50", "-q",
-                     env={"SINCOS_RUNS_DIR": str(tiny)})
-        assert res.returncode == 1 and "No space left on device" in res.stderr
-        run = read(tiny / "run-01" / "run.json")
-        assert run["status"] == "failed" and "No space left" in run["error"]
-        import torch
+def test_full_disk_ends_the_run_failed_and_resumable(runs_dir, small_disk):
+    tiny = small_disk("300k")
+    res = sincos("train", "--steps", "3000", "--checkpoint-every", "50", "-q",
+                 env={"SINCOS_RUNS_DIR": str(tiny)})
+    assert res.returncode == 1 and "No space left on device" in res.stderr
+    run = read(tiny / "run-01" / "run.json")
+    assert run["status"] == "failed" and "No space left" in run["error"]
+    import torch
 
-        step = torch.load(tiny / "run-01" / "checkpoint.pt", weights_only=True)["step"]
-        lines = (tiny / "run-01" / "metrics.jsonl").read_text().splitlines()
-        assert len(lines) == step  # no step past what the checkpoint continues from
-        shutil.copytree(tiny / "run-01", runs_dir / "run-01")
-    finally:
-        subprocess.run(["umount", tiny])
+    step = torch.load(tiny / "run-01" / "checkpoint.pt", weights_only=True)["step"]
+    lines = (tiny / "run-01" / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == step  # no step past what the checkpoint continues from
+    shutil.copytree(tiny / "run-01", runs_dir / "run-01")
     res = sincos("train", "--resume", "run-01", "--steps", step + 10, "-q",
                  env={"SINCOS_RUNS_DIR": str(runs_dir)})
     assert res.returncode == 0, res.stderr

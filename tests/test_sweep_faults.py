@@ -184,20 +184,12 @@ def test_a_signal_while_members_are_made_leaves_no_empty_folder(runs_dir):
     assert not [n for n in left if n.startswith("run-") and not os.listdir(runs_dir / n)]
 
 
-def test_a_full_disk_while_the_sweep_is_made_leaves_nothing(tmp_path):
-    tiny = tmp_path / "tiny"
-    tiny.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", tiny],
-                             capture_output=True)
-    if mounted.returncode != 0:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        out = sincos("sweep", *SMALL, "--seeds", "1-300", "--runs-dir", tiny / "runs")
-        assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
-        assert "No space left" in out.stderr or "cannot" in out.stderr
-        assert os.listdir(tiny / "runs") == []
-    finally:
-        subprocess.run(["umount", tiny])
+def test_a_full_disk_while_the_sweep_is_made_leaves_nothing(small_disk):
+    tiny = small_disk("64k")
+    out = sincos("sweep", *SMALL, "--seeds", "1-300", "--runs-dir", tiny / "runs")
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "No space left" in out.stderr or "cannot" in out.stderr
+    assert os.listdir(tiny / "runs") == []
 
 
 def test_huge_seed_counts_are_counted_not_built(runs_dir):
