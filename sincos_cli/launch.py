@@ -195,7 +195,7 @@ def _train(trainer, rec, path: Path, display, stop: Stop):
 
 def failure_reason(e: BaseException) -> str:
     """A failed run's one-line error, as run.json records it."""
-    return str(e) if isinstance(e, Diverged) else f"{type(e).__name__}: {first_line(e)}"
+    return str(e) if isinstance(e, SincosError) else f"{type(e).__name__}: {first_line(e)}"
 
 
 def run_to_end(trainer, rec, on_step, should_stop, reason):

@@ -136,8 +136,9 @@ def run(job: dict) -> dict:
 def _failed(job: dict, e: BaseException) -> dict:
     from .launch import failure_reason
 
-    if isinstance(e, OSError) and e.errno in LIMITS:
-        return {"id": job["id"], "status": "limit", "error": os.strerror(e.errno)}
+    code = getattr(e, "errno", None)  # an OSError, or a SincosError that names a file
+    if code in LIMITS:
+        return {"id": job["id"], "status": "limit", "error": os.strerror(code)}
     return {"id": job["id"], "status": "failed", "error": failure_reason(e)}
 
 
@@ -173,7 +174,7 @@ def _train(path: Path, job: dict, stop) -> dict:
             return _failed(job, error)
         return {"id": job["id"], "status": status, "summary": summary}
     except SincosError as e:  # refused before it started: its folder is as it was
-        return {"id": job["id"], "status": "failed", "error": str(e)}
+        return _failed(job, e)
     except Exception as e:  # could not even start: the run folder says nothing yet
         return _failed(job, e)
     finally:

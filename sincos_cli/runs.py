@@ -41,7 +41,9 @@ def atomic_target(path: Path) -> Iterator[Path]:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
-        raise SincosError(f"cannot write to {path.parent}: {e.strerror}") from None
+        err = SincosError(f"cannot write to {path.parent}: {e.strerror}")
+        err.errno = e.errno
+        raise err from None
     os.close(fd)
     tmp = Path(tmp)
     try:
@@ -54,7 +56,12 @@ def atomic_target(path: Path) -> Iterator[Path]:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     with atomic_target(path) as tmp:
-        tmp.write_bytes(data)
+        try:
+            tmp.write_bytes(data)
+        except OSError as e:  # a full disk, say: name the file, keep the errno
+            err = SincosError(f"cannot write {path}: {e.strerror}")
+            err.errno = e.errno
+            raise err from None
 
 
 def atomic_write_json(path: Path, obj) -> None:
