@@ -1,0 +1,209 @@
+"""What every command shares: errors as one line, JSON out, option types and validators,
+shell completion of run and sweep ids, and train's settings (shared by train and sweep)."""
+
+from __future__ import annotations
+
+import errno
+import json
+import math
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from typer._click.core import ParameterSource
+from typer._click.exceptions import ClickException
+
+from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
+from sincos_cli.errors import SincosError, first_line
+
+ARGV: list[str] = ["sincos"]  # the command line as given (set by the group), for run.json
+# More threads or processes than CPUs only makes them wait for each other (and thousands
+# exhaust the machine's process limit): --threads and --jobs stop here.
+MAX_THREADS = os.cpu_count() or 1
+
+
+class ReaderLeft(Exception):
+    """stdout's reader closed the pipe."""
+
+
+def fail(message: str, code: int = 1):
+    print(f"Error: {message}", file=sys.stderr)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Run a command body; SincosError and OS errors become one line and exit 1."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except SincosError as e:
+            fail(str(e))
+        except BrokenPipeError:
+            # The reader left (`| head`): SincosGroup ends quietly. Not as an OSError,
+            # which click would turn into exit 1.
+            raise ReaderLeft from None
+        except OSError as e:
+            if os.environ.get("SINCOS_DEBUG"):
+                raise
+            where = f" {e.filename}" if e.filename else ""
+            limit = (" (a limit of this machine: see ulimit -a)"
+                     if e.errno in (errno.EMFILE, errno.ENFILE, errno.EAGAIN) else "")
+            fail(f"{e.strerror or e}:{where}".rstrip(":") + limit)
+        except (typer.Exit, typer.Abort, ClickException, KeyboardInterrupt):
+            raise
+        except Exception as e:
+            # A bug, not bad input: still one line; SINCOS_DEBUG=1 shows the traceback.
+            if os.environ.get("SINCOS_DEBUG"):
+                raise
+            fail(f"internal error: {type(e).__name__}: {first_line(e)} "
+                 "(SINCOS_DEBUG=1 for details)")
+    return wrapper
+
+
+def emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+
+
+# -- shared options ------------------------------------------------------------------------
+
+def _positive_float(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value > 0):
+        raise typer.BadParameter(f"must be a positive number, got {value}")
+    return value
+
+
+def _finite_float(value: float | None) -> float | None:
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter(f"must be a finite number, got {value}")
+    return value
+
+
+def _nonneg_float(value: float | None) -> float | None:
+    if value is not None and not (math.isfinite(value) and value >= 0):
+        raise typer.BadParameter(f"must be zero or a positive number, got {value}")
+    return None if value is None else value + 0.0  # -0.0 is 0.0
+
+
+RunsDir = Annotated[Path | None, typer.Option(
+    "--runs-dir", help="Where runs live.", show_default="$SINCOS_RUNS_DIR or ./runs")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead.")]
+
+
+def _complete(ctx: typer.Context, incomplete: str, sweeps: bool, runs: bool = True):
+    """Run ids (and 'latest') and/or sweep ids in the runs dir, for the shell."""
+    from sincos_cli.runs import SWEEP_RE, list_runs
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+
+    root = pick_runs_dir(ctx.params.get("runs_dir"))
+    names = ([p.name for p in list_runs(root)] + ["latest"]) if runs else []
+    if sweeps:
+        try:
+            names += sorted(p.name for p in root.iterdir() if SWEEP_RE.match(p.name))
+        except OSError:
+            pass
+    return [n for n in names if n.startswith(incomplete)]
+
+
+def complete_runs(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _complete(ctx, incomplete, sweeps=False)
+
+
+def complete_runs_and_sweeps(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _complete(ctx, incomplete, sweeps=True)
+
+
+def complete_sweeps(ctx: typer.Context, incomplete: str) -> list[str]:
+    return _complete(ctx, incomplete, sweeps=True, runs=False)
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
+    """A typer choice type from one of config.py's tuples, the single list of valid values."""
+    return StrEnum(name, {v: v for v in values})
+
+
+Device = _choices("Device", ("cpu", "cuda", "auto"))
+Cell = _choices("Cell", CELLS)
+Schedule = _choices("Schedule", SCHEDULES)
+Task = _choices("Task", TASKS)
+Recipe = _choices("Recipe", RECIPES)
+Init = _choices("Init", INITS)
+View = _choices("View", VIEWS)
+ViewOpt = Annotated[View, typer.Option(
+    help="window: the current step's window, x following it; history: the original's "
+    "never-cleared axes, every step's window left along x.")]
+AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
+
+
+# -- train's settings, shared by train and sweep -----------------------------------------
+
+# Train's settings, one definition shared by `train` and `sweep` (injected into both
+# signatures by with_settings): name -> (annotated type, default).
+SETTINGS = {
+    'steps': (Annotated[int, typer.Option(
+        min=1, help="Optimiser updates (the new total, on resume).")], 501),
+    'batch_size': (Annotated[int, typer.Option(min=1, help="Windows per batch.")], 50),
+    'time_steps': (Annotated[int, typer.Option(min=1, help="Points per window.")], 20),
+    'hidden': (Annotated[int, typer.Option(min=1, help="Recurrent units.")], 20),
+    'lr': (Annotated[float, typer.Option(
+        callback=_positive_float, help="Adam (peak) learning rate.")], 0.006),
+    'recipe': (Annotated[Recipe, typer.Option(
+        help="seed: the tutorial's settings; robust: the same LSTM with cosine decay from "
+        "0.004 after 25 warm-up steps, gradient norm clipped at 0.5 (flags given still "
+        "win).")], Recipe["seed"]),
+    'schedule': (Annotated[Schedule, typer.Option(
+        help="Learning-rate schedule.")], Schedule["constant"]),
+    'warmup_steps': (Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")], 0),
+    'clip': (Annotated[float, typer.Option(callback=_nonneg_float,
+                                        help="Clip the gradient norm to this; 0 = off.")], 0.0),
+    'cell': (Annotated[Cell, typer.Option(help="Recurrent cell.")], Cell["lstm"]),
+    'layers': (Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")], 1),
+    'stateful': (Annotated[bool, typer.Option("--stateful/--no-stateful",
+                                           help="Carry the state from batch to batch.")], True),
+    'task': (Annotated[Task, typer.Option(help="What to predict from what.")], Task["sin-cos"]),
+    'horizon': (Annotated[int, typer.Option(min=1, help="sin-forecast: points ahead.")], 1),
+    'noise': (Annotated[float, typer.Option(callback=_nonneg_float,
+                                         help="Std of Gaussian noise on the input.")], 0.0),
+    'init': (Annotated[Init, typer.Option(
+        help="Weight initialisation: keras (the original's: glorot, orthogonal, forget bias "
+        "1) or torch (PyTorch's defaults).")], Init["keras"]),
+    'predict_advances_state': (Annotated[bool, typer.Option(
+        "--predict-advances-state",
+        help="Reproduce the original's predict() after each update, which runs the batch "
+        "again and advances the carried state a second time.")], False),
+}
+
+
+def with_settings(fn):
+    """Add SETTINGS as keyword options to a command, before its own options (help shows
+    them first); the command takes them as **settings."""
+    import inspect
+
+    sig = inspect.signature(fn, eval_str=True)
+    kw = inspect.Parameter.KEYWORD_ONLY
+    own = [p for p in sig.parameters.values() if p.kind != p.VAR_KEYWORD]
+    ctx = [p for p in own if p.name == "ctx"]
+    params = ctx + [inspect.Parameter(k, kw, annotation=ann, default=d)
+                    for k, (ann, d) in SETTINGS.items()]
+    params += [p.replace(kind=kw) for p in own if p.name != "ctx"]
+    fn.__signature__ = sig.replace(parameters=params)
+    fn.__annotations__ = {p.name: p.annotation for p in params}
+    return fn
+
+
+def given_settings(ctx, settings: dict) -> dict:
+    """The settings typed on the command line (or set in the environment), as plain values."""
+    return {k: getattr(v, "value", v) for k, v in settings.items()
+            if ctx.get_parameter_source(k) in (ParameterSource.COMMANDLINE,
+                                               ParameterSource.ENVIRONMENT)}
+
+
+RunArg = Annotated[str, typer.Argument(
+    help="The run: its id (run-01), number (1), 'latest', or a path to its folder.",
+    autocompletion=complete_runs)]

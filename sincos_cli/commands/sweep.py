@@ -1,0 +1,129 @@
+"""`sincos sweep`: seeds × a grid of train's settings, on local workers or a Dask cluster."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from typer._click.core import ParameterSource
+
+from .common import (
+    ARGV,
+    MAX_THREADS,
+    Quiet,
+    RunsDir,
+    _positive_float,
+    complete_sweeps,
+    emit_json,
+    given_settings,
+    guarded,
+    with_settings,
+)
+
+MAX_MEMBERS = 10_000  # more asks for --yes
+
+
+@guarded
+@with_settings
+def sweep(
+    ctx: typer.Context,
+    seeds: Annotated[str | None, typer.Option(
+        help="Seeds: a range (1-20), a list (1,5,9) or a count (20, drawn once and "
+        "recorded).", show_default=False)] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="KEY=V1,V2,…: one axis of the grid (repeat for more); keys are "
+        "train's settings (hidden, lr, cell, init, recipe, steps…).", show_default=False)] = None,
+    workers: Annotated[int | None, typer.Option(
+        min=1, max=4 * MAX_THREADS, show_default="one per CPU",
+        help="Local worker processes.")] = None,
+    cluster: Annotated[str | None, typer.Option(
+        help="Run on a Dask cluster: its scheduler address (tcp://HOST:PORT) or "
+        "scheduler file.", show_default=False)] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="Continue a sweep: train what is missing, failed, interrupted or crashed.",
+        show_default=False, autocompletion=complete_sweeps)] = None,
+    yes: Annotated[bool, typer.Option(
+        "--yes", "-y", help=f"Allow more than {MAX_MEMBERS:,} members.")] = False,
+    restart_damaged: Annotated[bool, typer.Option(
+        "--restart-damaged", help="--resume: move members whose files cannot be read "
+        "aside (to RUN.damaged) and train them again; without it they stop the resume.")
+    ] = False,
+    checkpoint_every: Annotated[int, typer.Option(
+        min=0, help="Each member's checkpoint period, as in train.")] = 100,
+    threshold: Annotated[float, typer.Option(
+        callback=_positive_float, help="--json: a member is ok when eval_mse ≤ this.")] = 1e-4,
+    runs_dir: RunsDir = None,
+    quiet: Quiet = False,
+    as_json: Annotated[bool, typer.Option(
+        "--json", help="Print the group statistics instead of the sweep id.")] = False,
+    **settings,
+):
+    """Train many seeds and settings in one command; prints the sweep id.
+
+    Every member is an ordinary run (what `sincos train` with its settings writes), made
+    on local worker processes or a Dask cluster.
+
+    Examples:
+
+        sincos sweep --seeds 1-20 --set hidden=10,20,40 --set lr=0.003,0.006
+
+        sincos compare sweep-01 --group-by hidden,lr
+    """
+    from sincos_cli import grid as gridmod
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.sweep import run_sweep
+
+    root = pick_runs_dir(runs_dir)
+    recipe = settings.pop("recipe")
+    base = given_settings(ctx, settings)
+    if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
+        base["recipe"] = recipe.value
+    if resume is not None:
+        if base or seeds or set_:
+            raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
+                                     param_hint="--resume")
+        plan = None
+    elif restart_damaged:
+        raise typer.BadParameter("--restart-damaged is for --resume",
+                                 param_hint="--restart-damaged")
+    else:
+        if seeds is None:
+            raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10",
+                                     param_hint="--seeds")
+        try:
+            grid = gridmod.parse_sets(set_ or [])
+            count = gridmod.count(grid, gridmod.count_seeds(seeds))
+            if count > gridmod.MAX_COUNT:
+                raise gridmod.GridError(f"{count:,} members is more than one sweep can "
+                                        f"hold ({gridmod.MAX_COUNT:,}): split the study")
+            if count > MAX_MEMBERS and not yes:
+                raise typer.BadParameter(f"{count:,} members: pass --yes to make that many",
+                                         param_hint="--yes")
+            points = gridmod.points(base, grid)
+            seed_list = gridmod.parse_seeds(seeds)
+        except gridmod.GridError as e:
+            raise typer.BadParameter(str(e)) from None
+        from sincos_cli import budget
+
+        try:  # the member that needs the most memory, times the workers training at once
+            budget.check_train(max((cfg for _, cfg in points), key=budget.train_bytes),
+                               workers=1 if cluster else (workers or os.cpu_count() or 1))
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+        plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
+    sweep_id, groups, code, message, _ = run_sweep(
+        root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
+        checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
+        restart_damaged=restart_damaged)
+    if as_json:
+        emit_json(groups)
+    else:
+        print(sweep_id)
+    if message:
+        print(f"Error: {message}" if code else message, file=sys.stderr)
+    if code in (129, 130, 143):
+        print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
+    if code:
+        raise typer.Exit(code)

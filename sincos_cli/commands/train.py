@@ -1,0 +1,124 @@
+"""`sincos train`: one run, new or resumed."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+from typer._click.core import ParameterSource
+
+from sincos_cli.errors import SincosError
+
+from .common import (
+    ARGV,
+    MAX_THREADS,
+    Device,
+    Json,
+    Quiet,
+    RunsDir,
+    View,
+    ViewOpt,
+    complete_runs,
+    emit_json,
+    given_settings,
+    guarded,
+    with_settings,
+)
+
+
+@guarded
+@with_settings
+def train(
+    ctx: typer.Context,
+    seed: Annotated[int | None, typer.Option(
+        min=0, max=2**32 - 1, show_default="random",
+        help="Torch seed; drawn and recorded if not given.")] = None,
+    log_every: Annotated[int, typer.Option(min=1, help="Plain progress line every N steps.")] = 10,
+    checkpoint_every: Annotated[int, typer.Option(
+        min=0, help="Save checkpoint and trace every N steps; 0 = only at the end.")] = 100,
+    runs_dir: RunsDir = None,
+    name: Annotated[str | None, typer.Option(help="Run id instead of the next run-NN.")] = None,
+    resume: Annotated[str | None, typer.Option(
+        help="Continue an interrupted, crashed or completed run in place (id, number, "
+        "latest or path); --steps gives the new total.", autocompletion=complete_runs)] = None,
+    threads: Annotated[int, typer.Option(
+        min=0, max=MAX_THREADS, help="Torch CPU threads; 0 = torch's default. 1 is fastest "
+        "for this model.")] = 1,
+    live: Annotated[bool, typer.Option(
+        "--live", help="Show the tutorial's plot while training: in a window where there is "
+        "a display, else in the terminal (stderr); replaces the progress bar.")] = False,
+    view: ViewOpt = View["window"],
+    device: Annotated[Device, typer.Option(help="Where to train.")] = Device["cpu"],
+    quiet: Quiet = False,
+    as_json: Json = False,
+    **settings,
+):
+    """Train the LSTM; prints the run id (or the summary with --json).
+
+    Examples:
+
+        sincos train --steps 501
+
+        RUN=$(sincos train --hidden 32 --lr 0.003 --quiet)
+
+        sincos train --live --view history
+
+        sincos train --resume run-07 --steps 1000
+    """
+    from sincos_cli import budget
+    from sincos_cli.config import resolve as resolve_config
+    from sincos_cli.launch import train_run
+    from sincos_cli.runs import check_name
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+
+    recipe = settings.pop("recipe")
+    given = given_settings(ctx, {**settings, "seed": seed})
+    root = pick_runs_dir(runs_dir)
+    shown = None
+    if live:
+        from sincos_cli.live import choose
+
+        try:
+            shown = (choose(), view.value)
+        except SincosError as e:
+            raise typer.BadParameter(str(e), param_hint="--live") from None
+    elif ctx.get_parameter_source("view") == ParameterSource.COMMANDLINE:
+        raise typer.BadParameter("--view is for --live (or sincos animate)",
+                                 param_hint="--view")
+    cfg = None
+    if resume is not None:
+        if name is not None:
+            raise typer.BadParameter("--name cannot be used with --resume", param_hint="--name")
+        if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
+            given["recipe"] = recipe.value
+    else:
+        if name is not None:
+            try:
+                check_name(name)
+            except SincosError as e:
+                raise typer.BadParameter(str(e), param_hint="--name") from None
+        if "seed" not in given:
+            import secrets
+
+            given["seed"] = secrets.randbelow(2**31)
+        cfg = resolve_config(given, recipe.value)
+        try:
+            cfg.validate()
+            budget.check_train(cfg)
+        except ValueError as e:
+            raise typer.BadParameter(str(e)) from None
+    path, summary, code = train_run(
+        cfg, root=root, name=name, device=device.value, threads=threads,
+        checkpoint_every=checkpoint_every, argv=ARGV, quiet=quiet,
+        log_every=log_every, resume=resume, given=given, live=shown)
+    if as_json:
+        emit_json({"id": path.name, "status": "completed" if code == 0 else "interrupted",
+                   **summary})
+    else:
+        print(path.name)
+    if code:
+        # Even with --quiet: how to continue is not progress chatter.
+        print(f"interrupted at step {summary['steps']}; resume with: sincos train "
+              f"--resume {path.name}", file=sys.stderr)
+        raise typer.Exit(code)
