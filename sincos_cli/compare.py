@@ -15,7 +15,8 @@ from .config import LEGACY
 from .errors import SincosError
 from .runs import read_json, sort_key, status
 
-RESULT_COLUMNS = ("final_loss", "best_loss", "eval_mse", "train_seconds", "created")
+RESULTS = ("eval_mse", "final_loss", "best_loss")  # shown right after id and status
+TIMES = ("train_seconds", "created")
 HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
 
 
@@ -28,6 +29,12 @@ class Row:
     config: dict = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     problem: str | None = None  # why the row is `corrupt`
+    error: str | None = None  # a failed or interrupted run's one-line reason
+    sweep: str | None = None
+    argv: list | None = None
+    host: str | None = None
+    tags: list = field(default_factory=list)
+    note: str | None = None
 
     def value(self, key: str):
         if key in ("id", "status", "created"):
@@ -46,7 +53,10 @@ class Row:
         return self.value(key)
 
     def to_json(self) -> dict:
-        return {"id": self.id, "status": self.status, "created": self.created,
+        """What run.json, config.json, summary.json and meta.json say of the run."""
+        return {"id": self.id, "status": self.status, "error": self.error,
+                "created": self.created, "sweep": self.sweep, "tags": self.tags,
+                "note": self.note, "host": self.host, "argv": self.argv,
                 "path": str(self.path), "config": self.config, "summary": self.summary,
                 **({"problem": self.problem} if self.problem else {})}
 
@@ -64,12 +74,20 @@ def load_row(path: Path) -> Row:
     try:
         run = read_json(path / "run.json")
         row.created = run.get("created")
+        row.error, row.sweep = run.get("error"), run.get("sweep")
+        row.argv, row.host = run.get("argv"), run.get("host")
         # A setting added after the run was made reads as what it was trained with.
-        row.config = {**LEGACY, **read_json(path / "config.json")}
+        config = read_json(path / "config.json")
+        row.config = {**config, **{k: v for k, v in LEGACY.items() if k not in config}}
     except SincosError as e:
         row.problem = str(e)
         return row
     row.status = status(run)
+    if (path / "meta.json").exists():
+        from .store import read_meta
+
+        meta = read_meta(path)
+        row.tags, row.note = meta["tags"], meta["note"]
     if (path / "summary.json").exists():
         try:
             row.summary = read_json(path / "summary.json")
@@ -89,12 +107,62 @@ def differing(rows: list[Row]) -> list[str]:
 
 
 def columns(rows: list[Row], show_all: bool) -> list[str]:
+    """Results first (id, status, eval_mse, final_loss, best_loss, steps), then the
+    settings that differ (all with show_all), then times, then tags where any run has one."""
     settings = differing(rows)
     if show_all:
         settings = []
         for r in rows:
             settings += [k for k in r.config if k not in settings and k not in HIDDEN_SETTINGS]
-    return ["id", "status", "steps", *settings, *RESULT_COLUMNS]
+    tags = ["tags"] if any(r.tags for r in rows) else []
+    return ["id", "status", *RESULTS, "steps", *settings, *TIMES, *tags]
+
+
+def table_value(row: Row, col: str):
+    """A row's value for a table column: a failed run's status carries its error."""
+    if col == "status" and row.error and row.status in ("failed", "corrupt"):
+        return f"{row.status}: {row.error}"
+    if col == "tags":
+        return ",".join(row.tags) or None
+    return row.value(col)
+
+
+def _sorted(items, key: str, value):
+    """Items by value(item, name) (`-name` descending), missing values always last."""
+    desc, name = key.startswith("-"), key.lstrip("-")
+    present = [r for r in items if value(r, name) is not None]
+    missing = [r for r in items if value(r, name) is None]
+
+    def k(r):
+        v = value(r, name)
+        return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+    return sorted(present, key=k, reverse=desc) + missing
+
+
+GROUP_SORT = {"eval_median": ("eval_mse", "median"), "eval_mean": ("eval_mse", "mean"),
+              "eval_min": ("eval_mse", "min"), "eval_max": ("eval_mse", "max"),
+              "loss_median": ("final_loss", "median"), "loss_mean": ("final_loss", "mean"),
+              "loss_min": ("final_loss", "min"), "loss_max": ("final_loss", "max")}
+
+
+def group_value(g: dict, name: str):
+    if name in GROUP_SORT:
+        metric, stat = GROUP_SORT[name]
+        return g[metric][stat]
+    if name == "ok":
+        return g["ok_count"] / g["n"] if g["n"] else None
+    return g.get(name)
+
+
+def sort_groups(stats: list[dict], key: str | None, keys: list[str]) -> list[dict]:
+    """--group-by rows by a column of their table (ok, n, eval_median…); ValueError naming
+    the valid ones otherwise."""
+    if not key:
+        return stats
+    known = [*keys, "n", "ok", "completed", "failed", *GROUP_SORT]
+    if key.lstrip("-") not in known:
+        raise ValueError(f"unknown column {key.lstrip('-')!r}; choose from {', '.join(known)}")
+    return _sorted(stats, key, group_value)
 
 
 def sort_rows(rows: list[Row], key: str | None, known: list[str]) -> list[Row]:
@@ -107,13 +175,7 @@ def sort_rows(rows: list[Row], key: str | None, known: list[str]) -> list[Row]:
         raise ValueError(f"unknown column {name!r}; choose from {', '.join(known)}")
     if name == "id":
         return rows[::-1] if desc else rows
-    present = [r for r in rows if r.value(name) is not None]
-    missing = [r for r in rows if r.value(name) is None]
-
-    def k(r):
-        v = r.value(name)
-        return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
-    return sorted(present, key=k, reverse=desc) + missing
+    return _sorted(rows, key, lambda r, n: r.value(n))
 
 
 def cell(value, key: str) -> str:
@@ -122,7 +184,7 @@ def cell(value, key: str) -> str:
     if key == "created":
         return str(value).replace("T", " ")[:16]
     if isinstance(value, bool):
-        return str(value).lower()
+        return str(value).lower()  # as in CSV and JSON
     if isinstance(value, float):
         if key == "train_seconds":
             return f"{value:.2f}"
@@ -143,14 +205,20 @@ def plain_table(header: list[str], body: list[list[str]]) -> str:
 
 SHORT = {"final_loss": "final", "best_loss": "best", "eval_mse": "eval",
          "train_seconds": "secs", "completed": "done", "created": "created"}
-DROP_FIRST = ("created", "train_seconds", "best_loss", "loss_min", "loss_max", "loss_median",
-              "eval_min", "eval_max", "final_loss")
+# Never dropped to fit: what a run is, and how it did.
+KEEP = ("id", "status", "eval_mse", "final_loss", "eval_median", "ok", "members")
+# Dropped first: times, then spreads; settings go (from the right) before any result.
+DROP_FIRST = ("created", "train_seconds", "tags", "loss_min", "loss_max", "eval_min",
+              "eval_max", "loss_mean±std", "loss_median", "eval_mean±std", "completed",
+              "failed")
+DROP_LAST = ("steps", "best_loss", "eval_best", "grid")
 
 
 def fit(cols: list[str], body: list[list[str]], width: int):
     """Columns that fit `width` characters with rich's simple table (a column's width plus
-    3): shorter headers first, then columns dropped, least telling first. Returns (headers,
-    kept column indices, dropped column names)."""
+    3): shorter headers first, then columns dropped: times and spreads, then settings from
+    the right, then steps and best_loss; never id, status and the main results (KEEP).
+    Returns (headers, kept column indices, dropped column names)."""
     def need(heads, keep):
         return sum(max(len(heads[i]), *(len(r[i]) for r in body)) if body else len(heads[i])
                    for i in keep) + 3 * len(keep)
@@ -159,15 +227,15 @@ def fit(cols: list[str], body: list[list[str]], width: int):
     heads = list(cols)
     if need(heads, keep) > width:
         heads = [SHORT.get(c, c) for c in cols]
+    settings = [c for c in reversed(cols)
+                if c not in KEEP and c not in DROP_FIRST and c not in DROP_LAST]
     dropped = []
-    for name in DROP_FIRST:
+    for name in (*DROP_FIRST, *settings, *DROP_LAST):
         if need(heads, keep) <= width:
             break
-        if name in cols and cols.index(name) in keep and len(keep) > 2:
+        if name in cols and cols.index(name) in keep:
             keep.remove(cols.index(name))
             dropped.append(name)
-    while need(heads, keep) > width and len(keep) > 2:  # still too wide: from the right
-        dropped.append(cols[keep.pop()])
     return heads, keep, dropped
 
 
@@ -187,8 +255,9 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
     heads, keep, dropped = fit(cols, body, console.width)
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for i in keep:
+        left = cols[i] in ("id", "status", "created", "tags", "grid", "members")
         table.add_column(heads[i], no_wrap=True, overflow="ellipsis",
-                         justify="left" if cols[i] in ("id", "status", "created") else "right")
+                         justify="left" if left else "right")
     for row in body:
         table.add_row(*[row[i] for i in keep])
     console.print(table)
@@ -203,12 +272,12 @@ def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[lis
     def num(v, fmt="{:.2e}"):
         return "-" if v is None else fmt.format(v)
 
-    cols = [*keys, "n", "completed", "failed", "ok", "eval_mean±std", "eval_median", "eval_min",
+    cols = [*keys, "n", "ok", "completed", "failed", "eval_mean±std", "eval_median", "eval_min",
             "eval_max", "loss_mean±std", "loss_median", "loss_min", "loss_max"]
     body = []
     for g in stats:
-        row = [cell(g[k], k) for k in keys] + [str(g["n"]), str(g["completed"]),
-                                              str(g["failed"]), f"{g['ok']:.0%}"]
+        row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"], str(g["completed"]),
+                                              str(g["failed"])]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
             row += [f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None

@@ -112,7 +112,7 @@ def check_checkpoint_config(path: Path, ckpt: dict, config: dict) -> None:
 def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,
               threads: int, checkpoint_every: int, argv: list[str], quiet: bool,
               log_every: int, resume: str | None = None, given: dict | None = None,
-              live: tuple[str, str] | None = None):
+              live: tuple[str, str] | None = None, meta: dict | None = None):
     """Train (or resume) one run; return (run folder, summary, exit code).
 
     live: (kind, view) to show training in a window or the terminal instead of progress.
@@ -144,7 +144,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
             try:
                 lock = _lock(path)
                 rec = Recorder(path, trainer, checkpoint_every)
-                rec.start(argv, str(dev))
+                rec.start(argv, str(dev), meta=meta)
             except BaseException:
                 # Nothing was trained yet: leave no half-made folder behind.
                 import shutil

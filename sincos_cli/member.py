@@ -164,7 +164,8 @@ def _train(path: Path, job: dict, stop) -> dict:
             trainer.load_checkpoint(ckpt)
             rec.resume(job["argv"], "cpu", ckpt)
         else:
-            rec.start(job["argv"], "cpu", extra={"sweep": job["sweep"]})
+            rec.start(job["argv"], "cpu", extra={"sweep": job["sweep"]},
+                      meta=job.get("meta"))
 
         def reason() -> str:
             return ("stopped: the sweep's driver ended" if _TERM

@@ -55,8 +55,12 @@ class Recorder:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self, argv: list[str], device: str, extra: dict | None = None) -> None:
-        """A new run; `extra` adds keys to run.json (a sweep member's "sweep")."""
+    def start(self, argv: list[str], device: str, extra: dict | None = None,
+              meta: dict | None = None) -> None:
+        """A new run; `extra` adds keys to run.json (a sweep member's "sweep"); `meta` is
+        its tags and note (meta.json), when it has any."""
+        if meta and (meta.get("tags") or meta.get("note")):
+            atomic_write_json(self.path / "meta.json", meta)
         cfg = self.trainer.cfg
         atomic_write_json(self.path / "config.json", cfg.to_dict())
         atomic_write_json(self.path / "run.json", {

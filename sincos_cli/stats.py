@@ -33,11 +33,12 @@ def group_rows(rows, keys: list[str]) -> list[list]:
 
 def groups(rows, keys: list[str], threshold: float) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
-    {KEY: value…, "n", "completed", "failed", "ok", "eval_mse": {…}, "final_loss": {…}}.
+    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "completed", "failed",
+    "eval_mse": {…}, "final_loss": {…}}.
 
     `n` counts every run of the group, whatever its status.
 
-    `ok` is the share of the group's runs whose eval_mse is at most `threshold` (a run
+    `ok` counts the group's runs whose eval_mse is at most `threshold`, out of n (a run
     without eval_mse, e.g. failed, is not ok). `rows` need .status, .setting(key) and
     .value(key).
     """
@@ -46,9 +47,9 @@ def groups(rows, keys: list[str], threshold: float) -> list[dict]:
         evals = [r.value("eval_mse") for r in members]
         ok = sum(1 for v in evals if isinstance(v, (int, float)) and v <= threshold)
         out.append({**{k: members[0].setting(k) for k in keys}, "n": len(members),
+                    "ok": f"{ok}/{len(members)}", "ok_count": ok,
                     "completed": sum(r.status == "completed" for r in members),
                     "failed": sum(r.status == "failed" for r in members),
-                    "ok": ok / len(members),
                     **{m: describe([r.value(m) for r in members]) for m in METRICS}})
     return out
 

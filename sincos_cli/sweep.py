@@ -48,7 +48,8 @@ POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
 
 
 def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
-           members, count: int, checkpoint_every: int) -> tuple[Path, dict]:
+           members, count: int, checkpoint_every: int,
+           meta: dict | None = None) -> tuple[Path, dict]:
     """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
     signal halfway, none of them is left behind."""
     sweep = allocate_many(root, 1, "sweep")[0]
@@ -59,7 +60,7 @@ def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int]
                "pid": os.getpid(), "pid_start": process_start(os.getpid()),
                "host": socket.gethostname(), "created": utc_now(), "ended": None,
                "base": base, "grid": grid, "seeds": seeds,
-               "checkpoint_every": checkpoint_every,
+               "checkpoint_every": checkpoint_every, **({"meta": meta} if meta else {}),
                "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
                             "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
         atomic_write_json(sweep / "sweep.json", doc)
@@ -166,7 +167,8 @@ def plan_jobs(home: Path, doc: dict, argv: list[str], restart_damaged: bool = Fa
 
 def _job(m: dict, mode: str, doc: dict, argv: list[str]) -> dict:
     return {"id": m["run"], "config": m["config"], "mode": mode, "argv": argv,
-            "sweep": doc["id"], "checkpoint_every": doc["checkpoint_every"]}
+            "sweep": doc["id"], "checkpoint_every": doc["checkpoint_every"],
+            "meta": doc.get("meta")}
 
 
 def _move_aside(path: Path) -> Path:
@@ -333,7 +335,7 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
 
 def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
-              threshold: float, restart_damaged: bool = False):
+              threshold: float, restart_damaged: bool = False, meta: dict | None = None):
     """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
     exit code, message or None, final status)."""
     from . import engines
@@ -367,7 +369,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         else:
             base, grid, seeds, members, count = plan
             sweep, doc = create(root, argv, base, grid, seeds, members, count,
-                                checkpoint_every)
+                                checkpoint_every, meta)
             fd = lock(sweep)
             home = sweep.parent
             jobs, done = plan_jobs(home, doc, argv)

@@ -25,9 +25,14 @@ def test_plain_progress_lines_every_log_every(cli, runs_dir):
     res = cli("train", *[a for a in TINY if a != "--quiet"], "--log-every", "15")
     assert res.exit_code == 0
     assert res.stdout == "run-01\n"
-    lines = res.stderr.splitlines()
+    *lines, closing = res.stderr.splitlines()
     assert [ln.split()[1] for ln in lines] == ["0", "15", "30", "39"]
     assert all(ln.startswith("step ") and " loss " in ln for ln in lines)
+    # how the run did, in one closing line, as --json's summary says it
+    summary = read(runs_dir / "run-01" / "summary.json")
+    assert closing == (f"run-01 completed: 40 steps in {summary['train_seconds']:.1f} s, "
+                       f"final_loss {summary['final_loss']:.3e}, "
+                       f"eval_mse {summary['eval_mse']:.3e}")
 
 
 def test_json_prints_the_summary(cli):

@@ -32,8 +32,8 @@ def test_table_shows_what_differs_and_how_each_did(cli, three):
     res = cli("compare")
     assert res.exit_code == 0 and res.stderr == ""
     head, rows = table(res.stdout)
-    assert head == ["id", "status", "steps", "hidden", "lr", "final_loss", "best_loss",
-                    "eval_mse", "train_seconds", "created"]
+    assert head == ["id", "status", "eval_mse", "final_loss", "best_loss", "steps", "hidden",
+                    "lr", "train_seconds", "created"]
     assert [r["id"] for r in rows] == ["run-01", "run-02", "run-03"]
     assert [r["hidden"] for r in rows] == ["4", "8", "8"]
     assert [r["lr"] for r in rows] == ["0.006", "0.006", "0.01"]

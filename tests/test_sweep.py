@@ -101,7 +101,7 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
                              env=env).stdout)
     assert len(rows) == 4 and all(r["n"] == 1 for r in rows)
     csv = sincos("compare", "sweep-01", "--csv", env=env).stdout.splitlines()
-    assert csv[0].startswith("hidden,n,completed,failed,ok,eval_mse_mean,eval_mse_std")
+    assert csv[0].startswith("hidden,n,ok,ok_count,completed,failed,eval_mse_mean,eval_mse_std")
     png = runs_dir.parent / "bands.png"
     assert sincos("compare", "sweep-01", "--plot", png, env=env).returncode == 0
     assert png.stat().st_size > 1000

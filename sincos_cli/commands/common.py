@@ -207,3 +207,85 @@ def given_settings(ctx, settings: dict) -> dict:
 RunArg = Annotated[str, typer.Argument(
     help="The run: its id (run-01), number (1), 'latest', or a path to its folder.",
     autocompletion=complete_runs)]
+
+
+# -- selecting runs (compare, rm, report) ------------------------------------------------------
+
+Where = Annotated[list[str] | None, typer.Option(
+    "--where", help="KEY OP VALUE (OP: = != < <= > >=) on a setting, a result, status, sweep "
+    "or tag; repeat to combine, e.g. --where hidden=20 --where 'eval_mse<1e-3' --where "
+    "tag=baseline.", show_default=False)]
+SUMMARY_KEYS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
+                "steps_per_second", "created")
+
+
+def parse_where(where: list[str]):
+    """--where filters, checked before any run is read (exit 2 on an unknown key)."""
+    from dataclasses import fields
+
+    from sincos_cli.config import TrainConfig
+    from sincos_cli.store import FilterError
+    from sincos_cli.store import parse_where as parse
+
+    try:
+        return parse(where, [f.name for f in fields(TrainConfig)] + list(SUMMARY_KEYS))
+    except FilterError as e:
+        raise typer.BadParameter(str(e), param_hint="--where") from None
+
+
+def load_rows(paths, wheres=(), statuses=(), older_than=None, warn: bool = True):
+    """The rows of these run folders that pass the filters; damaged runs are warned of."""
+    from sincos_cli.compare import load_row
+    from sincos_cli.store import select
+
+    rows = [load_row(p) for p in paths]
+    if warn:
+        for r in rows:
+            if r.problem:
+                print(f"warning: {r.id} is {r.status}: {r.problem}", file=sys.stderr)
+    return select(rows, wheres, statuses, older_than)
+
+
+def select_rows(root: Path, runs: list[str] | None, where: list[str]):
+    """compare's selection: the runs named (a sweep stands for its members), or every run,
+    then --where."""
+    from sincos_cli.runs import expand, list_runs
+
+    wheres = parse_where(where)
+    return load_rows(expand(root, runs) if runs else list_runs(root), wheres)
+
+
+def no_runs(root: Path) -> None:
+    print(f"No runs in {root.resolve()} yet: start one with `sincos train`, or point "
+          "elsewhere with --runs-dir DIR or SINCOS_RUNS_DIR=DIR.", file=sys.stderr)
+
+
+def write_csv(cols: list[str], rows) -> None:
+    """CSV on stdout: empty for missing values, booleans as true/false (as the table and
+    JSON write them)."""
+    import csv
+
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(cols)
+    writer.writerows([["" if v is None else str(v).lower() if isinstance(v, bool) else v
+                       for v in row] for row in rows])
+
+
+Tags = Annotated[list[str] | None, typer.Option(
+    "--tag", help="A tag for the run (repeat for more): a plain word; `sincos tag` changes "
+    "them later.", show_default=False)]
+Note = Annotated[str | None, typer.Option(
+    help="A note for the run; `sincos note` changes it later.", show_default=False)]
+
+
+def meta_of(tags: list[str] | None, note: str | None) -> dict | None:
+    """meta.json's content for --tag and --note, checked (exit 2 on a bad tag)."""
+    if not tags and not note:
+        return None
+    from sincos_cli.store import FilterError, check_tag
+
+    try:
+        checked = [check_tag(t) for t in tags or []]
+    except FilterError as e:
+        raise typer.BadParameter(str(e), param_hint="--tag") from None
+    return {"tags": list(dict.fromkeys(checked)), "note": note or None}

@@ -1,4 +1,5 @@
-"""`sincos compare`: runs side by side, or statistics over groups of them."""
+"""`sincos compare`: runs side by side (sweeps folded to a row each), or statistics over
+groups of them."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import typer
 
 from .common import (
     RunsDir,
+    Where,
     _positive_float,
     complete_runs_and_sweeps,
     emit_json,
     guarded,
+    no_runs,
+    select_rows,
+    write_csv,
 )
 
 
@@ -21,14 +26,27 @@ from .common import (
 def compare(
     runs: Annotated[list[str] | None, typer.Argument(
         help="Runs to compare (id, number, latest or path; a sweep id stands for its "
-        "members).", show_default="every run",
+        "members).", show_default="every run, sweeps folded",
         autocompletion=complete_runs_and_sweeps)] = None,
+    where: Where = None,
+    last: Annotated[int | None, typer.Option(
+        min=1, help="Only the N most recently created runs (after --where).",
+        show_default=False)] = None,
+    best: Annotated[int | None, typer.Option(
+        min=1, help="Only the best N by --sort (default: eval_mse).", show_default=False)
+    ] = None,
     sort: Annotated[str | None, typer.Option(
-        help="Sort by a column, e.g. eval_mse; -eval_mse for descending.")] = None,
+        help="Sort by a column the table shows, e.g. eval_mse (-eval_mse: descending); "
+        "with --group-by: ok, n, eval_median, loss_median… An unknown name lists the valid "
+        "ones.", show_default="by id")] = None,
+    flat: Annotated[bool, typer.Option(
+        "--flat", help="Every run on its own row (with no run named, sweeps are folded "
+        "to one row each in the table).")] = False,
     show_all: Annotated[bool, typer.Option(
         "--all", help="Show every setting, not only those that differ.")] = False,
     as_json: Annotated[bool, typer.Option(
-        "--json", help="A JSON list with each run's full config and summary.")] = False,
+        "--json", help="A JSON list: each run's status, error, sweep, tags, note, argv, "
+        "host, config and summary.")] = False,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows.")] = False,
     plot: Annotated[Path | None, typer.Option(
         help="Also draw the loss curves to this .png, .svg or .pdf (with --group-by: each "
@@ -37,20 +55,23 @@ def compare(
         help="KEY[,KEY]: one row per group of runs with statistics over them (for a sweep, "
         "default: its grid keys).", show_default=False)] = None,
     threshold: Annotated[float, typer.Option(
-        callback=_positive_float, help="--group-by: `ok` is the share of runs with "
-        "eval_mse at most this.")] = 1e-4,
+        callback=_positive_float, help="--group-by: a run is ok when its eval_mse is at "
+        "most this.")] = 1e-4,
     runs_dir: RunsDir = None,
 ):
-    """Show runs side by side: what differs, how each did. With no run named, lists all.
+    """Show runs side by side: how each did, then what differs. With no run named, every
+    run, each sweep folded to one row (--flat: every run).
 
     Examples:
 
-        sincos compare --sort eval_mse
+        sincos compare --sort eval_mse --best 10
+
+        sincos compare --where hidden=20 --where 'eval_mse<1e-3'
 
         sincos compare sweep-01 --group-by hidden --plot bands.png
     """
     from sincos_cli import compare as cmp
-    from sincos_cli.runs import expand, list_runs, sweep_path
+    from sincos_cli.runs import read_json, sweep_path
     from sincos_cli.runs import runs_dir as pick_runs_dir
 
     if as_json and as_csv:
@@ -63,37 +84,40 @@ def compare(
 
         check_output(plot, None)
     root = pick_runs_dir(runs_dir)
-    paths = expand(root, runs) if runs else list_runs(root)
     keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
-    if keys is None and runs:
-        sweeps = [sweep_path(root, r) for r in runs]
-        if len(runs) == 1 and sweeps[0] is not None:  # a sweep groups by its grid keys
-            from sincos_cli.runs import read_json
+    if keys is None and runs and len(runs) == 1:
+        sweep = sweep_path(root, runs[0])
+        if sweep is not None:  # a sweep groups by its grid keys
+            keys = list(read_json(sweep / "sweep.json").get("grid", {})) or None
+    curves = None
+    if plot is not None and keys is None and not (where or best or last):
+        # start reading the curves while the rows load
+        from sincos_cli.plot import Curves, columns_of
+        from sincos_cli.runs import expand, list_runs
 
-            keys = list(read_json(sweeps[0] / "sweep.json").get("grid", {})) or None
-    if not paths:
+        curves = Curves(expand(root, runs) if runs else list_runs(root), columns_of())
+    rows = select_rows(root, runs, where or [])
+    if not rows:
         if as_json:
             emit_json([])
+        elif not (where or runs):
+            no_runs(root)
         else:
-            print(f"No runs in {root} yet: start one with `sincos train`.", file=sys.stderr)
+            print("No runs match.", file=sys.stderr)
         return
-    curves = None
-    if plot is not None and keys is None:  # start reading the curves while rows load
-        from sincos_cli.plot import Curves, columns_of
-
-        curves = Curves(paths, columns_of())
-    rows = [cmp.load_row(p) for p in paths]
-    for r in rows:
-        if r.problem:
-            print(f"warning: {r.id} is {r.status}: {r.problem}", file=sys.stderr)
     if keys is not None:
-        return _compare_groups(rows, keys, threshold, as_json, as_csv, plot)
+        return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot)
     cols = cmp.columns(rows, show_all)
-    known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))})
+    known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
     try:
-        rows = cmp.sort_rows(rows, sort, known)
+        rows = cmp.sort_rows(rows, sort or ("eval_mse" if best else None), known)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
+    if best:
+        rows = rows[:best]
+    if last:
+        newest = sorted(rows, key=lambda r: str(r.created or ""))[-last:]
+        rows = [r for r in rows if r in newest]
     if plot is not None:
         from sincos_cli.plot import loss_curves
 
@@ -104,20 +128,49 @@ def compare(
     if as_json:
         emit_json([r.to_json() for r in rows])
     elif as_csv:
-        import csv
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(cols)
-        writer.writerows([["" if r.value(c) is None else r.value(c) for c in cols]
-                          for r in rows])
+        cols = [*cols[:2], "error", *cols[2:]] if "tags" in cols else \
+            [*cols[:2], "error", *cols[2:], "tags"]
+        write_csv(cols, [[cmp.table_value(r, c) if c == "tags" else
+                          (r.error if c == "error" else r.value(c)) for c in cols]
+                         for r in rows])
     elif plot is not None:
         print(plot)
+    elif not (runs or flat or best or last):
+        _folded(rows, root, show_all)
     else:
-        cmp.print_table(cols, [[cmp.cell(r.value(c), c) for c in cols] for r in rows])
+        cmp.print_table(cols, [[cmp.cell(cmp.table_value(r, c), c) for c in cols]
+                               for r in rows])
 
 
-def _compare_groups(rows, keys: list[str], threshold: float, as_json: bool, as_csv: bool,
-                    plot: Path | None) -> None:
+def _folded(rows, root: Path, show_all: bool) -> None:
+    """The table with each sweep as one row, then the runs outside sweeps."""
+    from sincos_cli import compare as cmp
+    from sincos_cli.store import fold
+
+    sweeps, loose = fold(rows, root)
+    if sweeps:
+        cols = ["id", "status", "members", "eval_median", "eval_best", "grid"]
+        body = []
+        for sw in sweeps:
+            counts = ", ".join(f"{n} {st}" for st, n in sorted(sw["by_status"].items()))
+            body.append([sw["id"], sw["status"], f"{sw['members']}: {counts}",
+                         cmp.cell(sw["eval_median"], "eval_mse"),
+                         cmp.cell(sw["eval_best"], "eval_mse"),
+                         " × ".join(sw["grid"]) or "seeds"])
+        cmp.print_table(cols, body)
+        if loose:
+            print(file=sys.stdout)
+    if loose:
+        cols = cmp.columns(loose, show_all)
+        cmp.print_table(cols, [[cmp.cell(cmp.table_value(r, c), c) for c in cols]
+                               for r in loose])
+    if sweeps:
+        print(f"({len(sweeps)} sweep{'s' * (len(sweeps) > 1)} folded: name one, e.g. "
+              f"`sincos compare {sweeps[0]['id']}`, or --flat for every run)", file=sys.stderr)
+
+
+def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
+                    as_json: bool, as_csv: bool, plot: Path | None) -> None:
     from sincos_cli import compare as cmp
     from sincos_cli.stats import flatten, groups
 
@@ -126,7 +179,10 @@ def _compare_groups(rows, keys: list[str], threshold: float, as_json: bool, as_c
     if unknown:
         raise typer.BadParameter(f"unknown setting {unknown[0]!r}; choose from "
                                  f"{', '.join(sorted(known))}", param_hint="--group-by")
-    stats = groups(rows, keys, threshold)
+    try:
+        stats = cmp.sort_groups(groups(rows, keys, threshold), sort, keys)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--sort") from None
     if plot is not None:
         from sincos_cli.plot import bands
 
@@ -137,12 +193,8 @@ def _compare_groups(rows, keys: list[str], threshold: float, as_json: bool, as_c
     if as_json:
         emit_json(stats)
     elif as_csv:
-        import csv
-
         flat = [flatten(g) for g in stats]
-        writer = csv.DictWriter(sys.stdout, fieldnames=list(flat[0]), lineterminator="\n")
-        writer.writeheader()
-        writer.writerows([{k: "" if v is None else v for k, v in f.items()} for f in flat])
+        write_csv(list(flat[0]), [list(f.values()) for f in flat])
     elif plot is not None:
         print(plot)
     else:

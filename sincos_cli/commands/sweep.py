@@ -12,13 +12,16 @@ from typer._click.core import ParameterSource
 from .common import (
     ARGV,
     MAX_THREADS,
+    Note,
     Quiet,
     RunsDir,
+    Tags,
     _positive_float,
     complete_sweeps,
     emit_json,
     given_settings,
     guarded,
+    meta_of,
     with_settings,
 )
 
@@ -46,6 +49,8 @@ def sweep(
         show_default=False, autocompletion=complete_sweeps)] = None,
     yes: Annotated[bool, typer.Option(
         "--yes", "-y", help=f"Allow more than {MAX_MEMBERS:,} members.")] = False,
+    tag: Tags = None,
+    note: Note = None,
     restart_damaged: Annotated[bool, typer.Option(
         "--restart-damaged", help="--resume: move members whose files cannot be read "
         "aside (to RUN.damaged) and train them again; without it they stop the resume.")
@@ -76,12 +81,13 @@ def sweep(
     from sincos_cli.sweep import run_sweep
 
     root = pick_runs_dir(runs_dir)
+    meta = meta_of(tag, note)
     recipe = settings.pop("recipe")
     base = given_settings(ctx, settings)
     if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
         base["recipe"] = recipe.value
     if resume is not None:
-        if base or seeds or set_:
+        if base or seeds or set_ or meta:
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
         plan = None
@@ -116,7 +122,7 @@ def sweep(
     sweep_id, groups, code, message, _ = run_sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
-        restart_damaged=restart_damaged)
+        restart_damaged=restart_damaged, meta=meta)
     if as_json:
         emit_json(groups)
     else:

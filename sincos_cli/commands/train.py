@@ -15,16 +15,28 @@ from .common import (
     MAX_THREADS,
     Device,
     Json,
+    Note,
     Quiet,
     RunsDir,
+    Tags,
     View,
     ViewOpt,
     complete_runs,
     emit_json,
     given_settings,
     guarded,
+    meta_of,
     with_settings,
 )
+
+
+def closing_line(run: str, status: str, summary: dict) -> str:
+    """How the run did, in one line on stderr (what --json's summary says)."""
+    def num(k, fmt="{:.3e}"):
+        v = summary.get(k)
+        return "-" if v is None else fmt.format(v)
+    return (f"{run} {status}: {summary.get('steps')} steps in {num('train_seconds', '{:.1f}')} "
+            f"s, final_loss {num('final_loss')}, eval_mse {num('eval_mse')}")
 
 
 @guarded
@@ -50,6 +62,8 @@ def train(
         "a display, else in the terminal (stderr); replaces the progress bar.")] = False,
     view: ViewOpt = View["window"],
     device: Annotated[Device, typer.Option(help="Where to train.")] = Device["cpu"],
+    tag: Tags = None,
+    note: Note = None,
     quiet: Quiet = False,
     as_json: Json = False,
     **settings,
@@ -87,9 +101,13 @@ def train(
         raise typer.BadParameter("--view is for --live (or sincos animate)",
                                  param_hint="--view")
     cfg = None
+    meta = meta_of(tag, note)
     if resume is not None:
         if name is not None:
             raise typer.BadParameter("--name cannot be used with --resume", param_hint="--name")
+        if meta is not None:
+            raise typer.BadParameter("--tag and --note are for new runs (sincos tag and "
+                                     "sincos note change a run's)", param_hint="--tag")
         if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
             given["recipe"] = recipe.value
     else:
@@ -98,6 +116,8 @@ def train(
                 check_name(name)
             except SincosError as e:
                 raise typer.BadParameter(str(e), param_hint="--name") from None
+            if (root / name).exists():  # before torch is imported: refused at once
+                raise SincosError(f"run {name!r} already exists in {root}")
         if "seed" not in given:
             import secrets
 
@@ -111,12 +131,15 @@ def train(
     path, summary, code = train_run(
         cfg, root=root, name=name, device=device.value, threads=threads,
         checkpoint_every=checkpoint_every, argv=ARGV, quiet=quiet,
-        log_every=log_every, resume=resume, given=given, live=shown)
+        log_every=log_every, resume=resume, given=given, live=shown, meta=meta)
     if as_json:
         emit_json({"id": path.name, "status": "completed" if code == 0 else "interrupted",
                    **summary})
     else:
         print(path.name)
+    if not quiet:
+        print(closing_line(path.name, "completed" if code == 0 else "interrupted", summary),
+              file=sys.stderr)
     if code:
         # Even with --quiet: how to continue is not progress chatter.
         print(f"interrupted at step {summary['steps']}; resume with: sincos train "

@@ -1,0 +1,199 @@
+"""The run store: `sincos show`, `sincos rm`, `sincos tag` and `sincos note`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from .common import (
+    Json,
+    RunsDir,
+    Where,
+    complete_runs_and_sweeps,
+    emit_json,
+    guarded,
+    load_rows,
+    parse_where,
+)
+
+
+@guarded
+def show(
+    target: Annotated[str, typer.Argument(
+        help="A run (id, number, latest or path) or a sweep (sweep-NN or path).",
+        autocompletion=complete_runs_and_sweeps)],
+    as_json: Json = False,
+    runs_dir: RunsDir = None,
+):
+    """One run or one sweep on one screen.
+
+    A run: status and error, settings (* marks those off their defaults), summary, times
+    and resumes, sweep, tags and note, files with sizes, and the command that reproduces
+    it. A sweep: grid, seeds, members by status, its best and worst members, and any
+    member whose folder is missing.
+
+    Examples:
+
+        sincos show latest
+
+        sincos show sweep-01 --json
+    """
+    from sincos_cli import show as sh
+    from sincos_cli.runs import resolve, sweep_path
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+
+    root = pick_runs_dir(runs_dir)
+    sweep = sweep_path(root, target)
+    doc = sh.sweep_info(sweep) if sweep is not None else sh.run_info(resolve(root, target))
+    if as_json:
+        emit_json(doc)
+    else:
+        sys.stdout.write(sh.render(doc))
+
+
+@guarded
+def rm(
+    targets: Annotated[list[str] | None, typer.Argument(
+        help="Runs and sweeps to remove (a sweep goes with its members).",
+        show_default=False, autocompletion=complete_runs_and_sweeps)] = None,
+    where: Where = None,
+    status: Annotated[str | None, typer.Option(
+        help="Only runs with one of these statuses, e.g. failed,interrupted,crashed.",
+        show_default=False)] = None,
+    older_than: Annotated[str | None, typer.Option(
+        help="Only runs created longer ago than this: 7d, 12h, 30m.",
+        show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", "-n", help="List what would go and the space it would free; remove "
+        "nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+    runs_dir: RunsDir = None,
+):
+    """Remove runs and sweeps, safely: each leaves the store in one rename, then is deleted.
+
+    A running run and the members of a running sweep are never removed. Removing a sweep
+    removes its members; a member removed alone leaves a hole that `sincos sweep --resume`
+    trains again. On a terminal it asks first.
+
+    Examples:
+
+        sincos rm run-07 --dry-run
+
+        sincos rm --status failed,interrupted --older-than 7d --yes
+
+        sincos rm sweep-02 --yes
+    """
+    from sincos_cli import store
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+
+    if not (targets or where or status or older_than):
+        raise typer.BadParameter("name runs or sweeps, or select with --where, --status or "
+                                 "--older-than", param_hint="TARGETS")
+    wheres = parse_where(where or [])
+    try:
+        age = store.parse_age(older_than) if older_than else None
+    except store.FilterError as e:
+        raise typer.BadParameter(str(e), param_hint="--older-than") from None
+    statuses = [s.strip() for s in status.split(",")] if status else []
+    root = pick_runs_dir(runs_dir)
+    try:
+        plan = store.plan_removal(root, targets or [], wheres, statuses, age, load_rows)
+    except store.FilterError as e:
+        raise typer.BadParameter(str(e), param_hint="TARGETS") from None
+    for name, why in plan.kept:
+        print(f"kept {name}: {why}", file=sys.stderr)
+    if not plan.paths:
+        print("Nothing to remove.", file=sys.stderr)
+        return
+    if not (yes or dry_run or sys.stdin.isatty()):
+        raise typer.BadParameter("no terminal to ask on: pass --yes to remove",
+                                 param_hint="--yes")
+    for p in plan.paths:
+        print(p.name)
+    what = f"{plan.runs} run{'s' * (plan.runs != 1)}" + (
+        f" and {plan.sweeps} sweep{'s' * (plan.sweeps != 1)}" if plan.sweeps else "")
+    if dry_run:
+        print(f"would remove {what}, freeing {_size(plan.bytes())}", file=sys.stderr)
+        return
+    if not yes:
+        if not typer.confirm(f"Remove {what} ({_size(plan.bytes())})?", default=False,
+                             err=True):
+            raise typer.Exit(1)
+    store.remove(plan.paths)
+    print(f"removed {what}", file=sys.stderr)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"
+
+
+@guarded
+def tag(
+    items: Annotated[list[str], typer.Argument(
+        help="Runs or sweeps (a sweep stands for its members), then +TAG to add and -TAG "
+        "to remove.", metavar="RUN... [+TAG|-TAG]...",
+        autocompletion=complete_runs_and_sweeps)],
+    runs_dir: RunsDir = None,
+):
+    """Add (+TAG) and remove (-TAG) tags: plain words, kept in each run's meta.json.
+
+    Examples:
+
+        sincos tag run-03 run-04 +baseline -draft
+
+        sincos compare --where tag=baseline
+    """
+    from sincos_cli import store
+    from sincos_cli.runs import expand
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+
+    marks = [i for i in items if i[:1] in "+-" and len(i) > 1]
+    selectors = [i for i in items if i not in marks]
+    if not marks or not selectors:
+        raise typer.BadParameter("give runs, then +TAG or -TAG", param_hint="ITEMS")
+    try:
+        add = [store.check_tag(m[1:]) for m in marks if m[0] == "+"]
+        remove = [store.check_tag(m[1:]) for m in marks if m[0] == "-"]
+    except store.FilterError as e:
+        raise typer.BadParameter(str(e), param_hint="ITEMS") from None
+    paths = expand(pick_runs_dir(runs_dir), selectors)
+    for p in paths:
+        meta = store.write_meta(p, add, remove)
+        print(f"{p.name}\t{' '.join(meta['tags'])}")
+
+
+@guarded
+def note(
+    target: Annotated[str, typer.Argument(
+        help="A run, or a sweep (for all of its members).",
+        autocompletion=complete_runs_and_sweeps)],
+    text: Annotated[str, typer.Argument(help="The note; '' clears it.")],
+    runs_dir: RunsDir = None,
+):
+    """Set a run's note (one string, kept in its meta.json).
+
+    Example:
+
+        sincos note run-03 "lr too high: diverges after warm-up"
+    """
+    from sincos_cli import store
+    from sincos_cli.runs import expand
+    from sincos_cli.runs import runs_dir as pick_runs_dir
+
+    for p in expand(pick_runs_dir(runs_dir), [target]):
+        store.write_meta(p, note=text, set_note=True)
+        print(p.name)
+
+
+def register(app) -> None:
+    app.command()(show)
+    app.command()(rm)
+    app.command(context_settings={"ignore_unknown_options": True})(tag)
+    app.command()(note)
+
