@@ -121,7 +121,8 @@ def columns(rows: list[Row], show_all: bool) -> list[str]:
 def table_value(row: Row, col: str):
     """A row's value for a table column: a failed run's status carries its error."""
     if col == "status" and row.error and row.status in ("failed", "corrupt"):
-        return f"{row.status}: {row.error}"
+        text = f"{row.status}: {row.error}"
+        return text if len(text) <= 40 else text[:39] + "…"
     if col == "tags":
         return ",".join(row.tags) or None
     return row.value(col)

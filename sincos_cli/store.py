@@ -94,10 +94,19 @@ def row_value(row, key: str):
     return row.setting(key) if key in row.config else row.value(key)
 
 
-def parse_where(exprs: list[str], keys: list[str]) -> list[Where]:
-    """`KEY OP VALUE` filters (OP one of = != < <= > >=); `keys` are those one may name
-    (besides status, sweep, tag). Unknown keys, operators and values are refused."""
-    known = sorted({*keys, "status", "sweep", "tag", "id"})
+SUMMARY_KEYS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
+                "steps_per_second", "created")
+
+
+def parse_where(exprs: list[str]) -> list[Where]:
+    """`KEY OP VALUE` filters (OP one of = != < <= > >=) on a setting, a result, status,
+    sweep, tag or id. Unknown keys, operators and values are refused."""
+    from dataclasses import fields
+
+    from .config import TrainConfig
+
+    known = sorted({*(f.name for f in fields(TrainConfig)), *SUMMARY_KEYS, "status",
+                    "sweep", "tag", "id"})
     out = []
     for expr in exprs:
         m = _WHERE.match(expr)
@@ -113,7 +122,8 @@ def parse_where(exprs: list[str], keys: list[str]) -> list[Where]:
                 raise FilterError("tags take only = and != (tag=NAME, tag!=NAME)")
             out.append(Where(key, op, check_tag(text)))
             continue
-        out.append(Where(key, op, _parse_value(text)))
+        text_keys = ("sweep", "status", "id", "created")  # compared as written
+        out.append(Where(key, op, text if key in text_keys else _parse_value(text)))
     return out
 
 

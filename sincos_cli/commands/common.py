@@ -215,20 +215,13 @@ Where = Annotated[list[str] | None, typer.Option(
     "--where", help="KEY OP VALUE (OP: = != < <= > >=) on a setting, a result, status, sweep "
     "or tag; repeat to combine, e.g. --where hidden=20 --where 'eval_mse<1e-3' --where "
     "tag=baseline.", show_default=False)]
-SUMMARY_KEYS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
-                "steps_per_second", "created")
-
-
 def parse_where(where: list[str]):
     """--where filters, checked before any run is read (exit 2 on an unknown key)."""
-    from dataclasses import fields
-
-    from sincos_cli.config import TrainConfig
     from sincos_cli.store import FilterError
     from sincos_cli.store import parse_where as parse
 
     try:
-        return parse(where, [f.name for f in fields(TrainConfig)] + list(SUMMARY_KEYS))
+        return parse(where)
     except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="--where") from None
 
