@@ -84,6 +84,9 @@ app = typer.Typer(
          "replay training as a GIF or MP4, and compare runs.",
     context_settings={"help_option_names": ["-h", "--help"]},
     pretty_exceptions_enable=False,
+    # click's plain help: it wraps at the terminal's width and never cuts an option's name
+    # (rich's panels squeeze them at 80 columns), and needs no colour.
+    rich_markup_mode=None,
 )
 
 

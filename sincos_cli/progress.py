@@ -47,13 +47,14 @@ class Progress:
         return self
 
     def update(self, done: int, value: float | None = None, step: int | None = None) -> None:
-        """`done` items finished; `step` (0-based) for the plain log line."""
+        """`done` items finished; `step` (0-based, as metrics.jsonl numbers it) for the
+        plain log line, which counts updates done (1…N), as every display does."""
         if self.quiet:
             return
         if self.bar is None:
-            s = done - 1 if step is None else step
-            if value is not None and (s % self.log_every == 0 or done == self.total):
-                print(f"step {s} {self.unit} {value:.6g}", file=self.stream, flush=True)
+            n = done if step is None else step + 1
+            if value is not None and (n == 1 or n % self.log_every == 0 or done == self.total):
+                print(f"step {n} {self.unit} {value:.6g}", file=self.stream, flush=True)
             return
         now = time.perf_counter()
         # Redrawing costs more than a training step: update the bar a few times a second.

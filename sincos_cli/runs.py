@@ -137,9 +137,10 @@ def check_output(path: Path, prefix: str | None) -> None:
         if prefix is None:
             raise SincosError(f"refusing to write {path}: it is in the run folder "
                               f"{folder.name}, and this command never writes into runs")
-        if not target.name.startswith(f"{prefix}."):
+        if not re.match(rf"{re.escape(prefix)}[.-]", target.name):
             raise SincosError(f"refusing to write {path}: it is in the run folder "
-                              f"{folder.name}, where this command writes only {prefix}.*")
+                              f"{folder.name}, where this command writes only {prefix}.* "
+                              f"and {prefix}-*")
 
 
 def allocate(root: Path, name: str | None = None) -> Path:

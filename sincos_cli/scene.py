@@ -87,7 +87,8 @@ class _Scene:
             self.ax.draw_artist(a)
 
     def _set_title(self, step, loss) -> None:
-        self.title.set_text(f"step {int(step)}    loss {float(loss):.4g}")
+        # updates done (1…N), as the live view and the progress lines count them
+        self.title.set_text(f"step {int(step) + 1}    loss {float(loss):.4g}")
 
     def pixels(self) -> np.ndarray:
         # buffer_rgba() is a view the next draw overwrites: copy out the RGB planes now.

@@ -132,7 +132,7 @@ def test_renders_a_crashed_run_from_what_is_on_disk(cli, trained_copy, tmp_path)
     (trained_copy / "run.json").write_text(json.dumps(run))
     # as a crash leaves it: 10 whole records and a torn eleventh
     trace_bin = trained_copy / "trace.bin"
-    rec = load_trace(trained_copy)["step"].base.dtype.itemsize  # memory-mapped records
+    rec = load_trace(trained_copy)["step"].base.dtype.itemsize  # one record's bytes
     data = trace_bin.read_bytes()
     trace_bin.write_bytes(data[:16 + 10 * rec + rec // 2])
     res = cli("animate", trained_copy.name, "--out", tmp_path / "c.gif", "-q")

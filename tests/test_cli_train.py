@@ -26,7 +26,7 @@ def test_plain_progress_lines_every_log_every(cli, runs_dir):
     assert res.exit_code == 0
     assert res.stdout == "run-01\n"
     *lines, closing = res.stderr.splitlines()
-    assert [ln.split()[1] for ln in lines] == ["0", "15", "30", "39"]
+    assert [ln.split()[1] for ln in lines] == ["1", "15", "30", "40"]  # updates done
     assert all(ln.startswith("step ") and " loss " in ln for ln in lines)
     # how the run did, in one closing line, as --json's summary says it
     summary = read(runs_dir / "run-01" / "summary.json")
@@ -179,7 +179,7 @@ def test_cuda_asked_for_but_absent(cli, runs_dir):
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
-COMMANDS = ["train", "animate", "predict", "compare"]
+COMMANDS = ["train", "sweep", "animate", "predict", "compare", "show", "rm", "tag", "note"]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], *([c, "--help"] for c in COMMANDS)])

@@ -3,6 +3,7 @@
 import json
 import os
 import pty
+import re
 import shutil
 import signal
 import subprocess
@@ -243,7 +244,8 @@ def test_shell_completion_offers_run_and_sweep_ids(runs_dir):
         assert "_SINCOS_COMPLETE" in script, shell
 
 
-@pytest.mark.parametrize("command", ["train", "sweep", "animate", "predict", "compare"])
+@pytest.mark.parametrize("command", ["train", "sweep", "animate", "predict", "compare",
+                                     "show", "rm", "tag", "note"])
 def test_help_is_clean_and_has_examples(command):
     res = sincos(command, "--help", env={"COLUMNS": "200"})
     assert res.returncode == 0
@@ -286,3 +288,28 @@ def test_compare_fits_the_terminal_without_wrapping(trained, runs_dir):
         assert all(len(ln) <= cols for ln in lines), lines
         assert sum(ln.lstrip().startswith("run-") for ln in lines) == 3  # one line a row
         assert b"left out to fit the terminal" in p.stderr
+
+
+def test_every_commands_help_reads_at_80_columns():
+    """Piped help at 80 columns: every option's full name, no line past 80, no metavar on
+    a flag, and the choices a user must know (compare --sort, animate --json's fields)."""
+    import typer
+
+    from sincos_cli.cli import app
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        res = sincos(name, "--help", env={"COLUMNS": "80"})
+        assert res.returncode == 0, name
+        lines = res.stdout.splitlines()
+        assert all(len(ln) <= 80 for ln in lines), (name, max(lines, key=len))
+        for param in command.params:
+            for opt in (*param.opts, *param.secondary_opts):
+                if opt.startswith("-"):
+                    assert opt in res.stdout, (name, opt)
+            if getattr(param, "is_flag", False):
+                assert not re.search(rf"{re.escape(param.opts[0])} <", res.stdout), (name, param)
+    out = sincos("compare", "--help", env={"COLUMNS": "80"}).stdout
+    assert "eval_mse, final_loss" in out.replace("\n", " ").replace("  ", " ")
+    out = sincos("animate", "--help", env={"COLUMNS": "80"}).stdout
+    assert "size" in out.split("--json")[1][:200]

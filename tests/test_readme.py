@@ -26,3 +26,81 @@ def test_ruff_is_clean():
     out = subprocess.run([ruff, "check", "--output-format", "concise", str(ROOT)],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stdout
+
+
+# -- the README's examples, followed in order ---------------------------------------------------
+
+SKIP = {"--cluster": "needs a Dask cluster (tests/test_sweep_dask.py starts one)",
+        "--live": "needs a display or a terminal (tests/test_live.py)",
+        "completion": "changes the shell's files",
+        "python3 -m venv": "the install itself: .ci/run runs it"}
+
+
+def readme_examples(text: str) -> list[str]:
+    """Every shell command in the README's code blocks, in order, continuations joined."""
+    out, lines, fenced, block = [], text.splitlines(), None, []
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if ln.startswith("```"):
+            if fenced == "python":  # run as a script, where it stands
+                out.append("python - <<'PY'\n" + "\n".join(block) + "\nPY")
+            fenced = None if fenced is not None else ln[3:].strip()
+            block = []
+            i += 1
+            continue
+        if fenced == "python":
+            block.append(ln)
+            i += 1
+            continue
+        code = (fenced == "sh" and ln) or (fenced is None and ln.startswith("    ") and ln[4:])
+        if code:
+            while code.endswith("\\") and i + 1 < len(lines):
+                i += 1
+                code = code[:-1] + " " + lines[i].strip()
+            if code.startswith(("sincos ", "RUN=", "SW=", "for ", "python -c", "python3 ")):
+                out.append(code)
+        i += 1
+    return out
+
+
+def shorter(cmd: str) -> str:
+    """The same command with few steps and seeds, so the whole README runs in a minute."""
+    import re
+
+    cmd = re.sub(r"--steps \d+", "--steps 12", cmd)
+    cmd = re.sub(r"--seeds (\d+)-\d+", lambda m: f"--seeds {m.group(1)}-{int(m.group(1)) + 1}",
+                 cmd)
+    cmd = re.sub(r"(sincos (?:train|sweep))(?![^|;]*--(?:steps|resume))", r"\1 --steps 12", cmd)
+    return cmd.replace("pip install -e '.[dev]' && ", "")
+
+
+def test_the_readme_examples_work_in_order(tmp_path):
+    """A newcomer's path: every example, in the README's order, in a fresh folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if not shutil.which("jq"):
+        import pytest
+
+        pytest.skip("jq is not installed (.ci/run installs it)")
+    text = (ROOT / "README.md").read_text()
+    cmds = [c for c in readme_examples(text) if not any(k in c for k in SKIP)]
+    assert len(cmds) > 30
+    script = ["set -o pipefail", "cd " + str(tmp_path)]
+    for n, c in enumerate(cmds):
+        script += [shorter(c), f"echo \"@@ {n} $?\" >&2"]
+    env = {k: v for k, v in os.environ.items() if k != "SINCOS_RUNS_DIR"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    out = subprocess.run(["bash", "-c", "\n".join(script)], capture_output=True, text=True,
+                         env=env, timeout=600)
+    codes = {}
+    for ln in out.stderr.splitlines():
+        if ln.startswith("@@ "):
+            n, rc = map(int, ln[3:].split())
+            codes[n] = rc
+    assert len(codes) == len(cmds), out.stderr[-2000:]
+    failed = [(cmds[n], rc) for n, rc in codes.items() if rc != 0]
+    assert not failed, (failed, out.stderr[-3000:])

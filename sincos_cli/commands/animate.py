@@ -46,7 +46,8 @@ def animate(
     run: RunArg,
     out: Annotated[str | None, typer.Option(
         "--out", "-o", help="Output file (.gif or .mp4), or '-' for stdout.",
-        show_default="animation.gif in the run folder")] = None,
+        show_default="animation.gif in the run folder; animation-history.gif for "
+        "--view history")] = None,
     fmt: Annotated[AnimFormat | None, typer.Option(
         "--format", help="gif or mp4.", show_default="from --out's suffix")] = None,
     fps: Annotated[float, typer.Option(callback=_fps, help="Frames per second.")] = 10.0,
@@ -63,14 +64,15 @@ def animate(
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
     as_json: Annotated[bool, typer.Option(
-        "--json", help="Print {path, format, frames, fps, bytes} instead of the path.")] = False,
+        "--json", help="Print {path, format, frames, fps, size, bytes} instead of the "
+        "path (size: [width, height] in pixels).")] = False,
 ):
     """Replay training as a GIF or MP4 (truth red, prediction blue dashed); prints the path.
 
     Examples:
 
+    \b
         sincos animate run-01
-
         sincos animate latest --view history --out demo.mp4 --fps 20
     """
     width, height = _size(size)
@@ -91,7 +93,9 @@ def animate(
     from sincos_cli.runs import runs_dir as pick_runs_dir
 
     path = resolve(pick_runs_dir(runs_dir), run)
-    dest = None if out == "-" else Path(out) if out else path / f"animation.{fmt.value}"
+    # each view its own default name, so one never replaces the other
+    default = "animation" if view.value == "window" else f"animation-{view.value}"
+    dest = None if out == "-" else Path(out) if out else path / f"{default}.{fmt.value}"
     if dest is not None:
         check_output(dest, "animation")
     from sincos_cli import animate as anim

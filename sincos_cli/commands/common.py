@@ -205,6 +205,7 @@ def given_settings(ctx, settings: dict) -> dict:
 
 
 RunArg = Annotated[str, typer.Argument(
+    metavar="RUN",
     help="The run: its id (run-01), number (1), 'latest', or a path to its folder.",
     autocompletion=complete_runs)]
 

@@ -25,6 +25,7 @@ from .common import (
 @guarded
 def compare(
     runs: Annotated[list[str] | None, typer.Argument(
+        metavar="RUN|SWEEP",
         help="Runs to compare (id, number, latest or path; a sweep id stands for its "
         "members).", show_default="every run, sweeps folded",
         autocompletion=complete_runs_and_sweeps)] = None,
@@ -36,9 +37,10 @@ def compare(
         min=1, help="Only the best N by --sort (default: eval_mse).", show_default=False)
     ] = None,
     sort: Annotated[str | None, typer.Option(
-        help="Sort by a column the table shows, e.g. eval_mse (-eval_mse: descending); "
-        "with --group-by: ok, n, eval_median, loss_median… An unknown name lists the valid "
-        "ones.", show_default="by id")] = None,
+        help="Sort by a column: id, status, eval_mse, final_loss, best_loss, steps, "
+        "train_seconds, created, or a setting (hidden, lr…); -NAME sorts descending. With "
+        "--group-by: a key, n, ok, completed, failed, eval_median, eval_mean, eval_min, "
+        "eval_max, loss_median…", show_default="by id")] = None,
     flat: Annotated[bool, typer.Option(
         "--flat", help="Every run on its own row (with no run named, sweeps are folded "
         "to one row each in the table).")] = False,
@@ -64,10 +66,9 @@ def compare(
 
     Examples:
 
+    \b
         sincos compare --sort eval_mse --best 10
-
         sincos compare --where hidden=20 --where 'eval_mse<1e-3'
-
         sincos compare sweep-01 --group-by hidden --plot bands.png
     """
     from sincos_cli import compare as cmp

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from typer._click.core import ParameterSource
 
+from sincos_cli.errors import SincosError
+
 from .common import (
     Json,
     RunArg,
@@ -23,6 +25,7 @@ def predict(
     ctx: typer.Context,
     run: RunArg,
     source: Annotated[str | None, typer.Argument(
+        metavar="SOURCE",
         help="'-' to read numbers from stdin (or a file path); omit for a range of x.",
         show_default=False)] = None,
     start: Annotated[float, typer.Option(callback=_finite_float,
@@ -56,8 +59,8 @@ def predict(
 
     Examples:
 
+    \b
         sincos predict run-01 --start 400 --points 300 > pred.csv
-
         sincos predict run-01 --input series.csv --column sin --target-column cos
     """
     if as_csv and as_json:
@@ -78,6 +81,9 @@ def predict(
     from sincos_cli.runs import runs_dir as pick_runs_dir
 
     path = resolve(pick_runs_dir(runs_dir), run)
+    if stream is not None and str(stream) != "-":  # before torch is imported: at once
+        if not Path(stream).is_file():
+            raise SincosError(f"No such file: {stream}")
     import torch
 
     from sincos_cli import predict as pr

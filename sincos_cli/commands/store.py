@@ -22,6 +22,7 @@ from .common import (
 @guarded
 def show(
     target: Annotated[str, typer.Argument(
+        metavar="RUN|SWEEP",
         help="A run (id, number, latest or path) or a sweep (sweep-NN or path).",
         autocompletion=complete_runs_and_sweeps)],
     as_json: Json = False,
@@ -36,8 +37,8 @@ def show(
 
     Examples:
 
+    \b
         sincos show latest
-
         sincos show sweep-01 --json
     """
     from sincos_cli import show as sh
@@ -56,6 +57,7 @@ def show(
 @guarded
 def rm(
     targets: Annotated[list[str] | None, typer.Argument(
+        metavar="RUN|SWEEP",
         help="Runs and sweeps to remove (a sweep goes with its members).",
         show_default=False, autocompletion=complete_runs_and_sweeps)] = None,
     where: Where = None,
@@ -79,10 +81,9 @@ def rm(
 
     Examples:
 
+    \b
         sincos rm run-07 --dry-run
-
         sincos rm --status failed,interrupted --older-than 7d --yes
-
         sincos rm sweep-02 --yes
     """
     from sincos_cli import store
@@ -137,7 +138,7 @@ def _size(n: int) -> str:
 def tag(
     items: Annotated[list[str], typer.Argument(
         help="Runs or sweeps (a sweep stands for its members), then +TAG to add and -TAG "
-        "to remove.", metavar="RUN... [+TAG|-TAG]...",
+        "to remove.", metavar="RUN|+TAG|-TAG",
         autocompletion=complete_runs_and_sweeps)],
     runs_dir: RunsDir = None,
 ):
@@ -145,8 +146,8 @@ def tag(
 
     Examples:
 
+    \b
         sincos tag run-03 run-04 +baseline -draft
-
         sincos compare --where tag=baseline
     """
     from sincos_cli import store
@@ -171,15 +172,17 @@ def tag(
 @guarded
 def note(
     target: Annotated[str, typer.Argument(
+        metavar="RUN|SWEEP",
         help="A run, or a sweep (for all of its members).",
         autocompletion=complete_runs_and_sweeps)],
-    text: Annotated[str, typer.Argument(help="The note; '' clears it.")],
+    text: Annotated[str, typer.Argument(metavar="TEXT", help="The note; '' clears it.")],
     runs_dir: RunsDir = None,
 ):
     """Set a run's note (one string, kept in its meta.json).
 
-    Example:
+    Examples:
 
+    \b
         sincos note run-03 "lr too high: diverges after warm-up"
     """
     from sincos_cli import store

@@ -72,8 +72,8 @@ def sweep(
 
     Examples:
 
+    \b
         sincos sweep --seeds 1-20 --set hidden=10,20,40 --set lr=0.003,0.006
-
         sincos compare sweep-01 --group-by hidden,lr
     """
     from sincos_cli import grid as gridmod

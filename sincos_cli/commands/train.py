@@ -72,12 +72,10 @@ def train(
 
     Examples:
 
+    \b
         sincos train --steps 501
-
         RUN=$(sincos train --hidden 32 --lr 0.003 --quiet)
-
         sincos train --live --view history
-
         sincos train --resume run-07 --steps 1000
     """
     from sincos_cli import budget
