@@ -69,8 +69,7 @@ def shorter(cmd: str) -> str:
     import re
 
     cmd = re.sub(r"--steps \d+", "--steps 12", cmd)
-    cmd = re.sub(r"--seeds (\d+)-\d+", lambda m: f"--seeds {m.group(1)}-{int(m.group(1)) + 1}",
-                 cmd)
+    cmd = re.sub(r"--seeds (\d+)-\d+", r"--seeds \1", cmd)
     cmd = re.sub(r"(sincos (?:train|sweep))(?![^|;]*--(?:steps|resume))", r"\1 --steps 12", cmd)
     return cmd.replace("pip install -e '.[dev]' && ", "")
 

@@ -172,34 +172,11 @@ def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir,
 def dask_cluster(tmp_path_factory):
     """A real scheduler and two single-threaded worker processes on localhost."""
     pytest.importorskip("distributed")
-    d = tmp_path_factory.mktemp("dask")
-    sched_file = d / "scheduler.json"
-    dask = os.path.join(os.path.dirname(sys.executable), "dask")
-    env = {**os.environ, "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
-    procs = [subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
-                               "--dashboard-address", ":0", "--scheduler-file", str(sched_file)],
-                              cwd=d, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)]
-    deadline = time.time() + 60
-    while not sched_file.exists():
-        assert time.time() < deadline, "no scheduler"
-        time.sleep(0.1)
-    procs.append(subprocess.Popen([dask, "worker", "--scheduler-file", str(sched_file),
-                                   "--nworkers", "2", "--nthreads", "1", "--no-dashboard"],
-                                  cwd=d, env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL))
-    from distributed import Client
+    from test_sweep_dask import Cluster
 
-    with Client(scheduler_file=str(sched_file), timeout="30s") as c:
-        c.wait_for_workers(2, timeout=60)
-    yield sched_file
-    for p in reversed(procs):
-        p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            p.kill()
+    c = Cluster(tmp_path_factory.mktemp("dask"))
+    yield c.file
+    c.close()
 
 
 def test_dask_cluster_runs_members_that_equal_local_ones(runs_dir, dask_cluster, tmp_path):
