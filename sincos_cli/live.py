@@ -46,6 +46,17 @@ def trail_xlim(cfg: TrainConfig, first_step: int) -> tuple[float, float]:
 
 
 def open_view(kind: str, view: str, cfg: TrainConfig, first_step: int):
+    """The live view; in a terminal too narrow for the plot, the progress bar, with a note."""
+    if kind == "terminal":
+        from rich.console import Console
+
+        width = Console(file=sys.stderr).width
+        if width < LiveTerminal.MIN_WIDTH:
+            from .progress import Progress
+
+            print(f"note: the terminal is {width} columns wide; the live plot needs "
+                  f"{LiveTerminal.MIN_WIDTH}: showing progress instead", file=sys.stderr)
+            return Progress(cfg.steps, done=first_step)
     cls = LiveWindow if kind == "window" else LiveTerminal
     return cls(view, cfg, first_step)
 
@@ -172,6 +183,7 @@ def braille(grid: np.ndarray) -> np.ndarray:
 
 class LiveTerminal(_Live):
     ROWS = 16  # character rows of the plot
+    MIN_WIDTH = 68  # the y labels (6) and 60 columns of plot, unwrapped
 
     def __enter__(self) -> LiveTerminal:
         from rich.console import Console
@@ -179,6 +191,7 @@ class LiveTerminal(_Live):
 
         self.console = Console(file=sys.stderr)
         self.cols = max(60, min(self.console.width - 8, 120))
+        self.marks = self._legend()
         shape = (self.ROWS * 4, self.cols * 2)
         self.truth, self.pred = np.zeros(shape, bool), np.zeros(shape, bool)
         self.xlim = trail_xlim(self.cfg, self.first_step)
@@ -213,9 +226,7 @@ class LiveTerminal(_Live):
         head = Text.assemble(
             ("step ", "dim"), (f"{info.step + 1}/{self.cfg.steps}", "bold"),
             ("   loss ", "dim"), (f"{info.loss:.4g}", "bold"),
-            ("   ", ""), (f"{self.rate():,.0f} steps/s", ""),
-            ("   truth ", "dim"), ("red", "red"), (", prediction ", "dim"),
-            ("blue", "blue"), (", both ", "dim"), ("magenta", "magenta"))
+            ("   ", ""), (f"{self.rate():,.0f} steps/s", ""), *self.marks)
         yield head
         for i in range(chars.shape[0]):
             label = {0: " 1.2", chars.shape[0] // 2: " 0.0", chars.shape[0] - 1: "-1.2"}
@@ -234,6 +245,15 @@ class LiveTerminal(_Live):
         left, right = f"{x0:.4g}", f"x  {x1:.4g}"
         yield Text(" " * 6 + left + " " * max(1, self.cols - len(left) - len(right)) + right,
                    style="dim")
+
+    def _legend(self) -> tuple:
+        """The header's key: in colour, and by the marks alone when there is none (the
+        truth is drawn solid, the prediction broken every 3 columns)."""
+        if self.console.no_color or self.console.color_system is None:
+            return (("   truth ", "dim"), ("solid", ""), (", prediction ", "dim"),
+                    ("dashed", ""))
+        return (("   truth ", "dim"), ("red solid", "red"), (", prediction ", "dim"),
+                ("blue dashed", "blue"), (", both ", "dim"), ("magenta", "magenta"))
 
     def __exit__(self, *exc) -> None:
         self.live.refresh()

@@ -83,48 +83,86 @@ def _argreduce(a: np.ndarray, starts: np.ndarray, op) -> np.ndarray:
     return hit[first]
 
 
+# Labelled curves: ten hues that stay apart (matplotlib's tab10, made for this), each
+# solid, then dashed: twenty curves told apart by colour, and in greyscale by dashes.
+STYLES = ("-", (0, (5, 2)), (0, (1, 1.5)), (0, (5, 1.5, 1, 1.5)))
+
+
+def style(i: int, colors: list[str]) -> dict:
+    return {"color": colors[i % len(colors)],
+            "linestyle": STYLES[(i // len(colors)) % len(STYLES)]}
+
+
+def ranked(rows, by_sort: bool):
+    """The rows to label first: in the order given when the user sorted them, else the best
+    eval_mse first (runs without one last)."""
+    if by_sort:
+        return list(rows)
+    def key(r):
+        ev = r.summary.get("eval_mse")
+        return (0, ev) if isinstance(ev, (int, float)) else (1, 0.0)
+    return sorted(rows, key=key)
+
+
 def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
-                curves: Curves | None = None) -> list[str]:
+                curves: Curves | None = None, by_sort: bool = False,
+                x_range: tuple[float, float] | None = None) -> list[str]:
     """Loss curves overlaid on a log y axis; returns warnings (runs with no metrics).
-    `curves`, when given, was started earlier over the same runs (Curves)."""
+
+    The best LEGEND_MAX runs (by eval_mse, or in the order given with by_sort) are drawn in
+    distinct colours and dashes and named in a legend beside the axes; the rest are drawn
+    faint behind them (a density image past LINES_MAX). `curves`, when given, was started
+    earlier over the same runs (Curves); `x_range` limits the step axis."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, dpi=dpi)
+    rows = ranked(rows, by_sort)
+    named = min(len(rows), LEGEND_MAX)
+    # the legend beside the axes, never over the curves: the figure widens to hold it
+    fig = Figure(figsize=(size[0] + (3.2 if named else 0), size[1]), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
+    fig.subplots_adjust(left=0.1 * size[0] / fig.get_figwidth(),
+                        right=1 - 0.03 * size[0] / fig.get_figwidth() - (
+                            3.2 / fig.get_figwidth() if named else 0),
+                        bottom=0.11, top=0.92)
     width_px = columns_of(size, dpi)
     if curves is None or curves.columns != width_px:
         curves = Curves([r.path for r in rows], width_px)
     reduced = curves.by_path()
     colors = _colors()
-    warnings, rest, drawn = [], [], 0
+    warnings, rest, labelled = [], [], []
     for r in rows:
         steps, loss = reduced[r.path]
         if not len(steps):
             warnings.append(f"{r.id}: no metrics to plot")
-            continue
-        if drawn < LEGEND_MAX:
-            ev = r.summary.get("eval_mse")
-            label = f"{r.id}  eval_mse {ev:.2e}" if isinstance(ev, (int, float)) else \
-                f"{r.id}  ({r.status})"
-            ax.plot(steps, loss, linewidth=1.0, color=colors[drawn % len(colors)],
-                    label=label)
+        elif len(labelled) < LEGEND_MAX:
+            labelled.append((r, steps, loss))
         else:
             rest.append((steps.astype(np.float32), loss.astype(np.float32)))
-        drawn += 1
     ax.set_yscale("log")
-    if rest:
-        _draw_rest(ax, rest, colors, width_px, int(size[1] * dpi * 0.81))
+    more = _draw_rest(ax, rest, width_px, int(size[1] * dpi * 0.81)) if rest else None
+    for i, (r, steps, loss) in enumerate(labelled):
+        ev = r.summary.get("eval_mse")
+        label = f"{r.id}  eval_mse {ev:.2e}" if isinstance(ev, (int, float)) else \
+            f"{r.id}  ({r.status})"
+        ax.plot(steps, loss, linewidth=1.3, label=label, zorder=3, **style(i, colors))
+    if x_range is not None:
+        ax.set_xlim(*x_range)
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (MSE)")
     ax.set_title("loss curves")
     ax.grid(True, which="both", alpha=0.25)
-    if drawn:
-        leg = ax.legend(fontsize="small", loc="upper right")
-        if drawn > LEGEND_MAX:
-            leg.set_title(f"first {LEGEND_MAX} of {drawn} runs", prop={"size": "small"})
+    if labelled:
+        total = len(labelled) + len(rest)
+        title = (f"the {len(labelled)} best of {total:,} by eval_mse" if not by_sort
+                 else f"the first {len(labelled)} of {total:,} as sorted") \
+            if total > len(labelled) else None
+        handles = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
+        leg = ax.legend(handles=handles + ([more] if more is not None else []),
+                        fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                        borderaxespad=0, title=title, title_fontsize="small")
+        leg.set_zorder(5)
     _save(fig, out)
     return warnings
 
@@ -157,18 +195,25 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> 
             simplefilter("ignore", RuntimeWarning)  # steps no run reached: all-NaN columns
             lo, med, hi = np.nanpercentile(grid, [10, 50, 90], axis=0)
         idx = np.unique(np.linspace(0, n - 1, min(n, 2 * columns)).round().astype(int))
-        color = colors[i % len(colors)]
-        ax.fill_between(idx, lo[idx], hi[idx], color=color, alpha=0.2, linewidth=0)
-        ax.plot(idx, med[idx], color=color, linewidth=1.2,
-                label=f"{label}  (n={len(curves)})")
+        # A faint fill outlined in the group's own colour and dashes: bands that overlap
+        # stay apart, in colour and in greyscale.
+        st = {"color": colors[i % len(colors)], "linestyle": STYLES[i % len(STYLES)]}
+        ax.fill_between(idx, lo[idx], hi[idx], color=st["color"], alpha=0.10, linewidth=0)
+        for edge in (lo, hi):
+            ax.plot(idx, edge[idx], linewidth=0.7, alpha=0.8, **st)
+        ax.plot(idx, med[idx], linewidth=2.0, label=f"{label}  (n={len(curves)})", **st)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (MSE)")
     ax.set_title("median loss by group, 10–90 percentile band")
     ax.grid(True, which="both", alpha=0.25)
-    if ax.lines:
-        ax.legend(fontsize="small", loc="upper right")
-    fig.subplots_adjust(left=0.1, right=0.97, bottom=0.11, top=0.92)
+    if ax.lines:  # beside the axes, never over a band
+        handles = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
+        ax.legend(handles=handles, fontsize="small", loc="upper left",
+                  bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
+    fig.set_figwidth(size[0] + 2.8)
+    fig.subplots_adjust(left=0.1 * size[0] / fig.get_figwidth(),
+                        right=1 - 2.9 / fig.get_figwidth(), bottom=0.11, top=0.92)
     _save(fig, out)
     return warnings
 
@@ -213,15 +258,18 @@ class Curves:
         return dict(zip(self.paths, curves, strict=True))
 
 
-def _draw_rest(ax, rest, colors, width_px: int, height_px: int) -> None:
+def _draw_rest(ax, rest, width_px: int, height_px: int):
+    """The runs past the labelled ones, behind them: faint grey lines, or a density image.
+    Returns the legend handle that names them."""
     if len(rest) <= LINES_MAX:
         from matplotlib.collections import LineCollection
 
-        ax.add_collection(LineCollection(
-            [np.column_stack(c) for c in rest], linewidths=0.8, alpha=0.6,
-            colors=[colors[(LEGEND_MAX + i) % len(colors)] for i in range(len(rest))]))
+        lines = LineCollection(
+            [np.column_stack(c) for c in rest], linewidths=0.6, alpha=0.35, colors="0.55",
+            zorder=2, label=f"{len(rest):,} more runs")
+        ax.add_collection(lines)
         ax.autoscale_view()
-        return
+        return lines
     from matplotlib.colors import LogNorm
     from matplotlib.patches import Patch
 
@@ -252,9 +300,7 @@ def _draw_rest(ax, rest, colors, width_px: int, height_px: int) -> None:
                   shading="flat", zorder=1, rasterized=True)
     ax.set_xlim(x0, x1)
     ax.set_ylim(ye[0], ye[-1])
-    ax.add_artist(ax.legend(handles=[Patch(color="#4a7fbf",
-                                           label=f"{len(rest):,} more runs (density)")],
-                            loc="lower left", fontsize="small"))
+    return Patch(color="#4a7fbf", label=f"{len(rest):,} more runs (density)")
 
 
 def _save(fig, out: Path) -> None:

@@ -78,7 +78,7 @@ def test_plot_is_a_valid_image(cli, three, tmp_path):
         assert res.exit_code == 0, res.stderr
         assert res.stdout.strip() == str(out)
     im = Image.open(tmp_path / "loss.png")
-    assert im.size == (800, 500)
+    assert im.size == (1120, 500)  # 800 × 500 of axes, and the legend beside them
     assert (tmp_path / "loss.svg").read_text().lstrip().startswith("<?xml")
     assert (tmp_path / "loss.pdf").read_bytes().startswith(b"%PDF")
     assert not list(tmp_path.glob(".*.tmp"))

@@ -167,3 +167,25 @@ def test_closing_the_window_stops_like_ctrl_c(runs_dir, xvfb):
     run = read(runs_dir / "shut" / "run.json")
     assert run["status"] == "interrupted" and "window was closed" in run["error"]
     assert (runs_dir / "shut" / "checkpoint.pt").exists()
+
+
+def test_without_colour_the_header_names_marks_not_colours(runs_dir):
+    env = {**no_display_env(runs_dir), "NO_COLOR": "1"}
+    code, out, screen = run_in_pty(["train", *TINY[:-1], "--steps", "60", "--live"], env)
+    assert code == 0, screen[-2000:]
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    assert "truth solid, prediction dashed" in plain
+    assert "red solid" not in plain and "blue" not in plain and "magenta" not in plain
+    assert not re.search(r"\x1b\[[0-9;]*3[1-6]m", screen)  # no colour at all
+
+
+def test_a_terminal_too_narrow_for_the_plot_gets_the_progress_bar(runs_dir):
+    env = {**no_display_env(runs_dir), "COLUMNS": "50"}
+    code, out, screen = run_in_pty(["train", *TINY[:-1], "--steps", "60", "--live"], env)
+    assert code == 0, screen[-2000:]
+    assert "the terminal is 50 columns wide; the live plot needs 68" in screen
+    assert not {ch for ch in screen if ord(ch) in BRAILLE}  # no plot to wrap and garble
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen)
+    bar = [ln for ln in plain.replace("\r", "\n").splitlines()
+           if not ln.startswith(("note:", "run-01 completed"))]  # plain lines, not redrawn
+    assert bar and all(len(ln) <= 50 for ln in bar)  # the redrawn bar fits: nothing garbles

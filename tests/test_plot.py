@@ -69,3 +69,60 @@ def test_many_runs_become_a_density_image(tmp_path, monkeypatch):
     r, b = px[..., 0], px[..., 2]
     assert ((b > r + 40) & (b > 120)).sum() > 1000  # the blue density band
     assert read(tmp_path / "run-01" / "summary.json")  # nothing was written into runs
+
+
+def test_many_runs_label_the_best_beside_the_axes(tmp_path, monkeypatch):
+    """600 runs: the 20 best by eval_mse are named, in a legend outside the axes, in
+    twenty distinct colour and dash pairs; the x-axis takes a range."""
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    paths = [fake_run(tmp_path / f"run-{i:03d}",
+                      0.5 * np.exp(-np.arange(501 if i % 50 else 3000) / rng.uniform(50, 200)))
+             for i in range(1, 601)]
+    rows = [load_row(p) for p in paths]
+    seen = {}
+    save = plot._save
+
+    def keep(fig, out):
+        seen["fig"] = fig
+        save(fig, out)
+    monkeypatch.setattr(plot, "_save", keep)
+    plot.loss_curves(rows, tmp_path / "many.png", x_range=(0, 501))
+    fig: Figure = seen["fig"]
+    ax = fig.axes[0]
+    legend = ax.get_legend()
+    labels = [t.get_text() for t in legend.get_texts()]
+    best = sorted(rows, key=lambda r: r.summary["eval_mse"])[:20]
+    assert [lb.split()[0] for lb in labels[:20]] == [r.id for r in best]
+    assert labels[20] == "580 more runs (density)"
+    fig.canvas.draw()
+    box = legend.get_window_extent()
+    assert box.x0 > ax.get_window_extent().x1  # beside the axes, not over the curves
+    named = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
+    assert len({(ln.get_color(), str(ln.get_linestyle())) for ln in named}) == 20
+    assert ax.get_xlim() == (0, 501)  # the 3,000-step runs do not squeeze the rest
+    assert Image.open(tmp_path / "many.png").size[0] > 800
+
+
+def test_group_bands_stay_apart_in_colour_and_in_greyscale(tmp_path, monkeypatch):
+    from sincos_cli.compare import Row
+
+    rows = []
+    for g, lr in enumerate((0.001, 0.003, 0.006, 0.01)):
+        for s in range(3):
+            p = fake_run(tmp_path / f"run-{g}{s}", 0.5 * np.exp(-np.arange(100) / (20 + g)))
+            cfg = {"lr": lr, "seed": s}
+            (p / "config.json").write_text(json.dumps(cfg))
+            rows.append(load_row(p))
+    assert all(isinstance(r, Row) for r in rows)
+    seen = {}
+    monkeypatch.setattr(plot, "_save", lambda fig, out: seen.setdefault("fig", fig))
+    plot.bands(rows, ["lr"], tmp_path / "b.png")
+    ax = seen["fig"].axes[0]
+    medians = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
+    assert len(medians) == 4
+    # told apart without colour: four dash patterns
+    assert len({str(ln._unscaled_dash_pattern) for ln in medians}) == 4
+    assert len({ln.get_color() for ln in medians}) == 4
+    assert len(ax.lines) == 4 * 3  # each band outlined: its median and both edges

@@ -53,6 +53,9 @@ def compare(
     plot: Annotated[Path | None, typer.Option(
         help="Also draw the loss curves to this .png, .svg or .pdf (with --group-by: each "
         "group's median and 10–90 percentile band).", show_default=False)] = None,
+    x_range: Annotated[str | None, typer.Option(
+        help="--plot: the steps to show, START:END (either may be left out: 500:).",
+        show_default="every step")] = None,
     group_by: Annotated[str | None, typer.Option(
         help="KEY[,KEY]: one row per group of runs with statistics over them (for a sweep, "
         "default: its grid keys).", show_default=False)] = None,
@@ -84,6 +87,7 @@ def compare(
         from sincos_cli.runs import check_output
 
         check_output(plot, None)
+    xr = _x_range(x_range) if x_range is not None else None
     root = pick_runs_dir(runs_dir)
     keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
     if keys is None and runs and len(runs) == 1:
@@ -122,7 +126,8 @@ def compare(
     if plot is not None:
         from sincos_cli.plot import loss_curves
 
-        for w in loss_curves(rows, plot, curves=curves):
+        for w in loss_curves(rows, plot, curves=curves, by_sort=sort is not None,
+                             x_range=xr):
             print(f"warning: {w}", file=sys.stderr)
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)
@@ -141,6 +146,21 @@ def compare(
     else:
         cmp.print_table(cols, [[cmp.cell(cmp.table_value(r, c), c) for c in cols]
                                for r in rows])
+
+
+def _x_range(text: str) -> tuple[float | None, float | None]:
+    import math
+
+    lo, sep, hi = text.partition(":")
+    try:
+        pair = (float(lo) if lo.strip() else None, float(hi) if hi.strip() else None)
+    except ValueError:
+        pair = None
+    if not sep or pair is None or not all(v is None or math.isfinite(v) for v in pair) or \
+            (None not in pair and pair[0] >= pair[1]):
+        raise typer.BadParameter(f"expected START:END with START < END, got {text!r}",
+                                 param_hint="--x-range")
+    return pair
 
 
 def _folded(rows, root: Path, show_all: bool) -> None:
