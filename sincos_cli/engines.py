@@ -226,7 +226,8 @@ class DaskEngine:
         return "failed"
 
     def lost_reason(self, text: str) -> str:
-        return f"lost the Dask cluster at {self.address} ({first_line(Exception(text), 80)})"
+        why = text.strip().splitlines()[0][:80] if text.strip() else "no answer"
+        return f"lost the Dask cluster at {self.address} ({why})"
 
 
 def dask(spec: str, timeout: float = CONNECT_TIMEOUT_S) -> DaskEngine:
