@@ -268,20 +268,28 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
 
 
 def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
-    """--group-by's table: the keys, n, completed, ok, then eval_mse and final_loss as
-    mean ± std, median, min and max."""
+    """--group-by's table: the keys, n, ok (with its 95% interval), completed, failed, then
+    eval_mse and final_loss as median [95% interval], mean ± std, min and max. An
+    interval over fewer than 3 runs reads n/a."""
     def num(v, fmt="{:.2e}"):
         return "-" if v is None else fmt.format(v)
 
-    cols = [*keys, "n", "ok", "completed", "failed", "eval_mean±std", "eval_median", "eval_min",
-            "eval_max", "loss_mean±std", "loss_median", "loss_min", "loss_max"]
+    def ci(d, name, fmt="{:.1e}"):
+        if name not in d:
+            return ""
+        v = d[name]
+        return " [n/a]" if v is None else f" [{fmt.format(v[0])}, {fmt.format(v[1])}]"
+
+    cols = [*keys, "n", "ok", "completed", "failed", "eval_median", "eval_mean±std",
+            "eval_min", "eval_max", "loss_median", "loss_mean±std", "loss_min", "loss_max"]
     body = []
     for g in stats:
-        row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"], str(g["completed"]),
-                                              str(g["failed"])]
+        row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"] + ci(g, "ok_ci", "{:.2f}"),
+                                              str(g["completed"]), str(g["failed"])]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
-            row += [f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None
-                    else "-", num(d["median"]), num(d["min"]), num(d["max"])]
+            row += [num(d["median"]) + (ci(d, "median_ci") if d["median"] is not None else ""),
+                    f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None
+                    else "-", num(d["min"]), num(d["max"])]
         body.append(row)
     return cols, body

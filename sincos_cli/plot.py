@@ -167,8 +167,11 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
     return warnings
 
 
-def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> list[str]:
-    """Each group's median loss curve with its 10–90 percentile band over runs, log y."""
+def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
+          stats: list[dict] | None = None) -> list[str]:
+    """Each group's median loss curve with its 10–90 percentile band over runs, log y.
+    `stats` (stats.groups over the same rows and keys) puts each group's median eval_mse
+    and its 95% interval in the legend."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -201,7 +204,8 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> 
         ax.fill_between(idx, lo[idx], hi[idx], color=st["color"], alpha=0.10, linewidth=0)
         for edge in (lo, hi):
             ax.plot(idx, edge[idx], linewidth=0.7, alpha=0.8, **st)
-        ax.plot(idx, med[idx], linewidth=2.0, label=f"{label}  (n={len(curves)})", **st)
+        ax.plot(idx, med[idx], linewidth=2.0, label=f"{label}  (n={len(curves)})"
+                + (_eval_note(stats[i]) if stats and i < len(stats) else ""), **st)
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (MSE)")
@@ -211,11 +215,22 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100) -> 
         handles = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
         ax.legend(handles=handles, fontsize="small", loc="upper left",
                   bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
-    fig.set_figwidth(size[0] + 2.8)
+    extra = 3.3 if stats else 2.4  # room for the legend beside the axes
+    fig.set_figwidth(size[0] + extra)
     fig.subplots_adjust(left=0.1 * size[0] / fig.get_figwidth(),
-                        right=1 - 2.9 / fig.get_figwidth(), bottom=0.11, top=0.92)
+                        right=1 - (extra + 0.1) / fig.get_figwidth(), bottom=0.11, top=0.92)
     _save(fig, out)
     return warnings
+
+
+def _eval_note(group: dict) -> str:
+    d = group["eval_mse"]
+    if d["median"] is None:
+        return ""
+    ci = d.get("median_ci")
+    span = "" if "median_ci" not in d else (
+        " [n/a]" if ci is None else f" [{ci[0]:.1e}, {ci[1]:.1e}]")
+    return f"\neval_mse median {d['median']:.1e}{span}"
 
 
 def _reduced(paths: list[Path], columns: int) -> list:

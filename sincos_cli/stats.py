@@ -31,10 +31,13 @@ def group_rows(rows, keys: list[str]) -> list[list]:
     return list(by.values())
 
 
-def groups(rows, keys: list[str], threshold: float) -> list[dict]:
+def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
-    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "completed", "failed",
-    "eval_mse": {…}, "final_loss": {…}}.
+    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "ok_ci", "completed", "failed",
+    "eval_mse": {…, "median_ci", "mean_ci"}, "final_loss": {…}}.
+
+    With intervals, each median and mean carries its 95% bootstrap interval and `ok` its
+    Wilson interval ([low, high], or None under 3 runs); intervals.py computes them.
 
     `n` counts every run of the group, whatever its status.
 
@@ -46,20 +49,40 @@ def groups(rows, keys: list[str], threshold: float) -> list[dict]:
     for members in group_rows(rows, keys):
         evals = [r.value("eval_mse") for r in members]
         ok = sum(1 for v in evals if isinstance(v, (int, float)) and v <= threshold)
-        out.append({**{k: members[0].setting(k) for k in keys}, "n": len(members),
-                    "ok": f"{ok}/{len(members)}", "ok_count": ok,
+        point = {k: members[0].setting(k) for k in keys}
+        metrics = {m: describe([r.value(m) for r in members]) for m in METRICS}
+        ok_ci = None
+        if intervals:
+            from .intervals import bootstrap, wilson
+
+            name = repr(sorted(point.items()))
+            for m in METRICS:
+                values = [r.value(m) for r in members]
+                metrics[m]["median_ci"] = bootstrap(values, "median", f"{name}/{m}")
+                metrics[m]["mean_ci"] = bootstrap(values, "mean", f"{name}/{m}")
+            ok_ci = wilson(ok, len(members))
+        out.append({**point, "n": len(members), "ok": f"{ok}/{len(members)}",
+                    "ok_count": ok, **({"ok_ci": ok_ci} if intervals else {}),
                     "completed": sum(r.status == "completed" for r in members),
-                    "failed": sum(r.status == "failed" for r in members),
-                    **{m: describe([r.value(m) for r in members]) for m in METRICS}})
+                    "failed": sum(r.status == "failed" for r in members), **metrics})
     return out
 
 
 def flatten(group: dict) -> dict:
-    """A group object as one CSV row: eval_mse_mean, eval_mse_std, …"""
+    """A group object as one CSV row: eval_mse_mean, eval_mse_std, …; an interval becomes
+    two columns, …_lo and …_hi (empty under 3 runs)."""
     flat = {}
+
+    def put(name, x):
+        if name.endswith("_ci"):
+            lo, hi = x if x is not None else (None, None)
+            flat[name[:-3] + "_lo"], flat[name[:-3] + "_hi"] = lo, hi
+        else:
+            flat[name] = x
     for k, v in group.items():
         if isinstance(v, dict):
-            flat.update({f"{k}_{s}": x for s, x in v.items()})
+            for s, x in v.items():
+                put(f"{k}_{s}", x)
         else:
-            flat[k] = v
+            put(k, v)
     return flat

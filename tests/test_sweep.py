@@ -96,12 +96,13 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
     # the sweep id works wherever runs are taken
     table = json.loads(sincos("compare", "sweep-01", "--json", env=env).stdout)
     assert [g["hidden"] for g in table] == [4, 8] and all(g["n"] == 2 for g in table)
-    assert set(table[0]["eval_mse"]) == {"mean", "std", "median", "min", "max"}
+    assert set(table[0]["eval_mse"]) == {"mean", "std", "median", "min", "max", "median_ci",
+                                         "mean_ci"}
     rows = json.loads(sincos("compare", "sweep-01", "--group-by", "hidden,seed", "--json",
                              env=env).stdout)
     assert len(rows) == 4 and all(r["n"] == 1 for r in rows)
     csv = sincos("compare", "sweep-01", "--csv", env=env).stdout.splitlines()
-    assert csv[0].startswith("hidden,n,ok,ok_count,completed,failed,eval_mse_mean,eval_mse_std")
+    assert csv[0].startswith("hidden,n,ok,ok_count,ok_lo,ok_hi,completed,failed,eval_mse_mean")
     png = runs_dir.parent / "bands.png"
     assert sincos("compare", "sweep-01", "--plot", png, env=env).returncode == 0
     assert png.stat().st_size > 1000

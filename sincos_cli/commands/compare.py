@@ -59,6 +59,9 @@ def compare(
     group_by: Annotated[str | None, typer.Option(
         help="KEY[,KEY]: one row per group of runs with statistics over them (for a sweep, "
         "default: its grid keys).", show_default=False)] = None,
+    intervals: Annotated[bool, typer.Option(
+        "--intervals/--no-intervals", help="--group-by: a 95% interval with every median, "
+        "mean and ok share (bootstrap, seeded; Wilson for ok); n/a under 3 runs.")] = True,
     threshold: Annotated[float, typer.Option(
         callback=_positive_float, help="--group-by: a run is ok when its eval_mse is at "
         "most this.")] = 1e-4,
@@ -111,7 +114,7 @@ def compare(
             print("No runs match.", file=sys.stderr)
         return
     if keys is not None:
-        return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot)
+        return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot, intervals)
     cols = cmp.columns(rows, show_all)
     known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
     try:
@@ -191,7 +194,7 @@ def _folded(rows, root: Path, show_all: bool) -> None:
 
 
 def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
-                    as_json: bool, as_csv: bool, plot: Path | None) -> None:
+                    as_json: bool, as_csv: bool, plot: Path | None, intervals: bool) -> None:
     from sincos_cli import compare as cmp
     from sincos_cli.stats import flatten, groups
 
@@ -201,16 +204,18 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         raise typer.BadParameter(f"unknown setting {unknown[0]!r}; choose from "
                                  f"{', '.join(sorted(known))}", param_hint="--group-by")
     try:
-        stats = cmp.sort_groups(groups(rows, keys, threshold), sort, keys)
+        stats = groups(rows, keys, threshold, intervals)
+        order = cmp.sort_groups(stats, sort, keys)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
     if plot is not None:
         from sincos_cli.plot import bands
 
-        for w in bands(rows, keys, plot):
+        for w in bands(rows, keys, plot, stats=stats):
             print(f"warning: {w}", file=sys.stderr)
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)
+    stats = order
     if as_json:
         emit_json(stats)
     elif as_csv:

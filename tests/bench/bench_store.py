@@ -6,6 +6,7 @@ Times whole processes, alternating, medians of --repeats:
 - `compare` with sweeps folded, and `compare --where hidden=20 --json`, against
   `compare --json` (target: within 1.5×);
 - `show run-…` against `sincos --version` (start-up; target: start-up plus milliseconds);
+- `compare --group-by` with 95% intervals against the same without them (target: 2×);
 - `rm` of a 1,000-member sweep against `rm -rf` of the same folders (target: bounded by the
   filesystem, not by per-run Python work).
 Synthetic run folders, as `sincos train` writes them (metrics.jsonl of 501 lines each).
@@ -74,6 +75,10 @@ def main() -> None:
                  "compare (sweeps folded)": [exe, "compare"],
                  "compare --where hidden=20 --json": [exe, "compare", "--where", "hidden=20",
                                                       "--json"],
+                 "compare --group-by hidden,lr --no-intervals": [
+                     exe, "compare", "--group-by", "hidden,lr", "--no-intervals"],
+                 "compare --group-by hidden,lr (95% intervals)": [
+                     exe, "compare", "--group-by", "hidden,lr"],
                  "sincos --version (start-up)": [exe, "--version"],
                  f"show run-{args.runs // 2:02d}": [exe, "show", f"run-{args.runs // 2:02d}"]}
         times = {k: [] for k in cases}
@@ -86,8 +91,9 @@ def main() -> None:
               f"medians of {args.repeats}, alternating")
         print("| command | seconds | ratio |\n| --- | --- | --- |")
         for k, m in med.items():
-            ref = start if k.startswith("show") else base
-            what = "× start-up" if k.startswith("show") else "× compare --json"
+            ref, what = (start, "× start-up") if k.startswith("show") else (
+                (med["compare --group-by hidden,lr --no-intervals"], "× without intervals")
+                if "(95% intervals)" in k else (base, "× compare --json"))
             print(f"| `{k}` | {m:.3f} | {m / ref:.2f} {what} |")
         print(f"show − start-up: {(med[list(cases)[-1]] - start) * 1000:.0f} ms")
         # rm of a 1,000-member sweep against rm -rf of the same folders, on fresh copies

@@ -1,0 +1,74 @@
+"""95% intervals with every group statistic: reproducible, n/a under 3 runs, and the
+numbers scipy gives."""
+
+import csv
+import io
+import json
+
+import pytest
+from conftest import sincos
+
+from sincos_cli.compare import Row
+from sincos_cli.intervals import bootstrap, wilson
+from sincos_cli.stats import flatten, groups
+
+
+def rows_of(evals, lr=0.006):
+    return [Row(id=f"run-{i:02d}", path=None, status="completed", config={"lr": lr, "seed": i},
+                summary={"eval_mse": v, "final_loss": v * 2}) for i, v in enumerate(evals)]
+
+
+def test_wilson_is_the_textbook_interval():
+    lo, hi = wilson(18, 20)
+    assert lo == pytest.approx(0.6990, abs=1e-4) and hi == pytest.approx(0.9721, abs=1e-4)
+    assert wilson(2, 2) is None  # under 3: no number
+
+
+def test_bootstrap_holds_the_statistic_reproduces_and_needs_three():
+    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5, 6e-5, 8e-5, 7e-5, 1.5e-4]
+    lo, hi = bootstrap(values, "median", "k")
+    assert lo < sorted(values)[4] < hi and lo >= min(values) and hi <= max(values)
+    assert bootstrap(values, "median", "k") == [lo, hi]  # seeded: the same every time
+    assert bootstrap(values[:2], "median", "k") is None
+    assert bootstrap([1.0, 1.0, 1.0], "mean") == [1.0, 1.0]
+
+
+def test_a_groups_interval_does_not_depend_on_the_other_groups():
+    a = rows_of([1e-4, 2e-4, 3e-4, 5e-4, 8e-4], lr=0.003)
+    b = rows_of([1e-3, 2e-3, 4e-3], lr=0.01)
+    both = groups(a + b, ["lr"], 1e-4)
+    alone = groups(a, ["lr"], 1e-4)
+    flipped = groups(b + a, ["lr"], 1e-4)
+    assert both[0]["eval_mse"]["median_ci"] == alone[0]["eval_mse"]["median_ci"] \
+        == flipped[1]["eval_mse"]["median_ci"]
+    assert both[0]["ok"] == "1/5" and both[0]["ok_ci"] == wilson(1, 5)
+
+
+def test_csv_spells_intervals_as_lo_and_hi_columns():
+    flat = flatten(groups(rows_of([1e-4, 2e-4]), ["lr"], 1e-4)[0])
+    assert flat["ok_lo"] is None and flat["eval_mse_median_lo"] is None  # n=2: n/a
+    assert "ok_ci" not in flat and "eval_mse_median_ci" not in flat
+
+
+def test_compare_group_by_shows_intervals_in_table_json_and_csv(runs_dir):
+    out = sincos("sweep", "--steps", "15", "--batch-size", "8", "--time-steps", "10",
+                 "--seeds", "1-3", "--set", "hidden=4,8", "--set", "lr=0.006,0.01",
+                 "--workers", "2", "-q")
+    assert out.returncode == 0, out.stderr
+    table = sincos("compare", "sweep-01", "--group-by", "hidden").stdout.splitlines()
+    assert "ok" in table[0] and "eval_median" in table[0]
+    assert "0/6 [0.00, 0.39]" in table[1]  # Wilson on 6 runs, none ok at 15 steps
+    small = sincos("compare", "sweep-01", "--group-by", "hidden,lr,seed").stdout
+    assert "[n/a]" in small  # one run a group: no interval, never a number
+    groups_json = json.loads(sincos("compare", "sweep-01", "--json").stdout)
+    g = groups_json[0]
+    assert g["eval_mse"]["median_ci"][0] <= g["eval_mse"]["median"] <= \
+        g["eval_mse"]["median_ci"][1]
+    again = json.loads(sincos("compare", "sweep-01", "--json").stdout)
+    assert again == groups_json  # reproduces exactly
+    rows = list(csv.DictReader(io.StringIO(sincos("compare", "sweep-01", "--csv").stdout)))
+    assert float(rows[0]["eval_mse_median_lo"]) <= float(rows[0]["eval_mse_median"])
+    plain = json.loads(sincos("compare", "sweep-01", "--json", "--no-intervals").stdout)
+    assert "median_ci" not in plain[0]["eval_mse"] and "ok_ci" not in plain[0]
+    swept = json.loads(sincos("sweep", "--resume", "sweep-01", "--json").stdout)
+    assert swept == groups_json  # sweep --json: the same numbers, from the same functions
