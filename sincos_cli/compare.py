@@ -267,6 +267,25 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
               f"terminal: {', '.join(dropped)}; --csv or --json show all)", file=sys.stderr)
 
 
+def paired_table(pairs: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
+    """--paired's table: each group against the reference, over their shared seeds."""
+    cols = [*keys, "vs", "shared", "ratio_median", "wilcoxon_p", "wins", "losses", "ties"]
+    body = []
+    for p in pairs:
+        head = [cell(p[k], k) for k in keys]
+        if p["reference"] == ", ".join(f"{k}={p[k]}" for k in keys):
+            body.append(head + ["(reference)", str(p["shared"]), "1", "-", "-", "-", "-"])
+        elif "note" in p:
+            body.append(head + [p["reference"], str(p["shared"]), p["note"], "", "", "", ""])
+        else:
+            ci = p["ratio_ci"]
+            span = " [n/a]" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}]"
+            body.append(head + [p["reference"], str(p["shared"]),
+                                f"{p['ratio_median']:.3g}{span}", f"{p['wilcoxon_p']:.2g}",
+                                str(p["wins"]), str(p["losses"]), str(p["ties"])])
+    return cols, body
+
+
 def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
     """--group-by's table: the keys, n, ok (with its 95% interval), completed, failed, then
     eval_mse and final_loss as median [95% interval], mean ± std, min and max. An

@@ -86,3 +86,73 @@ def flatten(group: dict) -> dict:
         else:
             put(k, v)
     return flat
+
+
+MIN_PAIRED = 5  # shared seeds below which a paired comparison is not made
+
+
+def paired(rows, keys: list[str], reference: dict | None = None) -> list[dict]:
+    """Each group against a reference group (the first, or the one whose keys equal
+    `reference`), seed by seed, on eval_mse: {"reference": {KEY: value…}, "shared": n,
+    "ratio_median", "ratio_ci" (bootstrap), "wilcoxon_p", "wins", "losses", "ties"} (a win:
+    a lower eval_mse than the reference on the same seed), or {"shared": n, "note": …} when
+    fewer than MIN_PAIRED seeds are shared. One object per group, the reference's first.
+    ValueError when the reference names no group or no group shares a seed with it."""
+    from .intervals import bootstrap
+
+    parts = group_rows(rows, keys)
+    points = [{k: g[0].setting(k) for k in keys} for g in parts]
+    if reference is None:
+        ref_i = 0
+    else:
+        found = [i for i, p in enumerate(points)
+                 if all(repr(p.get(k)) == repr(v) for k, v in reference.items())]
+        if not found:
+            raise ValueError(f"no group has {_point(reference)}; groups: "
+                             f"{'; '.join(_point(p) for p in points)}")
+        ref_i = found[0]
+
+    def by_seed(group):
+        out = {}
+        for r in group:
+            v = r.value("eval_mse")
+            if isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
+                out[r.setting("seed")] = float(v)
+        return out
+    ref = by_seed(parts[ref_i])
+    out, any_shared = [], False
+    for i, g in enumerate(parts):
+        if i == ref_i:
+            continue
+        mine = by_seed(g)
+        seeds = sorted(set(mine) & set(ref), key=repr)
+        any_shared |= bool(seeds)
+        row = {**points[i], "reference": _point(points[ref_i]), "shared": len(seeds)}
+        if len(seeds) < MIN_PAIRED:
+            row["note"] = (f"{len(seeds)} shared seed{'s' * (len(seeds) != 1)}: too few for "
+                           f"a paired comparison (at least {MIN_PAIRED})")
+            out.append(row)
+            continue
+        ratios = [mine[s] / ref[s] for s in seeds]
+        wins = sum(x < 1 for x in ratios)
+        losses = sum(x > 1 for x in ratios)
+        row.update(ratio_median=statistics.median(ratios),
+                   ratio_ci=bootstrap(ratios, "median", f"paired/{_point(points[i])}"),
+                   wilcoxon_p=_wilcoxon([math.log(x) for x in ratios]),
+                   wins=wins, losses=losses, ties=len(seeds) - wins - losses)
+        out.append(row)
+    if len(parts) > 1 and not any_shared:
+        raise ValueError("the groups share no seed: nothing to compare seed by seed")
+    return [{**points[ref_i], "reference": _point(points[ref_i]), "shared": len(ref)}] + out
+
+
+def _wilcoxon(diffs: list[float]) -> float | None:
+    from scipy.stats import wilcoxon
+
+    if all(d == 0 for d in diffs):
+        return 1.0
+    return float(wilcoxon(diffs).pvalue)
+
+
+def _point(p: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in p.items()) or "(all)"

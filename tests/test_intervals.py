@@ -72,3 +72,71 @@ def test_compare_group_by_shows_intervals_in_table_json_and_csv(runs_dir):
     assert "median_ci" not in plain[0]["eval_mse"] and "ok_ci" not in plain[0]
     swept = json.loads(sincos("sweep", "--resume", "sweep-01", "--json").stdout)
     assert swept == groups_json  # sweep --json: the same numbers, from the same functions
+
+
+# -- paired comparisons ---------------------------------------------------------------------
+
+def paired_rows(a: dict, b: dict):
+    """Two recipes' eval_mse by seed."""
+    return [Row(id=f"{rec}-{s}", path=None, status="completed",
+                config={"recipe": rec, "seed": s}, summary={"eval_mse": v})
+            for rec, by in (("seed", a), ("robust", b)) for s, v in by.items()]
+
+
+def test_paired_is_seed_by_seed():
+    import math
+
+    from scipy.stats import wilcoxon
+
+    from sincos_cli.stats import paired
+
+    a = {s: 1e-3 * (1 + s) for s in range(1, 9)}
+    b = {s: 1e-4 * (1 + s) * (1.5 if s == 3 else 1) for s in range(1, 9)}
+    b[99] = 1e-5  # a seed the reference never ran: not paired
+    out = paired(paired_rows(a, b), ["recipe"])
+    ref, vs = out
+    assert ref["reference"] == "recipe=seed" and vs["recipe"] == "robust"
+    ratios = sorted(b[s] / a[s] for s in a)
+    assert vs["shared"] == 8 and vs["ratio_median"] == pytest.approx((ratios[3] + ratios[4]) / 2)
+    assert vs["wins"] == 8 and vs["losses"] == 0
+    assert vs["wilcoxon_p"] == pytest.approx(
+        wilcoxon([math.log(b[s] / a[s]) for s in sorted(a)]).pvalue)
+    lo, hi = vs["ratio_ci"]
+    assert lo <= vs["ratio_median"] <= hi
+    back = paired(paired_rows(a, b), ["recipe"], {"recipe": "robust"})[1]
+    assert back["wins"] == 0 and back["losses"] == 8
+
+
+def test_too_few_shared_seeds_say_so_and_none_is_an_error():
+    from sincos_cli.stats import paired
+
+    few = paired(paired_rows({1: 1.0, 2: 1.0, 3: 1.0}, {1: 0.5, 2: 0.5, 7: 0.1}), ["recipe"])
+    assert few[1]["shared"] == 2 and "too few" in few[1]["note"]
+    assert "ratio_median" not in few[1]
+    with pytest.raises(ValueError, match="share no seed"):
+        paired(paired_rows({1: 1.0}, {2: 1.0}), ["recipe"])
+    with pytest.raises(ValueError, match="no group has recipe=x"):
+        paired(paired_rows({1: 1.0}, {1: 1.0}), ["recipe"], {"recipe": "x"})
+
+
+def test_paired_through_the_cli(runs_dir):
+    out = sincos("sweep", "--steps", "15", "--batch-size", "8", "--time-steps", "10",
+                 "--seeds", "1-5", "--set", "recipe=seed,robust", "--workers", "2", "-q")
+    assert out.returncode == 0, out.stderr
+    table = sincos("compare", "sweep-01", "--group-by", "recipe", "--paired").stdout
+    assert "vs" in table and "(reference)" in table and "wilcoxon_p" in table
+    got = json.loads(sincos("compare", "sweep-01", "--group-by", "recipe", "--paired",
+                            "--json").stdout)
+    assert got[1]["paired"]["shared"] == 5 and got[1]["paired"]["reference"] == "recipe=seed"
+    for args, needle in [(["--reference", "recipe=nope"], "no group has recipe=nope"),
+                         (["--reference", "lr=1"], "KEY one of recipe"),
+                         ([], None)]:
+        res = sincos("compare", "sweep-01", "--group-by", "recipe", "--paired", *args)
+        if needle is None:
+            assert res.returncode == 0
+        else:
+            assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
+    res = sincos("compare", "sweep-01", "--paired")
+    assert res.returncode == 0  # a sweep groups by its grid keys: recipe
+    res = sincos("compare", "run-01", "run-02", "--paired")
+    assert res.returncode == 2 and "use it with --group-by" in res.stderr

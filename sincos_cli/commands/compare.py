@@ -62,6 +62,13 @@ def compare(
     intervals: Annotated[bool, typer.Option(
         "--intervals/--no-intervals", help="--group-by: a 95% interval with every median, "
         "mean and ok share (bootstrap, seeded; Wilson for ok); n/a under 3 runs.")] = True,
+    paired: Annotated[bool, typer.Option(
+        "--paired", help="--group-by: each group against a reference, seed by seed: the "
+        "median eval_mse ratio with its 95% interval, a Wilcoxon signed-rank p-value, and "
+        "wins/losses over the shared seeds.")] = False,
+    reference: Annotated[str | None, typer.Option(
+        help="--paired: the reference group, KEY=VALUE[,KEY=VALUE].",
+        show_default="the first group")] = None,
     threshold: Annotated[float, typer.Option(
         callback=_positive_float, help="--group-by: a run is ok when its eval_mse is at "
         "most this.")] = 1e-4,
@@ -114,7 +121,12 @@ def compare(
             print("No runs match.", file=sys.stderr)
         return
     if keys is not None:
-        return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot, intervals)
+        pairing = (paired, reference)
+        return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot, intervals,
+                               pairing)
+    if paired or reference:
+        raise typer.BadParameter("--paired compares groups: use it with --group-by",
+                                 param_hint="--paired")
     cols = cmp.columns(rows, show_all)
     known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
     try:
@@ -166,6 +178,30 @@ def _x_range(text: str) -> tuple[float | None, float | None]:
     return pair
 
 
+def _paired(rows, keys: list[str], paired: bool, reference: str | None):
+    from sincos_cli.grid import GridError, _value
+    from sincos_cli.stats import paired as pair
+
+    ref = None
+    if reference is not None:
+        ref = {}
+        for part in reference.split(","):
+            k, eq, v = part.partition("=")
+            k = k.strip().replace("-", "_")
+            if not eq or k not in keys:
+                raise typer.BadParameter(f"expected KEY=VALUE with KEY one of "
+                                         f"{', '.join(keys)}, got {part!r}",
+                                         param_hint="--reference")
+            try:
+                ref[k] = _value(k, v) if k != "status" else v
+            except GridError as e:
+                raise typer.BadParameter(str(e), param_hint="--reference") from None
+    try:
+        return pair(rows, keys, ref)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--paired") from None
+
+
 def _folded(rows, root: Path, show_all: bool) -> None:
     """The table with each sweep as one row, then the runs outside sweeps."""
     from sincos_cli import compare as cmp
@@ -194,7 +230,8 @@ def _folded(rows, root: Path, show_all: bool) -> None:
 
 
 def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
-                    as_json: bool, as_csv: bool, plot: Path | None, intervals: bool) -> None:
+                    as_json: bool, as_csv: bool, plot: Path | None, intervals: bool,
+                    pairing=(False, None)) -> None:
     from sincos_cli import compare as cmp
     from sincos_cli.stats import flatten, groups
 
@@ -208,6 +245,12 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         order = cmp.sort_groups(stats, sort, keys)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
+    pairs = _paired(rows, keys, *pairing) if pairing[0] or pairing[1] else None
+    if pairs is not None:
+        by_point = {repr([p[k] for k in keys]): p for p in pairs}
+        for g in stats:
+            p = by_point[repr([g[k] for k in keys])]
+            g["paired"] = {k: v for k, v in p.items() if k not in keys}
     if plot is not None:
         from sincos_cli.plot import bands
 
@@ -220,8 +263,12 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         emit_json(stats)
     elif as_csv:
         flat = [flatten(g) for g in stats]
-        write_csv(list(flat[0]), [list(f.values()) for f in flat])
+        cols = list(dict.fromkeys(k for f in flat for k in f))  # every column any row has
+        write_csv(cols, [[f.get(c) for c in cols] for f in flat])
     elif plot is not None:
         print(plot)
     else:
         cmp.print_table(*cmp.group_table(stats, keys))
+        if pairs is not None:
+            print()
+            cmp.print_table(*cmp.paired_table(pairs, keys))
