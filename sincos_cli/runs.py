@@ -394,7 +394,7 @@ def truncate_metrics(path: Path, steps: int) -> list[dict]:
     return keep
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -419,7 +419,7 @@ def status(run: dict) -> str:
     if st != "running" or run.get("host") != socket.gethostname():
         return st
     pid = run.get("pid")
-    if not isinstance(pid, int) or not _pid_alive(pid):
+    if not isinstance(pid, int) or not pid_alive(pid):
         return "crashed"
     started = run.get("pid_start")
     if started is not None and process_start(pid) not in (None, started):

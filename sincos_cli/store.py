@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SincosError
-from .runs import NAME_RE, atomic_write_json, read_json, read_sweep, status
+from .runs import NAME_RE, atomic_write_json, pid_alive, read_json, read_sweep, status
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 META = "meta.json"
@@ -341,16 +341,7 @@ def purge_leftovers(root: Path) -> None:
         return
     for name in names:
         pid = name[len(TRASH):].split("-", 1)[0]
-        if pid.isdigit() and _alive(int(pid)):
+        if pid.isdigit() and pid_alive(int(pid)):
             continue
         shutil.rmtree(root / name, ignore_errors=True)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -84,6 +84,20 @@ def small_disk(tmp_path):
         subprocess.run(["umount", d])
 
 
+def drain(fd: int) -> bytes:
+    """Everything a pseudo-terminal's master side holds, until the other side closed."""
+    out = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the pty
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def read(path: Path):
     return json.loads(path.read_text())
 

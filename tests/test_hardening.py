@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import TINY, descendants, read, sincos
+from conftest import TINY, descendants, drain, read, sincos
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 
@@ -270,15 +270,7 @@ def test_compare_fits_the_terminal_without_wrapping(trained, runs_dir):
         p = subprocess.run([EXE, "compare", "--all"], stdout=slave, stderr=subprocess.PIPE,
                            env={**env, "SINCOS_RUNS_DIR": str(runs_dir)})
         os.close(slave)
-        out = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
+        out = drain(master)
         os.close(master)
         import re
 

@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import read, sincos
+from conftest import drain, read, sincos
 
 from sincos_cli.compare import fit
 
@@ -65,15 +65,7 @@ def test_on_a_terminal_the_note_names_what_went(store):
                                                       "SINCOS_RUNS_DIR": str(store)})
     os.close(slave)
     _, err = p.communicate(timeout=60)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = drain(master)
     text = re.sub(r"\x1b\[[0-9;]*m", "", out.decode())
     head = next(ln for ln in text.splitlines() if ln.strip().startswith("id"))
     assert ("eval" in head) and ("final" in head) and ("status" in head)
