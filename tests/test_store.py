@@ -262,7 +262,8 @@ def test_rm_refuses_running_runs_and_members_of_running_sweeps(mine):
 @pytest.mark.parametrize("args,needle", [(["run-77", "--yes"], "no run 'run-77'"),
                                          ([], "name runs or sweeps"),
                                          (["--older-than", "soon", "--yes"], "a number and a unit"),
-                                         (["--where", "nope=1", "--yes"], "unknown key")])
+                                         (["--where", "nope=1", "--yes"], "unknown key"),
+                                         (["--status", "faild", "--yes"], "unknown status")])
 def test_rm_bad_input_is_one_line_and_removes_nothing(mine, args, needle):
     before = sorted(os.listdir(mine))
     out = sincos("rm", *args)

@@ -98,6 +98,12 @@ def rm(
     except store.FilterError as e:
         raise typer.BadParameter(str(e), param_hint="--older-than") from None
     statuses = [s.strip() for s in status.split(",")] if status else []
+    known = ("completed", "failed", "interrupted", "crashed", "pruned", "running", "corrupt",
+             "unreadable")
+    for s in statuses:
+        if s not in known:
+            raise typer.BadParameter(f"unknown status {s!r}; choose from {', '.join(known)}",
+                                     param_hint="--status")
     root = pick_runs_dir(runs_dir)
     try:
         plan = store.plan_removal(root, targets or [], wheres, statuses, age, load_rows)
