@@ -145,7 +145,20 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result) -> dic
             broken = []
         while queue and not (stopped or lost or broken) and len(pending) < engine.slots:
             job = queue.popleft()
-            pending[engine.executor.submit(_call, _prepared(home, job, engine))] = job
+            try:
+                future = engine.executor.submit(_call, _prepared(home, job, engine))
+            except Exception as e:  # a worker died while idle: the pool refuses work
+                if engine.classify(e) != "broken":
+                    raise
+                queue.appendleft(job)
+                if not pending:  # nothing in flight to wait for: rebuild it now
+                    if restarts >= POOL_RESTARTS:
+                        lost = f"the local worker pool broke {restarts + 1} times"
+                    else:
+                        restarts += 1
+                        engine.restart()
+                break
+            pending[future] = job
         if not pending:
             if stopped or lost:
                 break

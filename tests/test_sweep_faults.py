@@ -408,3 +408,22 @@ def test_a_reader_that_leaves_early_is_not_an_error(trained_copy, runs_dir, args
     err = p.stderr.read()
     assert p.wait(timeout=60) == 0, err
     assert "Error" not in err and "Traceback" not in err
+
+
+def test_a_worker_killed_while_idle_does_not_stop_the_sweep(runs_dir):
+    """Two members on three workers: the idle one is killed. The pool is broken for all,
+    so the sweep rebuilds it and resumes both members, each exactly once."""
+    p = start("sweep", *SMALL[:1], "600", *SMALL[2:], "--checkpoint-every", "50",
+              "--seeds", "1-2", "--workers", "3", root=runs_dir)
+    wait_for(lambda: all((runs_dir / f"run-0{i}" / "checkpoint.pt").exists() for i in (1, 2)),
+             "two checkpoints", proc=p)
+    busy = {read(runs_dir / f"run-0{i}" / "run.json")["pid"] for i in (1, 2)}
+    idle = sorted(descendants(p.pid) - busy)
+    assert idle
+    os.kill(idle[0], signal.SIGKILL)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert "failed" not in err.replace("0 failed", "")
+    for i in (1, 2):
+        assert read(runs_dir / f"run-0{i}" / "run.json")["status"] == "completed"
+        assert steps_of(runs_dir / f"run-0{i}") == list(range(600))
