@@ -220,3 +220,21 @@ def test_history_view_through_the_cli(cli, trained_copy, tmp_path):
     assert reds[-1] > 3 * reds[0]  # the trail grows
     res = cli("animate", trained_copy.name, "--view", "sideways", "-q")
     assert res.exit_code == 2 and "--view" in res.stderr
+
+
+def test_each_view_has_its_own_default_file(cli, trained_copy):
+    first = cli("animate", trained_copy.name, "-q")
+    assert first.exit_code == 0 and first.stdout.strip().endswith("animation.gif")
+    window = (trained_copy / "animation.gif").read_bytes()
+    hist = cli("animate", trained_copy.name, "--view", "history", "-q")
+    assert hist.exit_code == 0 and hist.stdout.strip().endswith("animation-history.gif")
+    assert (trained_copy / "animation.gif").read_bytes() == window  # not written over
+    assert Image.open(trained_copy / "animation-history.gif").n_frames == 40
+
+
+def test_frame_titles_count_updates_done_as_the_live_view_does(trained):
+    trace = load_trace(trained)
+    scene = WindowScene(Style(width=320, height=240, dpi=100))
+    last = len(trace["step"]) - 1
+    scene.render(*(trace[k][last] for k in ("x", "target", "prediction", "step", "loss")))
+    assert scene.title.get_text().startswith(f"step {last + 1} ")  # 40 steps: "step 40"

@@ -196,3 +196,18 @@ def test_every_command_has_help(cli):
     for cmd in COMMANDS:
         res = cli(cmd, "--help")
         assert res.exit_code == 0 and "Usage" in res.stdout, cmd
+
+
+def test_refusals_that_need_no_torch_come_before_it(runs_dir, trained, tmp_path):
+    """With torch made unimportable, what can be refused without it still is, in one
+    line: an existing --name, a missing --input."""
+    fake = tmp_path / "fake"
+    (fake / "torch").mkdir(parents=True)
+    (fake / "torch" / "__init__.py").write_text("raise ImportError('torch was imported')\n")
+    env = {"PYTHONPATH": str(fake), "SINCOS_RUNS_DIR": str(trained.parent)}
+    out = sincos("train", "--name", trained.name, "--steps", "3", env=env)
+    assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
+    assert "already exists" in out.stderr and "torch was imported" not in out.stderr
+    out = sincos("predict", trained.name, "--input", tmp_path / "nope.csv", env=env)
+    assert out.returncode == 1 and "No such file" in out.stderr, out.stderr
+    assert "torch was imported" not in out.stderr
