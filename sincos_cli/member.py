@@ -167,10 +167,20 @@ def _train(path: Path, job: dict, stop) -> dict:
             rec.start(job["argv"], "cpu", extra={"sweep": job["sweep"]},
                       meta=job.get("meta"))
 
+        stop_at = job.get("stop_at")  # a successive-halving rung: pause there
+
+        def paused() -> bool:
+            return stop_at is not None and trainer.step >= stop_at
+
         def reason() -> str:
-            return ("stopped: the sweep's driver ended" if _TERM
-                    else "stopped: the sweep was interrupted")
-        status, summary, error = run_to_end(trainer, rec, rec.on_step, stop, reason)
+            if stop():
+                return ("stopped: the sweep's driver ended" if _TERM
+                        else "stopped: the sweep was interrupted")
+            return f"paused at step {stop_at}: a successive-halving rung"
+        status, summary, error = run_to_end(trainer, rec, rec.on_step,
+                                            lambda: stop() or paused(), reason)
+        if status == "interrupted" and paused() and not stop():
+            status = "paused"  # run.json says interrupted: resumable, as a pause is
         if status == "failed":
             return _failed(job, error)
         return {"id": job["id"], "status": status, "summary": summary}

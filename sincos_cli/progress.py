@@ -97,7 +97,7 @@ class SweepProgress:
 
     def on_result(self, result: dict) -> None:
         status = result["status"]
-        if status in ("completed", "failed"):
+        if status in ("completed", "failed", "pruned"):
             self.done += 1
         self.failed += status == "failed"
         ev = (result.get("summary") or {}).get("eval_mse")

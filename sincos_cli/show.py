@@ -92,16 +92,17 @@ def sweep_info(sweep: Path) -> dict:
         row = load_row(p)
         counts[row.status] = counts.get(row.status, 0) + 1
         ev = row.value("eval_mse")
-        if isinstance(ev, (int, float)):
+        if isinstance(ev, (int, float)) and row.status == "completed":
             ranked.append({"run": m["run"], "seed": m["seed"], "point": m["point"],
                            "eval_mse": ev})
-    ranked.sort(key=lambda r: r["eval_mse"])
+    ranked.sort(key=lambda r: r["eval_mse"])  # completed members (not pruned at a rung)
     return {"kind": "sweep", "id": doc.get("id", sweep.name), "path": str(sweep.resolve()),
             "status": status(doc), "created": doc.get("created"), "ended": doc.get("ended"),
             "argv": doc.get("argv"), "base": doc.get("base", {}), "grid": doc.get("grid", {}),
             "seeds": _seed_ranges(doc.get("seeds", [])), "members": len(doc["members"]),
             "by_status": counts, "missing": missing, "best": ranked[:3],
-            "worst": ranked[::-1][:3], "resumes": doc.get("resumes", [])}
+            "worst": ranked[::-1][:3], "resumes": doc.get("resumes", []),
+            "halving": doc.get("halving")}
 
 
 def _fmt(v) -> str:
@@ -159,6 +160,15 @@ def render(doc: dict) -> str:
     if doc["missing"]:
         shown = ", ".join(doc["missing"][:10]) + (" …" if len(doc["missing"]) > 10 else "")
         add(f"  missing   {shown} (sincos sweep --resume {doc['id']} trains them again)")
+    h = doc.get("halving")
+    if h:
+        add(f"halving   η={h['eta']}, rule {h['rule']}, rungs "
+            + " → ".join(str(s) for s in h["rungs"]))
+        for rung in h.get("history", []):
+            went = [r for r in rung["points"] if r["kept"]]
+            add(f"  step {rung['step']}: {len(rung['points'])} points, {len(went)} went on: "
+                + "; ".join(" ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
+                            + f" ({_fmt(r['score'])})" for r in went))
     for title in ("best", "worst"):
         if doc[title]:
             add(f"{title} by eval_mse")

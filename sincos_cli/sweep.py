@@ -25,6 +25,7 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
+from . import halving
 from .errors import SincosError
 from .runs import (
     allocate_many,
@@ -47,8 +48,8 @@ POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
 
 
 def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
-           members, count: int, checkpoint_every: int,
-           meta: dict | None = None) -> tuple[Path, dict]:
+           members, count: int, checkpoint_every: int, meta: dict | None = None,
+           halving_plan: dict | None = None) -> tuple[Path, dict]:
     """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
     signal halfway, none of them is left behind."""
     sweep = allocate_many(root, 1, "sweep")[0]
@@ -60,6 +61,7 @@ def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int]
                "host": socket.gethostname(), "created": utc_now(), "ended": None,
                "base": base, "grid": grid, "seeds": seeds,
                "checkpoint_every": checkpoint_every, **({"meta": meta} if meta else {}),
+               **({"halving": halving_plan} if halving_plan else {}),
                "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
                             "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
         atomic_write_json(sweep / "sweep.json", doc)
@@ -258,7 +260,8 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
 
 def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
-              threshold: float, restart_damaged: bool = False, meta: dict | None = None):
+              threshold: float, restart_damaged: bool = False, meta: dict | None = None,
+              halving_plan: dict | None = None):
     """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
     exit code, message or None, final status)."""
     from . import engines
@@ -282,17 +285,22 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
             check_resumable(doc, sweep)
             home = sweep.parent
             jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
+            if doc.get("halving") and halving.finished(home, doc):
+                jobs = []
             if not jobs:
                 ok = True
                 n = len(doc["members"])
+                pruned = sum(member_state(home / m["run"], m["config"])[0] == "pruned"
+                             for m in doc["members"]) if doc.get("halving") else 0
+                what = (f"all {n} member{'s' * (n != 1)} completed" if not pruned else
+                        f"every rung is done ({n - pruned} completed, {pruned} pruned)")
                 return (sweep.name, group_stats(home, doc, threshold), 0,
-                        f"nothing to do: all {n} member{'s' * (n != 1)} completed",
-                        "completed")
+                        f"nothing to do: {what}", "completed")
             doc = open_for_resume(sweep, doc, argv)
         else:
             base, grid, seeds, members, count = plan
             sweep, doc = create(root, argv, base, grid, seeds, members, count,
-                                checkpoint_every, meta)
+                                checkpoint_every, meta, halving_plan)
             fd = lock(sweep)
             home = sweep.parent
             jobs, done = plan_jobs(home, doc, argv)
@@ -305,7 +313,12 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         stop = Stop(on_second=on_second)
         total = len(doc["members"])
         with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
-            counts = execute(home, jobs, engine, stop, bar.on_result)
+            if doc.get("halving"):
+                counts = halving.run(home, sweep, doc, argv,
+                                     lambda js: execute(home, js, engine, stop, bar.on_result),
+                                     stop, restart_damaged)
+            else:
+                counts = execute(home, jobs, engine, stop, bar.on_result)
             state, code, message = verdict(counts, total, stop.signum, sweep.name)
             finish(sweep, state)  # the commit point: a later signal changes nothing
             stop.committed = True

@@ -51,6 +51,18 @@ def sweep(
         "--yes", "-y", help=f"Allow more than {MAX_MEMBERS:,} members.")] = False,
     tag: Tags = None,
     note: Note = None,
+    halving: Annotated[bool, typer.Option(
+        "--halving", help="Successive halving: every grid point starts on all its seeds; at "
+        "each rung the points are ranked by a seed aggregate of the training loss (--rank) "
+        "and the best 1/η go on; the others stop, pruned.")] = False,
+    eta: Annotated[int, typer.Option(
+        help="--halving: η, the factor between rungs (and 1/η of the points go on).")] = 3,
+    first_rung: Annotated[int | None, typer.Option(
+        min=1, help="--halving: the first rung's step; the next are ×η.",
+        show_default="--steps / η^K, η^K ≤ the number of points")] = None,
+    rank: Annotated[str, typer.Option(
+        help="--halving: median (the median over seeds of the training loss near the rung) "
+        "or ok (the share of seeds at or under --threshold).")] = "median",
     restart_damaged: Annotated[bool, typer.Option(
         "--restart-damaged", help="--resume: move members whose files cannot be read "
         "aside (to RUN.damaged) and train them again; without it they stop the resume.")
@@ -90,7 +102,10 @@ def sweep(
         if base or seeds or set_ or meta:
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
-        plan = None
+        plan, halving_plan = None, None
+        if halving:
+            raise typer.BadParameter("a resumed sweep keeps its halving settings",
+                                     param_hint="--halving")
     elif restart_damaged:
         raise typer.BadParameter("--restart-damaged is for --resume",
                                  param_hint="--restart-damaged")
@@ -119,10 +134,13 @@ def sweep(
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
         plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
+        halving_plan = _halving_plan(eta, first_rung, rank, points, grid,
+                                     threshold) if halving else None
     sweep_id, groups, code, message, _ = run_sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
-        restart_damaged=restart_damaged, meta=meta)
+        restart_damaged=restart_damaged, meta=meta,
+        halving_plan=halving_plan)
     if as_json:
         emit_json(groups)
     else:
@@ -133,3 +151,27 @@ def sweep(
         print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
     if code:
         raise typer.Exit(code)
+
+
+def _halving_plan(eta: int, first: int | None, rank: str, points, grid: dict,
+                  threshold: float) -> dict:
+    """sweep.json's "halving": checked here, before anything is made (exit 2)."""
+    from sincos_cli import halving
+
+    if len(points) < 2:
+        raise typer.BadParameter("--halving ranks grid points: give at least two "
+                                 "(--set KEY=A,B)", param_hint="--halving")
+    if eta < 2:
+        raise typer.BadParameter(f"η must be 2 or more, got {eta}", param_hint="--eta")
+    if rank not in halving.RULES:
+        raise typer.BadParameter(f"choose from {', '.join(halving.RULES)}, got {rank!r}",
+                                 param_hint="--rank")
+    if "steps" in grid:
+        raise typer.BadParameter("--halving compares points at the same steps: give "
+                                 "--steps, not --set steps", param_hint="--halving")
+    steps = points[0][1].steps
+    try:
+        rungs = halving.rungs(steps, len(points), eta, first)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--first-rung") from None
+    return {"eta": eta, "rule": rank, "threshold": threshold, "rungs": rungs, "history": []}

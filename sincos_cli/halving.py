@@ -1,0 +1,149 @@
+"""Seed-aware successive halving: every grid point starts on all its seeds; at each rung the
+points are ranked by a seed aggregate of the training loss and the best 1/η go on.
+
+Rungs are r, rη, rη², … steps (below --steps, and while more than one point is left), then
+--steps. By default r is --steps / η^K (rounded up) with η^K the largest power of η not
+above the number of points, so the last rung before the end keeps about one point in η,
+and the final one trains what is left to the end.
+
+A point that stops has its members marked `pruned` at the rung's step (each an ordinary run
+with its checkpoint: `train --resume` continues one). sweep.json's "halving" records η, the
+rule, the rungs, and per rung every point's score and whether it went on; a resume reads it
+and continues the rung in progress, never retraining one that is done.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from pathlib import Path
+
+from .errors import SincosError
+from .runs import atomic_write_json, read_json, read_metrics
+from .sweep_plan import _job, member_state, mode_for, plan_jobs
+
+RULES = ("median", "ok")
+
+
+def rungs(steps: int, points: int, eta: int, first: int | None = None) -> list[int]:
+    """The steps at which points are ranked, then `steps` itself. ValueError when the
+    first rung is not below --steps."""
+    if first is None:
+        k = int(math.floor(math.log(points, eta) + 1e-9)) if points > 1 else 0
+        first = max(1, -(-steps // eta ** max(k, 1)))
+    if first >= steps:
+        raise ValueError(f"the first rung ({first} steps) must come before --steps "
+                         f"({steps})")
+    out, r, left = [], first, points
+    while r < steps and left > 1:  # past one point left, a rung ranks nothing
+        out.append(r)
+        left = math.ceil(left / eta)
+        r *= eta
+    return out + [steps]
+
+
+def plan(doc: dict) -> dict:
+    """The point each member belongs to, in the order points first appear."""
+    keys, members = [], {}
+    for m in doc["members"]:
+        key = repr(sorted(m["point"].items()))
+        if key not in members:
+            keys.append(key)
+            members[key] = []
+        members[key].append(m)
+    return {"keys": keys, "members": members,
+            "points": {k: members[k][0]["point"] for k in keys}}
+
+
+def score(home: Path, members: list[dict], step: int, rule: str, threshold: float):
+    """A point's seed aggregate at a rung: the median over seeds of each member's mean
+    training loss over the last tenth of the steps before the rung (lower is better), or
+    minus the share of members whose loss there is at most the threshold."""
+    window = max(1, step // 10)
+    losses = []
+    for m in members:
+        rows = [r for r in read_metrics(home / m["run"] / "metrics.jsonl")
+                if step - window <= r["step"] < step]
+        vals = [r["loss"] for r in rows if math.isfinite(r["loss"])]
+        losses.append(statistics.fmean(vals) if vals else math.inf)
+    if rule == "ok":
+        return -sum(v <= threshold for v in losses) / len(losses)
+    finite = [v for v in losses if math.isfinite(v)]
+    return statistics.median(losses) if len(finite) == len(losses) else math.inf
+
+
+def steps_done(path: Path) -> int:
+    try:
+        return int(read_json(path / "summary.json").get("steps") or 0)
+    except (SincosError, ValueError, TypeError):
+        return 0
+
+
+def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, should_stop,
+        restart_damaged: bool = False) -> dict:
+    """Train the rungs from the one in progress; returns the outcomes' counts (as
+    sweep.execute does), stopping early when a rung was interrupted."""
+    plan_jobs(home, doc, argv, restart_damaged)  # damaged or running members stop it here
+    h = doc["halving"]
+    p = plan(doc)
+    history = h.setdefault("history", [])
+    active = history[-1]["kept"] if history else list(p["keys"])
+    totals: dict = {"lost": None}
+    for i in range(len(history), len(h["rungs"])):
+        step, last = h["rungs"][i], i == len(h["rungs"]) - 1
+        jobs = []
+        for key in active:
+            for m in p["members"][key]:
+                path = home / m["run"]
+                state, _ = member_state(path, m["config"])
+                if state == "completed" or (not last and steps_done(path) >= step):
+                    continue
+                job = _job(m, mode_for(path, state), doc, argv)
+                jobs.append({**job, "stop_at": None if last else step})
+        counts = execute_jobs(jobs)
+        totals["lost"] = totals["lost"] or counts.pop("lost", None)
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+        if should_stop() or totals["lost"] or counts.get("crashed"):
+            return totals
+        if last:
+            break
+        scores = {k: score(home, p["members"][k], step, h["rule"], h["threshold"])
+                  for k in active}
+        ranked = sorted(active, key=lambda k: (scores[k], active.index(k)))
+        keep = ranked[:max(1, math.ceil(len(active) / h["eta"]))]
+        record = []
+        for place, key in enumerate(ranked, 1):
+            s = scores[key]
+            record.append({"point": p["points"][key], "score": s if math.isfinite(s) else None,
+                           "rank": place, "kept": key in keep})
+            if key not in keep:
+                why = (f"pruned at step {step}: rank {place} of {len(ranked)} by the "
+                       f"{h['rule']} rule (η={h['eta']})")
+                for m in p["members"][key]:
+                    _mark_pruned(home / m["run"], why)
+                totals["pruned"] = totals.get("pruned", 0) + len(p["members"][key])
+        history.append({"step": step, "points": record, "kept": keep})
+        atomic_write_json(sweep / "sweep.json", doc)
+        active = keep
+    return totals
+
+
+def finished(home: Path, doc: dict) -> bool:
+    """Every rung ranked, and every member of the points that went on completed."""
+    h = doc["halving"]
+    history = h.get("history", [])
+    if len(history) < len(h["rungs"]) - 1:
+        return False
+    p = plan(doc)
+    active = history[-1]["kept"] if history else p["keys"]
+    return all(member_state(home / m["run"], m["config"])[0] == "completed"
+               for k in active for m in p["members"][k])
+
+
+def _mark_pruned(path: Path, why: str) -> None:
+    """A member whose point stopped: its status says so (resumable, like interrupted)."""
+    run = read_json(path / "run.json")
+    if run.get("status") in ("interrupted", "pruned"):
+        run.update(status="pruned", error=why)
+        atomic_write_json(path / "run.json", run)

@@ -1,0 +1,128 @@
+"""sincos sweep --halving: rungs, pruned members as ordinary runs, what sweep.json records,
+resume in the middle of a rung, and what is refused."""
+
+import json
+import os
+import signal
+import time
+
+import pytest
+from conftest import read, sincos
+from test_sweep_faults import start, steps_of, wait_for
+
+from sincos_cli.halving import rungs
+
+SMALL = ["--batch-size", "8", "--time-steps", "10"]
+GRID = ["--set", "lr=0.0003,0.003,0.01", "--set", "hidden=4,8,16"]
+
+
+def test_rungs():
+    assert rungs(501, 32, 3) == [19, 57, 171, 501]  # 27 ≤ 32 points: ⌈501 / 27⌉
+    assert rungs(90, 9, 3) == [10, 30, 90]
+    assert rungs(100, 2, 2) == [50, 100]
+    assert rungs(100, 4, 3, first=5) == [5, 15, 100]  # 4 points → 2 → 1: no third
+    with pytest.raises(ValueError, match="must come before --steps"):
+        rungs(100, 4, 3, first=100)
+
+
+@pytest.fixture(scope="module")
+def halved(tmp_path_factory):
+    root = tmp_path_factory.mktemp("halving") / "runs"
+    out = sincos("sweep", "--steps", "90", *SMALL, "--seeds", "1-2", *GRID, "--halving",
+                 "--workers", "2", "-q", env={"SINCOS_RUNS_DIR": str(root)})
+    assert out.returncode == 0, out.stderr
+    return root
+
+
+def test_points_stop_at_rungs_and_the_best_go_on(halved):
+    doc = read(halved / "sweep-01" / "sweep.json")
+    h = doc["halving"]
+    assert (h["eta"], h["rule"], h["rungs"]) == (3, "median", [10, 30, 90])
+    assert [(r["step"], len(r["points"]), len(r["kept"])) for r in h["history"]] == [
+        (10, 9, 3), (30, 3, 1)]
+    for rung in h["history"]:  # the ones that went on had the lowest scores
+        scores = [p["score"] for p in rung["points"]]
+        assert scores == sorted(scores)
+        assert [p["kept"] for p in rung["points"]] == [True] * len(rung["kept"]) + [False] * (
+            len(rung["points"]) - len(rung["kept"]))
+    winner = h["history"][-1]["points"][0]["point"]
+    spent = 0
+    for m in doc["members"]:
+        run = read(halved / m["run"] / "run.json")
+        n = len(steps_of(halved / m["run"]))
+        spent += n
+        if m["point"] == winner:
+            assert run["status"] == "completed" and n == 90
+        else:
+            assert run["status"] == "pruned" and n in (10, 30)
+            assert run["error"].startswith(f"pruned at step {n}: rank ")
+    assert spent <= 0.40 * 18 * 90  # member-steps against the full grid
+    text = sincos("show", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)}).stdout
+    assert "halving   η=3, rule median, rungs 10 → 30 → 90" in text
+    assert "step 10: 9 points, 3 went on" in text
+    out = sincos("sweep", "--resume", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)})
+    assert out.returncode == 0
+    assert "nothing to do: every rung is done (2 completed, 16 pruned)" in out.stderr
+
+
+def test_a_pruned_member_is_an_ordinary_run_train_resume_continues(halved, runs_dir):
+    import shutil
+
+    doc = read(halved / "sweep-01" / "sweep.json")
+    pruned = next(m["run"] for m in doc["members"]
+                  if read(halved / m["run"] / "run.json")["status"] == "pruned")
+    shutil.copytree(halved / pruned, runs_dir / pruned)
+    out = sincos("train", "--resume", pruned, "-q")
+    assert out.returncode == 0, out.stderr
+    assert steps_of(runs_dir / pruned) == list(range(90))
+    assert read(runs_dir / pruned / "run.json")["resumes"][-1]["from_status"] == "pruned"
+
+
+def test_an_interrupt_mid_rung_resumes_that_rung_and_never_retrains_one(runs_dir):
+    args = ["--steps", "2700", *SMALL, "--checkpoint-every", "20", "--seeds", "1", *GRID,
+            "--halving", "--workers", "2"]
+    p = start("sweep", *args, root=runs_dir)
+    doc_path = runs_dir / "sweep-01" / "sweep.json"
+    wait_for(lambda: doc_path.exists() and read(doc_path)["halving"]["history"],
+             "the first rung", proc=p, timeout=120)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    first = read(doc_path)["halving"]["history"]
+    assert len(first) == 1  # the second rung (step 900) was in progress
+    out = sincos("sweep", "--resume", "sweep-01", "-q", timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = read(doc_path)
+    h = doc["halving"]
+    assert h["history"][0] == first[0]  # the rung that was done is not ranked again
+    assert [r["step"] for r in h["history"]] == [300, 900]
+    for m in doc["members"]:
+        steps = steps_of(runs_dir / m["run"])
+        assert steps == list(range(len(steps)))  # no step twice, no gap
+        assert len(steps) in (300, 900, 2700)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--steps", "60", "--set", "lr=0.006"], "at least two"),
+    (["--steps", "60", "--set", "lr=0.003,0.006", "--eta", "1"], "η must be 2 or more"),
+    (["--steps", "60", "--set", "lr=0.003,0.006", "--first-rung", "60"],
+     "must come before --steps"),
+    (["--set", "steps=30,60", "--set", "lr=0.003,0.006"], "not --set steps"),
+    (["--steps", "60", "--set", "lr=0.003,0.006", "--rank", "mean"], "choose from median, ok"),
+])
+def test_bad_halving_is_refused_before_anything_is_made(runs_dir, args, needle):
+    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--halving", *args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, \
+        out.stderr
+    assert not runs_dir.exists() or not os.listdir(runs_dir)
+
+
+def test_halving_is_not_changed_on_resume(runs_dir):
+    out = sincos("sweep", "--resume", "sweep-01", "--halving")
+    assert out.returncode == 2 and "keeps its halving settings" in out.stderr
+
+
+def test_halving_records_are_json(halved):
+    doc = json.loads((halved / "sweep-01" / "sweep.json").read_text())
+    assert all(isinstance(k, str) for r in doc["halving"]["history"] for k in r["kept"])
