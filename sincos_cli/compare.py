@@ -35,6 +35,7 @@ class Row:
     host: str | None = None
     tags: list = field(default_factory=list)
     note: str | None = None
+    holdout: bool = False  # a sweep member trained on held-out seeds
 
     def value(self, key: str):
         if key in ("id", "status", "created"):
@@ -50,6 +51,8 @@ class Row:
         for, not those done, so a failed or interrupted member stays in its group."""
         if key in self.config:
             return _plain(self.config[key])
+        if key == "set":  # a sweep's members: chosen on (selection) or held out
+            return "holdout" if self.holdout else "selection"
         return self.value(key)
 
     def to_json(self) -> dict:
@@ -76,6 +79,7 @@ def load_row(path: Path) -> Row:
         row.created = run.get("created")
         row.error, row.sweep = run.get("error"), run.get("sweep")
         row.argv, row.host = run.get("argv"), run.get("host")
+        row.holdout = run.get("holdout") is True
         # A setting added after the run was made reads as what it was trained with.
         config = read_json(path / "config.json")
         row.config = {**config, **{k: v for k, v in LEGACY.items() if k not in config}}

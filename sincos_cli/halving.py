@@ -46,6 +46,8 @@ def plan(doc: dict) -> dict:
     """The point each member belongs to, in the order points first appear."""
     keys, members = [], {}
     for m in doc["members"]:
+        if m.get("holdout"):  # trained once the choice is made (holdout.py)
+            continue
         key = repr(sorted(m["point"].items()))
         if key not in members:
             keys.append(key)

@@ -164,8 +164,8 @@ def _train(path: Path, job: dict, stop) -> dict:
             trainer.load_checkpoint(ckpt)
             rec.resume(job["argv"], "cpu", ckpt)
         else:
-            rec.start(job["argv"], "cpu", extra={"sweep": job["sweep"]},
-                      meta=job.get("meta"))
+            extra = {"sweep": job["sweep"], **({"holdout": True} if job.get("holdout") else {})}
+            rec.start(job["argv"], "cpu", extra=extra, meta=job.get("meta"))
 
         stop_at = job.get("stop_at")  # a successive-halving rung: pause there
 

@@ -25,7 +25,7 @@ from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
-from . import halving
+from . import halving, holdout
 from .errors import SincosError
 from .runs import (
     allocate_many,
@@ -49,7 +49,8 @@ POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
 
 def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
            members, count: int, checkpoint_every: int, meta: dict | None = None,
-           halving_plan: dict | None = None) -> tuple[Path, dict]:
+           halving_plan: dict | None = None,
+           holdout_plan: dict | None = None) -> tuple[Path, dict]:
     """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
     signal halfway, none of them is left behind."""
     sweep = allocate_many(root, 1, "sweep")[0]
@@ -62,6 +63,7 @@ def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int]
                "base": base, "grid": grid, "seeds": seeds,
                "checkpoint_every": checkpoint_every, **({"meta": meta} if meta else {}),
                **({"halving": halving_plan} if halving_plan else {}),
+               **({"holdout": holdout_plan} if holdout_plan else {}),
                "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
                             "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
         atomic_write_json(sweep / "sweep.json", doc)
@@ -261,7 +263,7 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
 def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
               threshold: float, restart_damaged: bool = False, meta: dict | None = None,
-              halving_plan: dict | None = None):
+              halving_plan: dict | None = None, holdout_plan: dict | None = None):
     """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
     exit code, message or None, final status)."""
     from . import engines
@@ -287,6 +289,8 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
             jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
             if doc.get("halving") and halving.finished(home, doc):
                 jobs = []
+            if not jobs and not holdout.finished(home, doc):
+                jobs = [None]  # the held-out seeds are still to train
             if not jobs:
                 ok = True
                 n = len(doc["members"])
@@ -300,7 +304,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         else:
             base, grid, seeds, members, count = plan
             sweep, doc = create(root, argv, base, grid, seeds, members, count,
-                                checkpoint_every, meta, halving_plan)
+                                checkpoint_every, meta, halving_plan, holdout_plan)
             fd = lock(sweep)
             home = sweep.parent
             jobs, done = plan_jobs(home, doc, argv)
@@ -311,14 +315,23 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
             finish(sweep, "interrupted")
 
         stop = Stop(on_second=on_second)
-        total = len(doc["members"])
+        h = doc.get("holdout")
+        total = len(doc["members"]) + (
+            h["top"] * len(h["seeds"]) if h and h.get("chosen") is None else 0)
         with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
             if doc.get("halving"):
                 counts = halving.run(home, sweep, doc, argv,
                                      lambda js: execute(home, js, engine, stop, bar.on_result),
                                      stop, restart_damaged)
             else:
-                counts = execute(home, jobs, engine, stop, bar.on_result)
+                counts = execute(home, [j for j in jobs if j], engine, stop, bar.on_result)
+            settled = not (stop() or counts.get("lost") or counts.get("crashed"))
+            if h and settled:
+                more = holdout.run(home, sweep, doc, argv,
+                                   lambda js: execute(home, js, engine, stop, bar.on_result))
+                counts["lost"] = counts.get("lost") or more.pop("lost", None)
+                for k, v in more.items():
+                    counts[k] = counts.get(k, 0) + v
             state, code, message = verdict(counts, total, stop.signum, sweep.name)
             finish(sweep, state)  # the commit point: a later signal changes nothing
             stop.committed = True
@@ -339,4 +352,5 @@ def group_stats(home: Path, doc: dict, threshold: float) -> list[dict]:
     from .stats import groups
 
     rows = [load_row(home / m["run"]) for m in doc["members"]]
-    return groups(rows, list(doc["grid"]), threshold)
+    keys = list(doc["grid"]) + (["set"] if doc.get("holdout") else [])
+    return groups(rows, keys, threshold)

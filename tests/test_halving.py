@@ -126,3 +126,46 @@ def test_halving_is_not_changed_on_resume(runs_dir):
 def test_halving_records_are_json(halved):
     doc = json.loads((halved / "sweep-01" / "sweep.json").read_text())
     assert all(isinstance(k, str) for r in doc["halving"]["history"] for k in r["kept"])
+
+
+# -- held-out seeds ------------------------------------------------------------------------------
+
+def test_the_chosen_point_is_trained_on_seeds_the_choice_never_saw(runs_dir):
+    out = sincos("sweep", "--steps", "30", *SMALL, "--seeds", "1-3", "--set", "lr=0.0003,0.01",
+                 "--holdout-seeds", "101-103", "--workers", "2", "-q", "--json")
+    assert out.returncode == 0, out.stderr
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    chosen = doc["holdout"]["chosen"]
+    selection = [m for m in doc["members"] if not m.get("holdout")]
+    held = [m for m in doc["members"] if m.get("holdout")]
+    medians = {}
+    for lr in (0.0003, 0.01):
+        evals = sorted(read(runs_dir / m["run"] / "summary.json")["eval_mse"]
+                       for m in selection if m["point"]["lr"] == lr)
+        medians[lr] = evals[1]
+    best = min(medians, key=medians.get)
+    assert [c["point"] for c in chosen] == [{"lr": best}]
+    assert sorted(m["seed"] for m in held) == [101, 102, 103]
+    for m in held:
+        run = read(runs_dir / m["run"] / "run.json")
+        assert run["holdout"] is True and run["status"] == "completed"
+        assert read(runs_dir / m["run"] / "config.json")["seed"] == m["seed"]
+    groups = json.loads(out.stdout)  # sweep --json: the held-out seeds a group of their own
+    assert [(g["lr"], g["set"], g["n"]) for g in groups] == [
+        (0.0003, "selection", 3), (0.01, "selection", 3), (best, "holdout", 3)]
+    assert groups[-1]["eval_mse"]["median_ci"] is not None  # 3 seeds: an interval
+    again = sincos("sweep", "--resume", "sweep-01")
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--holdout-seeds", "3-5"], "also in --seeds (3)"),
+    (["--holdout-seeds", "30"], "not a count"),
+    (["--holdout-seeds", "10-12", "--holdout-top", "3"], "more than the 2 grid points"),
+])
+def test_bad_holdout_is_refused_before_anything_is_made(runs_dir, args, needle):
+    out = sincos("sweep", "--steps", "30", *SMALL, "--seeds", "1-3", "--set", "lr=0.001,0.01",
+                 *args)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, \
+        out.stderr
+    assert not runs_dir.exists() or not os.listdir(runs_dir)

@@ -102,8 +102,9 @@ def compare(
     keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
     if keys is None and runs and len(runs) == 1:
         sweep = sweep_path(root, runs[0])
-        if sweep is not None:  # a sweep groups by its grid keys
-            keys = list(read_json(sweep / "sweep.json").get("grid", {})) or None
+        if sweep is not None:  # a sweep groups by its grid keys (and held-out seeds apart)
+            doc = read_json(sweep / "sweep.json")
+            keys = (list(doc.get("grid", {})) + (["set"] if doc.get("holdout") else [])) or None
     curves = None
     if plot is not None and keys is None and not (where or best or last):
         # start reading the curves while the rows load
@@ -235,7 +236,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
     from sincos_cli import compare as cmp
     from sincos_cli.stats import flatten, groups
 
-    known = {k for r in rows for k in (*r.config, "status")}
+    known = {k for r in rows for k in (*r.config, "status", "set")}
     unknown = [k for k in keys if k not in known]
     if unknown:
         raise typer.BadParameter(f"unknown setting {unknown[0]!r}; choose from "

@@ -63,6 +63,13 @@ def sweep(
     rank: Annotated[str, typer.Option(
         help="--halving: median (the median over seeds of the training loss near the rung) "
         "or ok (the share of seeds at or under --threshold).")] = "median",
+    holdout_seeds: Annotated[str | None, typer.Option(
+        help="Seeds the choice never sees (a range or list, as --seeds): once the sweep has "
+        "chosen, its top points are trained on them and reported as a group of their own "
+        "(set=holdout).", show_default=False)] = None,
+    holdout_top: Annotated[int, typer.Option(
+        min=1, help="--holdout-seeds: how many of the best points (lowest median eval_mse "
+        "over their completed members) go on to them.")] = 1,
     restart_damaged: Annotated[bool, typer.Option(
         "--restart-damaged", help="--resume: move members whose files cannot be read "
         "aside (to RUN.damaged) and train them again; without it they stop the resume.")
@@ -99,10 +106,10 @@ def sweep(
     if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
         base["recipe"] = recipe.value
     if resume is not None:
-        if base or seeds or set_ or meta:
+        if base or seeds or set_ or meta or holdout_seeds:
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
-        plan, halving_plan = None, None
+        plan, halving_plan, holdout_plan = None, None, None
         if halving:
             raise typer.BadParameter("a resumed sweep keeps its halving settings",
                                      param_hint="--halving")
@@ -136,11 +143,13 @@ def sweep(
         plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
         halving_plan = _halving_plan(eta, first_rung, rank, points, grid,
                                      threshold) if halving else None
+        holdout_plan = _holdout_plan(holdout_seeds, seed_list, holdout_top, len(points)) \
+            if holdout_seeds else None
     sweep_id, groups, code, message, _ = run_sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
         restart_damaged=restart_damaged, meta=meta,
-        halving_plan=halving_plan)
+        halving_plan=halving_plan, holdout_plan=holdout_plan)
     if as_json:
         emit_json(groups)
     else:
@@ -175,3 +184,28 @@ def _halving_plan(eta: int, first: int | None, rank: str, points, grid: dict,
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--first-rung") from None
     return {"eta": eta, "rule": rank, "threshold": threshold, "rungs": rungs, "history": []}
+
+
+def _holdout_plan(spec: str, seeds: list[int], top: int, points: int) -> dict:
+    """sweep.json's "holdout": seeds that share none with --seeds (exit 2 otherwise)."""
+    from sincos_cli import grid as gridmod
+
+    if spec.strip().isdigit() and "-" not in spec:
+        raise typer.BadParameter("give held-out seeds as a range or a list (101-130), not a "
+                                 "count: they must be known not to overlap --seeds",
+                                 param_hint="--holdout-seeds")
+    try:
+        held = gridmod.parse_seeds(spec)
+    except gridmod.GridError as e:
+        raise typer.BadParameter(str(e).replace("--seeds", "--holdout-seeds"),
+                                 param_hint="--holdout-seeds") from None
+    both = sorted(set(held) & set(seeds))
+    if both:
+        shown = ", ".join(map(str, both[:5])) + (" …" if len(both) > 5 else "")
+        raise typer.BadParameter(f"{len(both)} held-out seed{'s' * (len(both) > 1)} also in "
+                                 f"--seeds ({shown}): the choice would have seen them",
+                                 param_hint="--holdout-seeds")
+    if top > points:
+        raise typer.BadParameter(f"--holdout-top {top} is more than the {points} grid points",
+                                 param_hint="--holdout-top")
+    return {"seeds": held, "top": top, "chosen": None}
