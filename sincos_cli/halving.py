@@ -2,9 +2,10 @@
 points are ranked by a seed aggregate of the training loss and the best 1/η go on.
 
 Rungs are r, rη, rη², … steps (below --steps, and while more than one point is left), then
---steps. By default r is --steps / η^K (rounded up) with η^K the largest power of η not
-above the number of points, so the last rung before the end keeps about one point in η,
-and the final one trains what is left to the end.
+--steps. By default r is the warm-up plus (--steps − warm-up) / η^K (rounded up), with η^K
+the largest power of η not above the number of points: no point is judged while its lr is
+still ramping up, the last rung before the end keeps about one point in η, and the final
+one trains what is left to the end.
 
 A point that stops has its members marked `pruned` at the rung's step (each an ordinary run
 with its checkpoint: `train --resume` continues one). sweep.json's "halving" records η, the
@@ -25,12 +26,14 @@ from .sweep_plan import _job, member_state, mode_for, plan_jobs
 RULES = ("median", "ok")
 
 
-def rungs(steps: int, points: int, eta: int, first: int | None = None) -> list[int]:
-    """The steps at which points are ranked, then `steps` itself. ValueError when the
-    first rung is not below --steps."""
+def rungs(steps: int, points: int, eta: int, first: int | None = None,
+          warmup: int = 0) -> list[int]:
+    """The steps at which points are ranked, then `steps` itself. By default the first
+    rung comes after the warm-up (a loss still ramping up with the lr ranks nothing).
+    ValueError when the first rung is not below --steps."""
     if first is None:
         k = int(math.floor(math.log(points, eta) + 1e-9)) if points > 1 else 0
-        first = max(1, -(-steps // eta ** max(k, 1)))
+        first = warmup + max(1, -(-(steps - warmup) // eta ** max(k, 1)))
     if first >= steps:
         raise ValueError(f"the first rung ({first} steps) must come before --steps "
                          f"({steps})")
@@ -59,9 +62,9 @@ def plan(doc: dict) -> dict:
 
 def score(home: Path, members: list[dict], step: int, rule: str, threshold: float):
     """A point's seed aggregate at a rung: the median over seeds of each member's mean
-    training loss over the last tenth of the steps before the rung (lower is better), or
+    training loss over the last fifth of the steps before the rung (lower is better), or
     minus the share of members whose loss there is at most the threshold."""
-    window = max(1, step // 10)
+    window = max(1, step // 5)
     losses = []
     for m in members:
         rows = [r for r in read_metrics(home / m["run"] / "metrics.jsonl")

@@ -21,6 +21,7 @@ def test_rungs():
     assert rungs(90, 9, 3) == [10, 30, 90]
     assert rungs(100, 2, 2) == [50, 100]
     assert rungs(100, 4, 3, first=5) == [5, 15, 100]  # 4 points → 2 → 1: no third
+    assert rungs(501, 32, 3, warmup=25) == [43, 129, 387, 501]  # judged after the warm-up
     with pytest.raises(ValueError, match="must come before --steps"):
         rungs(100, 4, 3, first=100)
 

@@ -180,7 +180,8 @@ def _halving_plan(eta: int, first: int | None, rank: str, points, grid: dict,
                                  "--steps, not --set steps", param_hint="--halving")
     steps = points[0][1].steps
     try:
-        rungs = halving.rungs(steps, len(points), eta, first)
+        rungs = halving.rungs(steps, len(points), eta, first,
+                              max(cfg.warmup_steps for _, cfg in points))
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--first-rung") from None
     return {"eta": eta, "rule": rank, "threshold": threshold, "rungs": rungs, "history": []}
