@@ -69,6 +69,8 @@ def shorter(cmd: str) -> str:
     import re
 
     cmd = re.sub(r"--steps \d+", "--steps 12", cmd)
+    cmd = re.sub(r"--warmup-steps \d+", "--warmup-steps 2", cmd)  # a rung after warm-up
+    cmd = re.sub(r"--holdout-seeds (\d+)-\d+", r"--holdout-seeds \1-\1", cmd)
     cmd = re.sub(r"--seeds (\d+)-\d+", r"--seeds \1", cmd)
     cmd = re.sub(r"(sincos (?:train|sweep))(?![^|;]*--(?:steps|resume))", r"\1 --steps 12", cmd)
     return cmd.replace("pip install -e '.[dev]' && ", "")
