@@ -85,7 +85,7 @@ def steps_done(path: Path) -> int:
 
 
 def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, should_stop,
-        restart_damaged: bool = False) -> dict:
+        restart_damaged: bool = False, on_result=None) -> dict:
     """Train the rungs from the one in progress; returns the outcomes' counts (as
     sweep.execute does), stopping early when a rung was interrupted."""
     plan_jobs(home, doc, argv, restart_damaged)  # damaged or running members stop it here
@@ -127,6 +127,9 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
                        f"{h['rule']} rule (η={h['eta']})")
                 for m in p["members"][key]:
                     _mark_pruned(home / m["run"], why)
+                    if on_result is not None:  # progress counts it as done
+                        on_result({"id": m["run"], "status": "pruned",
+                                   "error": why.removeprefix("pruned ")})
                 totals["pruned"] = totals.get("pruned", 0) + len(p["members"][key])
         history.append({"step": step, "points": record, "kept": keep})
         atomic_write_json(sweep / "sweep.json", doc)

@@ -322,7 +322,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
             if doc.get("halving"):
                 counts = halving.run(home, sweep, doc, argv,
                                      lambda js: execute(home, js, engine, stop, bar.on_result),
-                                     stop, restart_damaged)
+                                     stop, restart_damaged, bar.on_result)
             else:
                 counts = execute(home, [j for j in jobs if j], engine, stop, bar.on_result)
             settled = not (stop() or counts.get("lost") or counts.get("crashed"))
