@@ -21,7 +21,7 @@ from pathlib import Path
 
 from .errors import SincosError
 from .runs import atomic_write_json, read_json, read_metrics
-from .sweep_plan import _job, member_state, mode_for, plan_jobs
+from .sweep_plan import job_for, member_state, mode_for, plan_jobs
 
 RULES = ("median", "ok")
 
@@ -103,7 +103,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
                 state, _ = member_state(path, m["config"])
                 if state == "completed" or (not last and steps_done(path) >= step):
                     continue
-                job = _job(m, mode_for(path, state), doc, argv)
+                job = job_for(m, mode_for(path, state), doc, argv)
                 jobs.append({**job, "stop_at": None if last else step})
         counts = execute_jobs(jobs)
         totals["lost"] = totals["lost"] or counts.pop("lost", None)

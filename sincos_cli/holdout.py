@@ -13,7 +13,7 @@ import statistics
 from pathlib import Path
 
 from .runs import allocate_many, atomic_write_json
-from .sweep_plan import _job, member_state, mode_for
+from .sweep_plan import job_for, member_state, mode_for
 
 
 def _choose(home: Path, doc: dict, top: int) -> list[dict]:
@@ -57,7 +57,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs) -> di
         path = home / m["run"]
         state, _ = member_state(path, m["config"])
         if state != "completed":
-            jobs.append({**_job(m, mode_for(path, state), doc, argv), "holdout": True})
+            jobs.append(job_for(m, mode_for(path, state), doc, argv))
     return execute_jobs(jobs)
 
 

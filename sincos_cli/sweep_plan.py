@@ -80,14 +80,15 @@ def plan_jobs(home: Path, doc: dict, argv: list[str], restart_damaged: bool = Fa
         plans.append((m, "new"))
     order = {m["run"]: i for i, m in enumerate(doc["members"])}
     plans.sort(key=lambda p: order[p[0]["run"]])
-    jobs = [_job(m, mode, doc, argv) for m, mode in plans]
+    jobs = [job_for(m, mode, doc, argv) for m, mode in plans]
     return jobs, done
 
 
-def _job(m: dict, mode: str, doc: dict, argv: list[str]) -> dict:
+def job_for(m: dict, mode: str, doc: dict, argv: list[str]) -> dict:
+    """What a worker needs to train member `m` (a held-out member says so in its run.json)."""
     return {"id": m["run"], "config": m["config"], "mode": mode, "argv": argv,
             "sweep": doc["id"], "checkpoint_every": doc["checkpoint_every"],
-            "meta": doc.get("meta")}
+            "meta": doc.get("meta"), **({"holdout": True} if m.get("holdout") else {})}
 
 
 def _move_aside(path: Path) -> Path:
