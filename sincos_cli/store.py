@@ -91,6 +91,8 @@ class Where:
 def row_value(row, key: str):
     if key == "sweep":
         return row.sweep or "none"
+    if key == "set":  # a sweep member's seeds: selection or holdout
+        return row.setting("set")
     return row.setting(key) if key in row.config else row.value(key)
 
 
@@ -106,7 +108,7 @@ def parse_where(exprs: list[str]) -> list[Where]:
     from .config import TrainConfig
 
     known = sorted({*(f.name for f in fields(TrainConfig)), *SUMMARY_KEYS, "status",
-                    "sweep", "tag", "id"})
+                    "sweep", "tag", "id", "set"})
     out = []
     for expr in exprs:
         m = _WHERE.match(expr)
@@ -122,7 +124,7 @@ def parse_where(exprs: list[str]) -> list[Where]:
                 raise FilterError("tags take only = and != (tag=NAME, tag!=NAME)")
             out.append(Where(key, op, check_tag(text)))
             continue
-        text_keys = ("sweep", "status", "id", "created")  # compared as written
+        text_keys = ("sweep", "status", "id", "created", "set")  # compared as written
         out.append(Where(key, op, text if key in text_keys else _parse_value(text)))
     return out
 

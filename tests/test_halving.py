@@ -157,6 +157,8 @@ def test_the_chosen_point_is_trained_on_seeds_the_choice_never_saw(runs_dir):
     assert groups[-1]["eval_mse"]["median_ci"] is not None  # 3 seeds: an interval
     again = sincos("sweep", "--resume", "sweep-01")
     assert again.returncode == 0 and "nothing to do" in again.stderr
+    rows = json.loads(sincos("compare", "--where", "set=holdout", "--json").stdout)
+    assert sorted(r["config"]["seed"] for r in rows) == [101, 102, 103]
 
 
 @pytest.mark.parametrize("args,needle", [

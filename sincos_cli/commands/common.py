@@ -213,8 +213,8 @@ RunArg = Annotated[str, typer.Argument(
 # -- selecting runs (compare, rm, report) ------------------------------------------------------
 
 Where = Annotated[list[str] | None, typer.Option(
-    "--where", help="KEY OP VALUE (OP: = != < <= > >=) on a setting, a result, status, sweep "
-    "or tag; repeat to combine, e.g. --where hidden=20 --where 'eval_mse<1e-3' --where "
+    "--where", help="KEY OP VALUE (OP: = != < <= > >=) on a setting, a result, status, sweep, "
+    "tag or set (selection or holdout); repeat to combine, e.g. --where hidden=20 --where 'eval_mse<1e-3' --where "
     "tag=baseline.", show_default=False)]
 def parse_where(where: list[str]):
     """--where filters, checked before any run is read (exit 2 on an unknown key)."""
