@@ -277,7 +277,7 @@ def paired_table(pairs: list[dict], keys: list[str]) -> tuple[list[str], list[li
     body = []
     for p in pairs:
         head = [cell(p[k], k) for k in keys]
-        if p["reference"] == ", ".join(f"{k}={p[k]}" for k in keys):
+        if p.get("is_reference"):
             body.append(head + ["(reference)", str(p["shared"]), "1", "-", "-", "-", "-"])
         elif "note" in p:
             body.append(head + [p["reference"], str(p["shared"]), p["note"], "", "", "", ""])

@@ -143,7 +143,8 @@ def paired(rows, keys: list[str], reference: dict | None = None) -> list[dict]:
         out.append(row)
     if len(parts) > 1 and not any_shared:
         raise ValueError("the groups share no seed: nothing to compare seed by seed")
-    return [{**points[ref_i], "reference": _point(points[ref_i]), "shared": len(ref)}] + out
+    return [{**points[ref_i], "reference": _point(points[ref_i]), "shared": len(ref),
+             "is_reference": True}] + out
 
 
 def _wilcoxon(diffs: list[float]) -> float | None:

@@ -271,11 +271,12 @@ class Removal:
         return sum(folder_bytes(p) for p in self.paths)
 
 
-def plan_removal(root: Path, targets: list[str], wheres, statuses, older_than,
-                 load_rows) -> Removal:
+def plan_removal(root: Path, targets: list[str], wheres, statuses,
+                 older_than) -> Removal:
     """What `rm` would remove. Named runs and sweeps must exist and be idle (FilterError
     otherwise: nothing is removed); runs a filter matches that are running are kept, with
     the reason. A sweep named (without filters) goes with its members."""
+    from .compare import load_row
     from .runs import list_runs, resolve, sweep_path
 
     paths: list[Path] = []
@@ -300,9 +301,8 @@ def plan_removal(root: Path, targets: list[str], wheres, statuses, older_than,
             raise FilterError(str(e)) from None
         named += found
     if filtering:
-        rows = load_rows(named if targets else list_runs(root), wheres, statuses,
-                         older_than, warn=False)
-        candidates = [r.path for r in rows]
+        rows = [load_row(p) for p in (named if targets else list_runs(root))]
+        candidates = [r.path for r in select(rows, wheres, statuses, older_than)]
     else:
         candidates = named
     for p in candidates:

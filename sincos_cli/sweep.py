@@ -289,9 +289,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
             jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
             if doc.get("halving") and halving.finished(home, doc):
                 jobs = []
-            if not jobs and not holdout.finished(home, doc):
-                jobs = [None]  # the held-out seeds are still to train
-            if not jobs:
+            if not jobs and holdout.finished(home, doc):
                 ok = True
                 n = len(doc["members"])
                 pruned = sum(member_state(home / m["run"], m["config"])[0] == "pruned"
@@ -324,7 +322,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
                                      lambda js: execute(home, js, engine, stop, bar.on_result),
                                      stop, restart_damaged, bar.on_result)
             else:
-                counts = execute(home, [j for j in jobs if j], engine, stop, bar.on_result)
+                counts = execute(home, jobs, engine, stop, bar.on_result)
             settled = not (stop() or counts.get("lost") or counts.get("crashed"))
             if h and settled:
                 more = holdout.run(home, sweep, doc, argv,

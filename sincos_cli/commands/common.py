@@ -210,12 +210,14 @@ RunArg = Annotated[str, typer.Argument(
     autocompletion=complete_runs)]
 
 
-# -- selecting runs (compare, rm, report) ------------------------------------------------------
+# -- selecting runs (compare) -----------------------------------------------------------------
 
 Where = Annotated[list[str] | None, typer.Option(
-    "--where", help="KEY OP VALUE (OP: = != < <= > >=) on a setting, a result, status, sweep, "
-    "tag or set (selection or holdout); repeat to combine, e.g. --where hidden=20 --where 'eval_mse<1e-3' --where "
-    "tag=baseline.", show_default=False)]
+    "--where", help="KEY OP VALUE (OP: = != < <= > >=) on a setting, a result, status, "
+    "sweep, tag or set (selection or holdout); repeat to combine, e.g. --where hidden=20 "
+    "--where 'eval_mse<1e-3' --where tag=baseline.", show_default=False)]
+
+
 def parse_where(where: list[str]):
     """--where filters, checked before any run is read (exit 2 on an unknown key)."""
     from sincos_cli.store import FilterError
@@ -227,26 +229,19 @@ def parse_where(where: list[str]):
         raise typer.BadParameter(str(e), param_hint="--where") from None
 
 
-def load_rows(paths, wheres=(), statuses=(), older_than=None, warn: bool = True):
-    """The rows of these run folders that pass the filters; damaged runs are warned of."""
-    from sincos_cli.compare import load_row
-    from sincos_cli.store import select
-
-    rows = [load_row(p) for p in paths]
-    if warn:
-        for r in rows:
-            if r.problem:
-                print(f"warning: {r.id} is {r.status}: {r.problem}", file=sys.stderr)
-    return select(rows, wheres, statuses, older_than)
-
-
 def select_rows(root: Path, runs: list[str] | None, where: list[str]):
     """compare's selection: the runs named (a sweep stands for its members), or every run,
-    then --where."""
+    then --where; damaged runs are warned of."""
+    from sincos_cli.compare import load_row
     from sincos_cli.runs import expand, list_runs
+    from sincos_cli.store import select
 
     wheres = parse_where(where)
-    return load_rows(expand(root, runs) if runs else list_runs(root), wheres)
+    rows = [load_row(p) for p in (expand(root, runs) if runs else list_runs(root))]
+    for r in rows:
+        if r.problem:
+            print(f"warning: {r.id} is {r.status}: {r.problem}", file=sys.stderr)
+    return select(rows, wheres)
 
 
 def no_runs(root: Path) -> None:

@@ -242,8 +242,8 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         raise typer.BadParameter(f"unknown setting {unknown[0]!r}; choose from "
                                  f"{', '.join(sorted(known))}", param_hint="--group-by")
     try:
-        stats = groups(rows, keys, threshold, intervals)
-        order = cmp.sort_groups(stats, sort, keys)
+        stats = groups(rows, keys, threshold, intervals)  # first-seen order, as the plot's
+        shown = cmp.sort_groups(stats, sort, keys)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
     pairs = _paired(rows, keys, *pairing) if pairing[0] or pairing[1] else None
@@ -259,17 +259,16 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
             print(f"warning: {w}", file=sys.stderr)
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)
-    stats = order
     if as_json:
-        emit_json(stats)
+        emit_json(shown)
     elif as_csv:
-        flat = [flatten(g) for g in stats]
+        flat = [flatten(g) for g in shown]
         cols = list(dict.fromkeys(k for f in flat for k in f))  # every column any row has
         write_csv(cols, [[f.get(c) for c in cols] for f in flat])
     elif plot is not None:
         print(plot)
     else:
-        cmp.print_table(*cmp.group_table(stats, keys))
+        cmp.print_table(*cmp.group_table(shown, keys))
         if pairs is not None:
             print()
             cmp.print_table(*cmp.paired_table(pairs, keys))

@@ -14,7 +14,6 @@ from .common import (
     complete_runs_and_sweeps,
     emit_json,
     guarded,
-    load_rows,
     parse_where,
 )
 
@@ -106,7 +105,7 @@ def rm(
                                      param_hint="--status")
     root = pick_runs_dir(runs_dir)
     try:
-        plan = store.plan_removal(root, targets or [], wheres, statuses, age, load_rows)
+        plan = store.plan_removal(root, targets or [], wheres, statuses, age)
     except store.FilterError as e:
         raise typer.BadParameter(str(e), param_hint="TARGETS") from None
     for name, why in plan.kept:
