@@ -30,11 +30,45 @@ def train_bytes(cfg) -> int:
     keeps for the backward pass (gates and states of every layer and step) and their
     gradients; the batch itself in numpy."""
     G, H, L = GATES.get(cfg.cell, 4), cfg.hidden, cfg.layers
-    params = L * G * H * (H + 2) + G * H * (1 + (L - 1) * H) + H + 1
+    params = _params(cfg)
     cells = cfg.batch_size * cfg.time_steps
     activations = cells * (L * (G + 2) * H * 4 * 3 + H * 4 * 2)
     data = cells * 40
     return BASE + 16 * params + activations + data
+
+
+def _params(cfg) -> int:
+    G, H, L = GATES.get(cfg.cell, 4), cfg.hidden, cfg.layers
+    return L * G * H * (H + 2) + G * H * (1 + (L - 1) * H) + H + 1
+
+
+def group_bytes(cfg, k: int) -> int:
+    """A group of k such members trained as one (group.py): every layer's forward buffers
+    kept for the backward pass (z, gates, an LSTM's cell states), the backward's own for
+    one layer, parameters with gradients and Adam moments, and the batch in numpy."""
+    H, B, T, L = cfg.hidden, cfg.batch_size, cfg.time_steps, cfg.layers
+    R = H if cfg.cell == "rnn" else 4 * H
+    per_layer = (T + 1) * (2 * H + 1) + T * R + (3 * T * H if cfg.cell == "lstm" else 0)
+    backward = 2 * T * R + T * (2 * H + 1) + 4 * T * H
+    return BASE + k * (4 * B * (L * per_layer + backward) + 20 * _params(cfg) + B * T * 40)
+
+
+def fit_group(cfg, cap: int, workers: int) -> tuple[int, str | None]:
+    """The largest group size up to `cap` whose groups fit in memory, `workers` at once,
+    and a note when that is less than `cap`. ValueError when not even one member fits."""
+    have, k = available(), cap
+    while k > 1 and workers * group_bytes(cfg, k) > have:
+        k = max(1, k // 2)
+    if workers * group_bytes(cfg, k) > have:
+        raise ValueError(f"a group of one member ({cfg.cell}, --hidden {cfg.hidden}, "
+                         f"--batch-size {cfg.batch_size}, --time-steps {cfg.time_steps}) × "
+                         f"{workers} workers needs about {_gb(workers * group_bytes(cfg, 1))}"
+                         f" of memory; {_gb(have)} is available")
+    if k == cap:
+        return k, None
+    return k, (f"groups of {cap} members would need about "
+               f"{_gb(workers * group_bytes(cfg, cap))} of memory ({_gb(have)} is "
+               f"available): training them in groups of {k}")
 
 
 def _gb(n: int) -> str:

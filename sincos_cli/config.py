@@ -20,6 +20,10 @@ FROZEN_ON_RESUME = (
     "init", "predict_advances_state",
 )
 
+# The settings that change a tensor's shape: sweep members that share them train together
+# as one batched model (group.py); all the others may differ within a group.
+SHAPE = ("cell", "hidden", "layers", "batch_size", "time_steps", "predict_advances_state")
+
 # What a run made before a setting existed was trained with: a config.json without the key
 # reads as this, never as today's default (runs before `init` used PyTorch's init).
 LEGACY = {"init": "torch", "predict_advances_state": False}

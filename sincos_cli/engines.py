@@ -176,6 +176,7 @@ class DaskEngine:
         workers = info.get("workers", {})
         threads = sum(int(w.get("nthreads", 1)) for w in workers.values())
         self.slots = max(2, 2 * threads)
+        self.workers = max(1, threads)  # tasks the cluster runs at once
         self.name = f"dask {self.address} ({len(workers)} workers)"
         self.job_extra = {"control": self._control, "heartbeat_timeout": HEARTBEAT_TIMEOUT_S}
         self.executor = self.client.get_executor(pure=False)

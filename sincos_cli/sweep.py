@@ -40,7 +40,7 @@ from .runs import (
     status,
     utc_now,
 )
-from .sweep_plan import member_state, mode_for, plan_jobs
+from .sweep_plan import group_units, member_state, mode_for, plan_jobs
 
 SCHEMA = 1
 CRASHES_ALLOWED = 1  # a member whose worker died is tried again once, then left `crashed`
@@ -49,8 +49,8 @@ POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
 
 def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
            members, count: int, checkpoint_every: int, meta: dict | None = None,
-           halving_plan: dict | None = None,
-           holdout_plan: dict | None = None) -> tuple[Path, dict]:
+           halving_plan: dict | None = None, holdout_plan: dict | None = None,
+           batch: dict | None = None) -> tuple[Path, dict]:
     """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
     signal halfway, none of them is left behind."""
     sweep = allocate_many(root, 1, "sweep")[0]
@@ -64,6 +64,7 @@ def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int]
                "checkpoint_every": checkpoint_every, **({"meta": meta} if meta else {}),
                **({"halving": halving_plan} if halving_plan else {}),
                **({"holdout": holdout_plan} if holdout_plan else {}),
+               **({"batch": batch} if batch else {}),
                "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
                             "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
         atomic_write_json(sweep / "sweep.json", doc)
@@ -112,32 +113,37 @@ def _write_back(path: Path, files: dict[str, bytes]) -> None:
 
 # -- the loop ------------------------------------------------------------------------------
 
-def execute(home: Path, jobs: list[dict], engine, should_stop, on_result) -> dict:
-    """Train the jobs, a few per worker in flight; collect results as they come. On
-    should_stop(): submit nothing more and ask the members in flight to stop (they end
-    `interrupted` with a checkpoint). Returns counts by outcome, plus "lost": the reason
-    the cluster was lost, if it was."""
-    queue = deque(jobs)
+def execute(home: Path, jobs: list[dict], engine, should_stop, on_result,
+            grouping=None) -> dict:
+    """Train the jobs, a few units per worker in flight; collect results as they come. A
+    unit is one member (today's engine) or, with `grouping`, a group of members trained
+    as one batched model. On should_stop(): submit nothing more and ask the members in
+    flight to stop (they end `interrupted` with a checkpoint). Returns counts by outcome,
+    plus "lost": the reason the cluster was lost, if it was."""
+    regroup = grouping or (lambda js: [[j] for j in js])
+    queue = deque(regroup(jobs))
     pending: dict = {}
     counts: Counter = Counter()
     crashes: Counter = Counter()
-    broken: list[dict] = []
+    broken: list[list[dict]] = []
     lost, stopped, restarts = None, False, 0
     while queue or pending or broken:
         if not stopped and should_stop():
             stopped = True
             engine.stop()
         if broken and not pending:  # every future of the broken pool has answered
+            members = [job for unit in broken for job in unit]
+            broken = []
             if stopped or restarts >= POOL_RESTARTS:
                 if not stopped:
                     lost = lost or f"the local worker pool broke {restarts + 1} times"
-                for job in broken:
+                for job in members:
                     _settle(home, job, counts, on_result)
-                broken = []
                 continue
             restarts += 1
             engine.restart()  # the old workers are gone: their folders say where they got
-            for job in reversed(broken):
+            again = []
+            for job in members:
                 path = home / job["id"]
                 state, _ = member_state(path, job["config"])
                 if state in ("running", "crashed"):
@@ -145,16 +151,16 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result) -> dic
                 if crashes[job["id"]] > CRASHES_ALLOWED:
                     _settle(home, job, counts, on_result)
                     continue
-                queue.appendleft({**job, "mode": mode_for(path, state)})
-            broken = []
+                again.append({**job, "mode": mode_for(path, state)})
+            queue.extendleft(reversed(regroup(again)))
         while queue and not (stopped or lost or broken) and len(pending) < engine.slots:
-            job = queue.popleft()
+            unit = queue.popleft()
             try:
-                future = engine.executor.submit(_call, _prepared(home, job, engine))
+                future = engine.executor.submit(*_submission(home, unit, engine, grouping))
             except Exception as e:  # a worker died while idle: the pool refuses work
                 if engine.classify(e) != "broken":
                     raise
-                queue.appendleft(job)
+                queue.appendleft(unit)
                 if not pending:  # nothing in flight to wait for: rebuild it now
                     if restarts >= POOL_RESTARTS:
                         lost = f"the local worker pool broke {restarts + 1} times"
@@ -162,32 +168,41 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result) -> dic
                         restarts += 1
                         engine.restart()
                 break
-            pending[future] = job
+            pending[future] = unit
         if not pending:
             if stopped or lost:
                 break
             continue
         done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
         for f in done:
-            job = pending.pop(f)
-            result, kind = _outcome(f, job, engine)
+            unit = pending.pop(f)
+            results, kind = _outcome(f, unit, engine)
             if kind == "broken":
-                broken.append(job)
+                broken.append(unit)
                 continue
             if kind == "lost":
-                lost = lost or result["error"]
-                counts["skipped"] += 1
+                lost = lost or results[0]["error"]
+                counts["skipped"] += len(unit)
                 continue
-            if result.get("files"):
-                _write_back(home / job["id"], result["files"])
-            if result["status"] == "limit":  # the machine's limit: stop, don't fail them all
-                lost = lost or f"{result['error']} (a limit of this machine: see ulimit -a)"
-                counts["skipped"] += 1
-                continue
-            counts[result["status"]] += 1
-            on_result(result)
-    counts["skipped"] += len(queue)
+            for job, result in zip(unit, results, strict=True):
+                if result.get("files"):
+                    _write_back(home / job["id"], result["files"])
+                if result["status"] == "limit":  # the machine's limit: stop, don't fail all
+                    lost = lost or f"{result['error']} (a limit of this machine: see ulimit -a)"
+                    counts["skipped"] += 1
+                    continue
+                counts[result["status"]] += 1
+                on_result(result)
+    counts["skipped"] += sum(len(unit) for unit in queue)
     return {**counts, "lost": lost}
+
+
+def _submission(home: Path, unit: list[dict], engine, grouping) -> tuple:
+    """(function, job) for the executor: one member alone, or a group."""
+    jobs = [_prepared(home, job, engine) for job in unit]
+    if grouping is None:
+        return _call, jobs[0]
+    return _call_group, {"members": jobs, **engine.job_extra}
 
 
 def _prepared(home: Path, job: dict, engine) -> dict:
@@ -200,24 +215,27 @@ def _prepared(home: Path, job: dict, engine) -> dict:
     return job
 
 
-def _outcome(f, job: dict, engine) -> tuple[dict, str]:
-    """A finished future as (result, kind): kind is "result", "broken" (the local pool
-    broke: re-plan from disk), "lost" (the cluster is gone) or "crashed"."""
+def _outcome(f, unit: list[dict], engine) -> tuple[list[dict], str]:
+    """A finished future as (each member's result, kind): kind is "result", "broken" (the
+    local pool broke: re-plan from disk), "lost" (the cluster is gone) or "crashed"."""
+    ids = [job["id"] for job in unit]
     if f.cancelled():  # we never cancel: the cluster cancelled it
-        return {"id": job["id"], "error": engine.lost_reason("its tasks were cancelled")}, "lost"
+        why = engine.lost_reason("its tasks were cancelled")
+        return [{"id": i, "error": why} for i in ids], "lost"
     e = f.exception()
     if e is None:
-        return f.result(), "result"
+        r = f.result()
+        return (r["results"] if "results" in r else [r]), "result"
     kind = engine.classify(e)
     if kind == "lost":
-        return {"id": job["id"], "error": engine.lost_reason(str(e))}, "lost"
+        return [{"id": i, "error": engine.lost_reason(str(e))} for i in ids], "lost"
     if kind == "broken":
-        return {}, "broken"
+        return [], "broken"
     if kind == "crashed":  # a task that killed every worker it ran on
-        return {"id": job["id"], "status": "crashed",
-                "error": f"its workers died ({type(e).__name__})"}, "result"
-    return {"id": job["id"], "status": "failed",
-            "error": f"{type(e).__name__}: {e}".splitlines()[0][:200]}, "result"
+        return [{"id": i, "status": "crashed",
+                 "error": f"its workers died ({type(e).__name__})"} for i in ids], "result"
+    why = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    return [{"id": i, "status": "failed", "error": why} for i in ids], "result"
 
 
 def _settle(home: Path, job: dict, counts: Counter, on_result) -> None:
@@ -234,6 +252,12 @@ def _call(job: dict) -> dict:
     from .member import run
 
     return run(job)
+
+
+def _call_group(job: dict) -> dict:
+    from .member import run_group
+
+    return run_group(job)
 
 
 def finish(sweep: Path, status_: str) -> None:
@@ -263,9 +287,12 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
 def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
               threshold: float, restart_damaged: bool = False, meta: dict | None = None,
-              halving_plan: dict | None = None, holdout_plan: dict | None = None):
+              halving_plan: dict | None = None, holdout_plan: dict | None = None,
+              batch: dict | None = None):
     """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
-    exit code, message or None, final status)."""
+    exit code, message or None, final status). batch: {"group_size": N} trains members
+    in groups (group.py), None one by one; a resume without it keeps what sweep.json
+    says (a sweep made before batching existed goes on one by one, exactly)."""
     from . import engines
     from .launch import Stop
     from .progress import SweepProgress
@@ -298,11 +325,13 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
                         f"every rung is done ({n - pruned} completed, {pruned} pruned)")
                 return (sweep.name, group_stats(home, doc, threshold), 0,
                         f"nothing to do: {what}", "completed")
+            if batch is not None:
+                doc["batch"] = batch
             doc = open_for_resume(sweep, doc, argv)
         else:
             base, grid, seeds, members, count = plan
             sweep, doc = create(root, argv, base, grid, seeds, members, count,
-                                checkpoint_every, meta, halving_plan, holdout_plan)
+                                checkpoint_every, meta, halving_plan, holdout_plan, batch)
             fd = lock(sweep)
             home = sweep.parent
             jobs, done = plan_jobs(home, doc, argv)
@@ -313,20 +342,24 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
             finish(sweep, "interrupted")
 
         stop = Stop(on_second=on_second)
+        b = doc.get("batch") or {}
+        grouping = (lambda js: group_units(js, b["group_size"], engine.workers)) \
+            if b.get("group_size") else None
+
+        def train(js: list[dict]) -> dict:
+            return execute(home, js, engine, stop, bar.on_result, grouping)
         h = doc.get("holdout")
         total = len(doc["members"]) + (
             h["top"] * len(h["seeds"]) if h and h.get("chosen") is None else 0)
         with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
             if doc.get("halving"):
-                counts = halving.run(home, sweep, doc, argv,
-                                     lambda js: execute(home, js, engine, stop, bar.on_result),
-                                     stop, restart_damaged, bar.on_result)
+                counts = halving.run(home, sweep, doc, argv, train, stop, restart_damaged,
+                                     bar.on_result)
             else:
-                counts = execute(home, jobs, engine, stop, bar.on_result)
+                counts = train(jobs)
             settled = not (stop() or counts.get("lost") or counts.get("crashed"))
             if h and settled:
-                more = holdout.run(home, sweep, doc, argv,
-                                   lambda js: execute(home, js, engine, stop, bar.on_result))
+                more = holdout.run(home, sweep, doc, argv, train)
                 counts["lost"] = counts.get("lost") or more.pop("lost", None)
                 for k, v in more.items():
                     counts[k] = counts.get(k, 0) + v

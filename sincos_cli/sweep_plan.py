@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .config import SHAPE, TrainConfig
 from .config import disagreement as config_disagreement
 from .errors import SincosError
 from .runs import read_json, status
@@ -99,3 +100,22 @@ def _move_aside(path: Path) -> Path:
             path.rename(aside)
             return aside
     raise SincosError(f"too many damaged copies of {path.name}")
+
+
+def group_units(jobs: list[dict], cap: int, workers: int) -> list[list[dict]]:
+    """Jobs in groups to train as one batched model: members that share every shape
+    setting (config.SHAPE), in member order, at most `cap` to a group and split evenly,
+    in at least as many groups as there are workers while members last. Which members
+    share a group changes no member's numbers (tests/test_batched.py), so how the sweep
+    is scheduled never shows in its results."""
+    classes: dict[tuple, list[dict]] = {}
+    for job in jobs:
+        cfg = TrainConfig.from_dict(job["config"])
+        classes.setdefault(tuple(getattr(cfg, k) for k in SHAPE), []).append(job)
+    units = []
+    for members in classes.values():
+        n = len(members)
+        count = max(-(-n // cap), min(workers, n))
+        size = -(-n // count)
+        units += [members[i:i + size] for i in range(0, n, size)]
+    return units

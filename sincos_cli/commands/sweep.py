@@ -26,6 +26,10 @@ from .common import (
 )
 
 MAX_MEMBERS = 10_000  # more asks for --yes
+# Members in a batched group, at most: from tests/bench/bench_batched.py (README, "Batched
+# members"): throughput per core peaks between 16 and 48 members and falls past 64, when
+# a group's buffers leave the cache.
+GROUP_SIZE = 32
 
 
 @guarded
@@ -70,6 +74,13 @@ def sweep(
     holdout_top: Annotated[int, typer.Option(
         min=1, help="--holdout-seeds: how many of the best points (lowest median eval_mse "
         "over their completed members) go on to them.")] = 1,
+    batch: Annotated[bool, typer.Option(
+        "--batch/--no-batch", help="Train members that share every shape setting (cell, "
+        "hidden, layers, batch size, time steps) as one batched model, in groups; "
+        "--no-batch trains each alone, exactly as `sincos train` would.")] = True,
+    group_size: Annotated[int | None, typer.Option(
+        min=1, help="--batch: at most this many members in a group.",
+        show_default=str(GROUP_SIZE))] = None,
     restart_damaged: Annotated[bool, typer.Option(
         "--restart-damaged", help="--resume: move members whose files cannot be read "
         "aside (to RUN.damaged) and train them again; without it they stop the resume.")
@@ -101,6 +112,11 @@ def sweep(
 
     root = pick_runs_dir(runs_dir)
     meta = meta_of(tag, note)
+    given = {n for n in ("batch", "group_size")
+             if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
+    if group_size is not None and not batch:
+        raise typer.BadParameter("--group-size is for batched members; drop --no-batch",
+                                 param_hint="--group-size")
     recipe = settings.pop("recipe")
     base = given_settings(ctx, settings)
     if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
@@ -110,6 +126,7 @@ def sweep(
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
         plan, halving_plan, holdout_plan = None, None, None
+        batching = {"group_size": (group_size or GROUP_SIZE) if batch else 0} if given else None
         if halving:
             raise typer.BadParameter("a resumed sweep keeps its halving settings",
                                      param_hint="--halving")
@@ -135,11 +152,17 @@ def sweep(
             raise typer.BadParameter(str(e)) from None
         from sincos_cli import budget
 
+        biggest = max((cfg for _, cfg in points), key=budget.train_bytes)
+        at_once = 1 if cluster else (workers or os.cpu_count() or 1)
         try:  # the member that needs the most memory, times the workers training at once
-            budget.check_train(max((cfg for _, cfg in points), key=budget.train_bytes),
-                               workers=1 if cluster else (workers or os.cpu_count() or 1))
+            budget.check_train(biggest, workers=at_once)
+            size, why = budget.fit_group(biggest, group_size or GROUP_SIZE, at_once) \
+                if batch else (0, None)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from None
+        if why:
+            print(f"note: {why}", file=sys.stderr)
+        batching = {"group_size": size}
         plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
         halving_plan = _halving_plan(eta, first_rung, rank, points, grid,
                                      threshold) if halving else None
@@ -149,7 +172,7 @@ def sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
         restart_damaged=restart_damaged, meta=meta,
-        halving_plan=halving_plan, holdout_plan=holdout_plan)
+        halving_plan=halving_plan, holdout_plan=holdout_plan, batch=batching)
     if as_json:
         emit_json(groups)
     else:

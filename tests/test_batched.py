@@ -1,0 +1,269 @@
+"""Batched members (batched.py, group.py): the hand-written backward pass against autograd
+and finite differences, each cell against solo training, a member's independence of its
+group, checkpoints that `sincos train` reads, and sweeps through the real CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+import torch
+from conftest import read, sincos
+
+from sincos_cli.batched import Layout, Net
+from sincos_cli.config import TrainConfig, resolve
+from sincos_cli.group import GroupTrainer
+from sincos_cli.model import Regressor
+from sincos_cli.train import Trainer
+
+CELLS = [("lstm", 1), ("lstm", 2), ("gru", 1), ("gru", 2), ("rnn", 1), ("rnn", 3)]
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def _problem(cell: str, layers: int, K=3, B=5, T=7, H=6):
+    """K float64 Regressors with different weights, their flat rows, a batch and states."""
+    g = torch.Generator().manual_seed(1)
+    models = []
+    for k in range(K):
+        torch.manual_seed(k)
+        models.append(Regressor(H, cell, layers, init="torch").double())
+    flat = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+                        for m in models])
+    x = torch.randn(K, B, T, generator=g, dtype=torch.float64)
+    y = torch.randn(K, B, T, generator=g, dtype=torch.float64)
+    n = 2 if cell == "lstm" else 1
+    states = [torch.randn(layers, K, B, H, generator=g, dtype=torch.float64) for _ in range(n)]
+    return models, flat, x, y, states
+
+
+def _batched_loss_and_grad(cell, layers, flat, x, y, states, H=6):
+    net = Net(Layout(cell, H, layers))
+    xs, ys = x.transpose(1, 2).unsqueeze(2), y.transpose(1, 2).unsqueeze(2)  # (K, T, 1, B)
+    st = tuple(s.transpose(2, 3) for s in states)  # (L, K, H, B)
+    out, new, saved = net.forward(flat, xs, st)
+    diff = out - ys
+    T, B = x.shape[2], x.shape[1]
+    return (diff * diff).mean(dim=(1, 2, 3)), net.backward(flat, saved, 2 * diff / (T * B)), new
+
+
+@pytest.mark.parametrize("cell,layers", CELLS)
+def test_the_backward_pass_is_autograd_through_the_torch_layer(cell, layers):
+    models, flat, x, y, states = _problem(cell, layers)
+    loss, grad, new = _batched_loss_and_grad(cell, layers, flat, x, y, states)
+    for k, m in enumerate(models):
+        st = tuple(s[:, k].contiguous() for s in states)
+        pred, st_new = m(x[k].unsqueeze(-1), st)
+        ref = torch.mean((pred.squeeze(-1) - y[k]) ** 2)
+        m.zero_grad()
+        ref.backward()
+        ref_grad = torch.cat([p.grad.reshape(-1) for p in m.parameters()])
+        assert loss[k].item() == pytest.approx(ref.item(), rel=1e-12)
+        assert torch.allclose(grad[k], ref_grad, rtol=1e-9, atol=1e-12)
+        for mine, theirs in zip(new, st_new, strict=True):
+            assert torch.allclose(mine[:, k].transpose(1, 2), theirs, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell,layers", [("lstm", 2), ("gru", 1), ("rnn", 2)])
+def test_the_backward_pass_matches_finite_differences(cell, layers):
+    _, flat, x, y, states = _problem(cell, layers, K=2, B=3, T=4, H=3)
+    _, grad, _ = _batched_loss_and_grad(cell, layers, flat, x, y, states, H=3)
+    gen = torch.Generator().manual_seed(0)
+    for k in range(2):
+        for i in torch.randint(0, flat.shape[1], (12,), generator=gen).tolist():
+            eps = 1e-6
+            up, down = flat.clone(), flat.clone()
+            up[k, i] += eps
+            down[k, i] -= eps
+            lu = _batched_loss_and_grad(cell, layers, up, x, y, states, H=3)[0][k]
+            ld = _batched_loss_and_grad(cell, layers, down, x, y, states, H=3)[0][k]
+            fd = (lu - ld).item() / (2 * eps)
+            assert grad[k, i].item() == pytest.approx(fd, rel=1e-5, abs=1e-9)
+
+
+BASE = TrainConfig(steps=20, batch_size=12, time_steps=8, hidden=10)
+VARIANTS = {
+    "lstm": BASE, "gru": replace(BASE, cell="gru"), "rnn": replace(BASE, cell="rnn"),
+    "two layers": replace(BASE, layers=2), "torch init": replace(BASE, init="torch"),
+    "robust": replace(resolve({"steps": 20, "batch_size": 12, "time_steps": 8,
+                               "hidden": 10, "warmup_steps": 5}, "robust")),
+    "not stateful": replace(BASE, stateful=False), "noise": replace(BASE, noise=0.2),
+    "forecast": replace(BASE, task="sin-forecast", horizon=3),
+    "predict advances state": replace(BASE, predict_advances_state=True),
+}
+
+
+def _solo(cfg: TrainConfig):
+    tr = Trainer(cfg)
+    return [tr.train_step() for _ in range(cfg.steps)], tr
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_a_group_trains_each_member_as_solo_training_does(name):
+    """The first 20 losses within 1e-5 relative, the trace and eval_mse alike."""
+    cfg = VARIANTS[name]
+    cfgs = [replace(cfg, seed=s) for s in (4, 5, 6)]
+    group = GroupTrainer(cfgs, [None] * 3)
+    steps = [group.train_step() for _ in range(cfg.steps)]
+    for j, c in enumerate(cfgs[:2]):
+        infos, tr = _solo(c)
+        for mine, theirs in zip((s[j] for s in steps), infos, strict=True):
+            assert mine.step == theirs.step and mine.lr == theirs.lr
+            assert mine.loss == pytest.approx(theirs.loss, rel=1e-5)
+            assert (mine.x == theirs.x).all() and (mine.target == theirs.target).all()
+            assert mine.prediction == pytest.approx(theirs.prediction, rel=1e-4, abs=1e-5)
+        assert group.solo(j).evaluate() == pytest.approx(tr.evaluate(), rel=1e-4)
+
+
+def test_members_may_differ_in_every_setting_that_keeps_the_shapes():
+    cfgs = [replace(VARIANTS[n], seed=i) for i, n in enumerate(
+        ("lstm", "torch init", "robust", "not stateful", "noise", "forecast"))]
+    cfgs[0] = replace(cfgs[0], lr=0.02, steps=12)
+    group = GroupTrainer(cfgs, [None] * len(cfgs))
+    steps = [group.train_step() for _ in range(12)]
+    for j, c in enumerate(cfgs):
+        infos, _ = _solo(c)  # its own steps (a schedule's span) and lr, 12 of them here
+        assert [s[j].loss for s in steps] == pytest.approx([i.loss for i in infos[:12]],
+                                                            rel=1e-5)
+
+
+@pytest.mark.parametrize("cfg", [replace(BASE, hidden=7, batch_size=13, time_steps=9),
+                                 replace(BASE, cell="gru", layers=2, clip=0.5)])
+def test_a_members_numbers_do_not_depend_on_its_group(cfg):
+    """Every reduction is per member, the same at every group size: member 0 alone and
+    member 0 among four others give the same bits."""
+    alone = GroupTrainer([cfg], [None])
+    crowd = GroupTrainer([cfg] + [replace(cfg, seed=s, lr=0.01 * s) for s in range(1, 5)],
+                         [None] * 5)
+    for _ in range(cfg.steps):
+        a, b = alone.train_step()[0], crowd.train_step()[0]
+        assert a.loss == b.loss and (a.prediction == b.prediction).all()
+    assert torch.equal(alone.flat[0], crowd.flat[0])
+    assert torch.equal(alone.m[0], crowd.m[0]) and torch.equal(alone.v[0], crowd.v[0])
+
+
+def test_a_member_checkpoint_is_the_one_train_writes():
+    """Same keys, shapes, gate order and optimiser layout as Trainer.checkpoint; a Trainer
+    loads it, and a group stacked from checkpoints continues exactly."""
+    cfgs = [replace(BASE, seed=1), replace(BASE, seed=2, init="torch")]
+    group = GroupTrainer(cfgs, [None, None])
+    for _ in range(7):
+        group.train_step()
+    for j, cfg in enumerate(cfgs):
+        ck, ref = group.checkpoint(j, 1.0), Trainer(cfg).checkpoint()
+        assert set(ck) == set(ref) and ck["step"] == 7 and ck["cursor"] == 7
+        assert {k: v.shape for k, v in ck["model"].items()} == \
+            {k: v.shape for k, v in ref["model"].items()}
+        assert [t.shape for t in ck["optimizer"]["exp_avg"]] == \
+            [t.shape for t in ref["optimizer"]["exp_avg"]]
+        assert [s.shape for s in ck["carried_state"]] == [s.shape for s in ref["carried_state"]]
+        tr = Trainer(cfg)
+        tr.load_checkpoint(ck)
+        assert tr.step == 7
+    again = GroupTrainer(cfgs, [group.checkpoint(j, 0.0) for j in range(2)])
+    for _ in range(5):
+        assert [i.loss for i in group.train_step()] == [i.loss for i in again.train_step()]
+    assert torch.equal(group.flat, again.flat)
+
+
+# -- sweeps through the real CLI -------------------------------------------------------------
+
+SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]
+
+
+def _losses(path):
+    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def _sweep(runs_dir, *args):
+    out = sincos("sweep", *SMALL, *args, "-q", env={"SINCOS_RUNS_DIR": str(runs_dir)})
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
+    env = {"SINCOS_RUNS_DIR": str(runs_dir)}
+    _sweep(runs_dir, "--seeds", "1-3", "--set", "cell=lstm,gru", "--set", "lr=0.006,0.01",
+           "--workers", "1")
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    assert doc["batch"] == {"group_size": 32} and doc["status"] == "completed"
+    for m in doc["members"]:
+        path = runs_dir / m["run"]
+        run, summary = read(path / "run.json"), read(path / "summary.json")
+        assert run["status"] == "completed" and run["group"] == 6  # one shape: 6 together
+        assert summary["steps"] == 30 and summary["eval_mse"] > 0
+        assert [json.loads(ln)["step"] for ln in (path / "metrics.jsonl").open()] == \
+            list(range(30))
+    # the member's own solo run, within float32 noise
+    solo = sincos("train", *SMALL, "--cell", "gru", "--lr", "0.01", "--seed", "3",
+                  "--name", "solo", "-q", env=env)
+    assert solo.returncode == 0, solo.stderr
+    member = next(m["run"] for m in doc["members"] if m["point"] == {"cell": "gru",
+                                                                     "lr": 0.01}
+                  and m["seed"] == 3)
+    assert _losses(runs_dir / member)[:20] == pytest.approx(_losses(runs_dir / "solo")[:20],
+                                                            rel=1e-5)
+    assert read(runs_dir / member / "config.json") == read(runs_dir / "solo" / "config.json")
+    # read by every command, and continued alone by train --resume
+    js = json.loads(sincos("predict", member, "--points", "5", "--json", env=env).stdout)
+    assert len(js["points"]) == 5 and js["mse"] >= 0
+    more = sincos("train", "--resume", member, "--steps", "40", "-q", env=env)
+    assert more.returncode == 0, more.stderr
+    assert [json.loads(ln)["step"] for ln in (runs_dir / member / "metrics.jsonl").open()] \
+        == list(range(40))
+    shown = sincos("show", "sweep-01", env=env)
+    assert shown.returncode == 0 and "completed" in shown.stdout
+
+
+def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _sweep(a, "--seeds", "1-5", "--set", "lr=0.004,0.008", "--workers", "1")
+    _sweep(b, "--seeds", "1-5", "--set", "lr=0.004,0.008", "--workers", "3",
+           "--group-size", "2")
+    for i in range(1, 11):
+        assert _losses(a / f"run-{i:02d}") == _losses(b / f"run-{i:02d}")
+        assert read(a / f"run-{i:02d}" / "summary.json")["eval_mse"] == \
+            read(b / f"run-{i:02d}" / "summary.json")["eval_mse"]
+
+
+def test_a_diverging_member_fails_alone_and_its_group_trains_on(runs_dir):
+    env = {"SINCOS_RUNS_DIR": str(runs_dir)}
+    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "lr=0.006,1e308",
+                 "--checkpoint-every", "10", "--workers", "1", env=env)
+    assert out.returncode == 1 and "Error: 2 of 4 members failed" in out.stderr
+    for rid in ("run-01", "run-02"):
+        assert read(runs_dir / rid / "run.json")["status"] == "completed"
+        assert len(_losses(runs_dir / rid)) == 30
+    for rid in ("run-03", "run-04"):
+        run = read(runs_dir / rid / "run.json")
+        assert run["status"] == "failed" and run["error"].startswith("diverged at step")
+        assert run["group"] == 4
+
+
+def test_bad_batch_flags_are_refused(cli, runs_dir):
+    res = cli("sweep", *SMALL, "--seeds", "1-2", "--no-batch", "--group-size", "4")
+    assert res.exit_code == 2 and "--group-size" in res.stderr
+    assert res.stderr.count("\n") == 1
+    res = cli("sweep", *SMALL, "--seeds", "1-2", "--group-size", "0")
+    assert res.exit_code == 2
+    assert not runs_dir.exists() or not any(runs_dir.iterdir())
+
+
+def test_a_group_too_big_for_memory_is_split_with_a_note(monkeypatch):
+    from sincos_cli import budget
+
+    cfg = TrainConfig()
+    monkeypatch.setattr(budget, "available", lambda: 2 * budget.group_bytes(cfg, 8) + 1)
+    assert budget.fit_group(cfg, 8, 2) == (8, None)
+    size, note = budget.fit_group(cfg, 64, 2)
+    assert size == 8 and "groups of 64" in note and "groups of 8" in note
+    monkeypatch.setattr(budget, "available", lambda: 1000)
+    with pytest.raises(ValueError, match="a group of one member"):
+        budget.fit_group(cfg, 8, 2)
