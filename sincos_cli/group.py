@@ -59,6 +59,8 @@ class GroupTrainer:
                 self._load(j, ckpt)
         self._masks()
         self._clock = time.perf_counter()
+        self.owed: list | None = None  # StepInfos still without their prediction
+        self.x0 = self.s0 = self._pending = self._solo = None
 
     # -- members in and out --------------------------------------------------------------
 
@@ -128,6 +130,10 @@ class GroupTrainer:
         self.state = tuple(s.index_select(1, ix) for s in self.state)
         for name in ("cfgs", "t", "steps", "elapsed", "rng"):
             setattr(self, name, [getattr(self, name)[i] for i in idx])
+        if self.owed is not None:
+            self.owed = [self.owed[i] for i in idx]
+            self.x0 = self.x0.index_select(0, ix)
+            self.s0 = tuple(s.index_select(1, ix) for s in self.s0)
         self._masks()
 
     def __len__(self) -> int:
@@ -154,18 +160,44 @@ class GroupTrainer:
         tgt = np.stack([r[2].T for r in rows])[:, :, None, :]
         return torch.from_numpy(inp), torch.from_numpy(tgt), rows
 
-    def train_step(self) -> list[StepInfo]:
-        """One update of every member; per member its StepInfo (a loss that is not finite
-        is reported, and that member must leave the group: its update is meaningless)."""
-        K, T, B = len(self), self.T, self.B
+    def forward(self) -> tuple[list[StepInfo | None], list[float]]:
+        """The forward pass of every member's next step. The row-0 prediction the previous
+        step still owes (row 0 again with that step's updated weights, from the state it
+        started with) rides along as one more column. Returns the previous step's StepInfos,
+        now complete (None for a member that owes none), and this step's losses. Record
+        those before update(): the group is still as the previous step left it."""
         x, y, rows = self._batch()
+        B = self.B
         state0 = self.state if self.all_stateful else tuple(
             s * self.keep_state for s in self.state)
-        pred, new, saved = self.net.forward(self.flat, x, state0)
+        owed = self.owed
+        xin, sin = x, state0
+        if owed is not None:
+            xin = torch.cat([x, self.x0], dim=3)
+            sin = tuple(torch.cat([s, p], dim=3) for s, p in zip(state0, self.s0, strict=True))
+        pred, new, saved = self.net.forward(self.flat, xin, sin)
+        done: list = [None] * len(self)
+        if owed is not None:
+            p0 = pred[:, :, 0, B].numpy()
+            done = [None if o is None else _with(o, p0[j]) for j, o in enumerate(owed)]
+            pred, new = pred[..., :B], tuple(s[..., :B] for s in new)
+            self.owed = None
         diff = pred - y
-        loss = diff.square().mean(dim=(1, 2, 3))
-        losses = loss.tolist()
-        grad = self.net.backward(self.flat, saved, diff.mul_(2.0 / (T * B)))
+        losses = diff.square().mean(dim=(1, 2, 3)).tolist()
+        self._pending = (x, rows, state0, new, saved, diff, losses, xin.shape[3])
+        return done, losses
+
+    def update(self) -> list[StepInfo]:
+        """Backward pass and Adam update of the step forward() began. Returns its
+        StepInfos when they are complete now (predict_advances_state), else [] (the
+        prediction comes with the next forward(), or flush())."""
+        x, rows, state0, new, saved, diff, losses, width = self._pending
+        self._pending = None
+        K, T, B = len(self), self.T, self.B
+        dy = diff.mul_(2.0 / (T * B))
+        if width > B:  # the prediction's column: dL/dy is zero, it adds exact zeros
+            dy = torch.cat([dy, dy.new_zeros(K, T, 1, width - B)], dim=3)
+        grad = self.net.backward(self.flat, saved, dy)
         del saved
         if self.trainable is not None:
             grad.mul_(self.trainable)
@@ -176,28 +208,46 @@ class GroupTrainer:
         lrs = [lr_at(k, c) for k, c in zip(self.steps, self.cfgs, strict=True)]
         self._adam(grad, lrs)
         self.state = new
-        with torch.no_grad():
-            if self.advance:
-                # The original's predict(): the batch again with the new weights, from the
-                # carried state (zero when not stateful), which stateful members advance.
-                start = new if self.all_stateful else tuple(s * self.keep_state for s in new)
-                p, again, _ = self.net.forward(self.flat, x, start, keep=False)
-                self.state = tuple(torch.where(self.keep_state > 0, a, s)
-                                   for a, s in zip(again, new, strict=True))
-                p0 = p[:, :, 0, 0]
-            else:  # row 0 again from the state it started with; the state moves once
-                p, _, _ = self.net.forward(self.flat, x[..., :1],
-                                           tuple(s[..., :1] for s in state0), keep=False)
-                p0 = p[:, :, 0, 0]
-        p0 = p0.numpy()
         now = time.perf_counter() - self._clock
-        out = []
+        infos = []
         for j in range(K):
             xb, _, tb = rows[j]
-            out.append(StepInfo(self.steps[j], losses[j], lrs[j], xb[0].copy(), tb[0].copy(),
-                                p0[j].copy(), self.elapsed[j] + now))
+            infos.append(StepInfo(self.steps[j], losses[j], lrs[j], xb[0].copy(), tb[0].copy(),
+                                  None, self.elapsed[j] + now))
             self.steps[j] += 1
+        if self.advance:
+            # The original's predict(): the batch again with the new weights, from the
+            # carried state (zero when not stateful), which stateful members advance.
+            start = new if self.all_stateful else tuple(s * self.keep_state for s in new)
+            p, again, _ = self.net.forward(self.flat, x, start, keep=False)
+            self.state = tuple(torch.where(self.keep_state > 0, a, s)
+                               for a, s in zip(again, new, strict=True))
+            p0 = p[:, :, 0, 0].numpy()
+            return [_with(info, p0[j]) for j, info in enumerate(infos)]
+        self.owed, self.x0 = infos, x[..., :1].clone()
+        self.s0 = tuple(s[..., :1].clone() for s in state0)
+        return []
+
+    def flush(self, idx: list[int] | None = None) -> list[StepInfo | None]:
+        """The owed predictions of the members at idx (all by default), by a pass of their
+        own: their StepInfos, complete (None where none is owed)."""
+        idx = list(range(len(self))) if idx is None else idx
+        if self.owed is None or not any(self.owed[j] is not None for j in idx):
+            return [None] * len(idx)
+        p, _, _ = self.net.forward(self.flat, self.x0, self.s0, keep=False)
+        p0 = p[:, :, 0, 0].numpy()
+        out = [None if self.owed[j] is None else _with(self.owed[j], p0[j]) for j in idx]
+        for j in idx:
+            self.owed[j] = None
+        if all(o is None for o in self.owed):
+            self.owed = None
         return out
+
+    def train_step(self) -> list[StepInfo]:
+        """One whole step of every member, its StepInfos complete (tests, benchmarks):
+        forward(), update(), flush()."""
+        self.forward()
+        return self.update() or self.flush()
 
     def _adam(self, grad: torch.Tensor, lrs: list[float]) -> None:
         """model.Adam's update, each member with its own lr and step count."""
@@ -234,11 +284,17 @@ class GroupTrainer:
             bool(torch.isfinite(s[:, j]).all()) for s in self.state)
 
     def solo(self, j: int) -> Trainer:
-        """Member j as a train.Trainer (for eval_mse, computed exactly as train does)."""
-        rng = torch.get_rng_state()
-        tr = Trainer(self.cfgs[j])
-        tr.load_checkpoint(self.checkpoint(j, self.elapsed[j]))
-        torch.set_rng_state(rng)
+        """Member j as a train.Trainer (for eval_mse, computed exactly as train does): one
+        Trainer per group, given each member's settings, weights, carried state and step."""
+        if self._solo is None:
+            rng = torch.get_rng_state()
+            self._solo = Trainer(self.cfgs[j])
+            torch.set_rng_state(rng)
+        tr, ck = self._solo, self.checkpoint(j, self.elapsed[j])
+        tr.cfg = self.cfgs[j]
+        tr.model.load_state_dict(ck["model"])
+        tr.state = tuple(ck["carried_state"])
+        tr.step, tr.elapsed = self.steps[j], self.elapsed[j]
         return tr
 
 
@@ -272,6 +328,11 @@ class MemberView:
 
     def evaluate(self) -> float:
         return self.group.solo(self.j).evaluate()
+
+
+def _with(info: StepInfo, prediction) -> StepInfo:
+    info.prediction = prediction.copy()
+    return info
 
 
 def _numel(shape) -> int:

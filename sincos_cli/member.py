@@ -245,7 +245,7 @@ class _Slot:
 def _train_group(paths: list[Path], jobs: list[dict], stop) -> list[dict]:
     """The group loop: members leave as they complete, pause at a rung, fail (alone, with
     their last finite checkpoint) or are stopped (all, each with its checkpoint)."""
-    from .errors import Diverged, SincosError
+    from .errors import Diverged
     from .group import GroupTrainer, MemberView
     from .launch import _lock, check_checkpoint_config
     from .recorder import Recorder
@@ -293,23 +293,31 @@ def _train_group(paths: list[Path], jobs: list[dict], stop) -> list[dict]:
         slots = _keep(group, slots, [s for s in slots if s.result is None])
         group.start_clock()
         while slots:
-            leaving = [s for s in slots if _leave(s, stop)]
-            if not leaving:
-                try:
-                    infos = group.train_step()
-                except Exception as e:  # noqa: BLE001 (the group itself broke: all fail)
-                    for s in slots:
+            ending = [(s, why) for s in slots if (why := _ending(s, stop))]
+            if ending:  # their last step's prediction first, then their final status
+                owed = group.flush([s.view.j for s, _ in ending])
+                for (s, why), info in zip(ending, owed, strict=True):
+                    if info is None or _record(s, info):
+                        _finish(s, why)
+                slots = _keep(group, slots, [s for s in slots if s.result is None])
+                continue
+            try:
+                done, losses = group.forward()
+                for s, info in zip(slots, done, strict=True):
+                    if info is not None:
+                        _record(s, info)  # the group is as that step left it
+                for s, loss in zip(slots, losses, strict=True):
+                    if s.result is None and not math.isfinite(loss):
+                        _fail(s, Diverged(s.view.step, loss))
+                for s, info in zip(slots, group.update(), strict=False):
+                    if s.result is None:
+                        _record(s, info)
+            except Exception as e:  # noqa: BLE001 (the group itself broke: all fail)
+                for s in slots:
+                    if s.result is None:
                         _fail(s, e)
-                    break
-                for s, info in zip(slots, infos, strict=True):
-                    try:
-                        if not math.isfinite(info.loss):
-                            raise Diverged(info.step, info.loss)
-                        s.rec.on_step(info)
-                    except (SincosError, OSError) as e:
-                        _fail(s, e)
-                        leaving.append(s)
-            slots = _keep(group, slots, [s for s in slots if s not in leaving])
+                break
+            slots = _keep(group, slots, [s for s in slots if s.result is None])
     finally:
         for s in everyone:
             release_lock(s.lock)
@@ -344,27 +352,48 @@ def _keep(group, slots: list[_Slot], staying: list[_Slot]) -> list[_Slot]:
     return staying
 
 
-def _leave(s: _Slot, stop) -> bool:
-    """Ends member s if it is done, at its rung, or stopped (its result set); True then."""
+def _ending(s: _Slot, stop) -> str | None:
+    """Why member s stops training now: completed, stopped (the sweep was), paused (at a
+    halving rung), or None: it goes on."""
     step, stop_at = s.view.step, s.job.get("stop_at")
+    if step >= s.cfg.steps:
+        return "completed"
+    if stop():
+        return "interrupted"
+    if stop_at is not None and step >= stop_at:
+        return "paused"
+    return None
+
+
+def _record(s: _Slot, info) -> bool:
+    """One step into member s's folder; a failure (a full disk, weights that stopped
+    being finite at a checkpoint) fails s alone. True when it went in."""
+    from .errors import SincosError
+
     try:
-        if step >= s.cfg.steps:
-            s.result = {"id": s.job["id"], "status": "completed",
-                        "summary": s.rec.finish("completed", s.view.evaluate())}
-        elif stop():
-            why = ("stopped: the sweep's driver ended" if _TERM
-                   else "stopped: the sweep was interrupted")
-            summary = s.rec.finish("interrupted", s.view.evaluate() if step else None, why)
-            s.result = {"id": s.job["id"], "status": "interrupted", "summary": summary}
-        elif stop_at is not None and step >= stop_at:
-            summary = s.rec.finish("interrupted", s.view.evaluate(),
-                                   f"paused at step {stop_at}: a successive-halving rung")
-            s.result = {"id": s.job["id"], "status": "paused", "summary": summary}
+        s.rec.on_step(info)
+        return True
+    except (SincosError, OSError) as e:
+        _fail(s, e)
+        return False
+
+
+def _finish(s: _Slot, why: str) -> None:
+    """Member s's final status, as launch.run_to_end writes a run's."""
+    step = s.view.step
+    try:
+        if why == "completed":
+            summary = s.rec.finish("completed", s.view.evaluate())
+        elif why == "interrupted":
+            reason = ("stopped: the sweep's driver ended" if _TERM
+                      else "stopped: the sweep was interrupted")
+            summary = s.rec.finish("interrupted", s.view.evaluate() if step else None, reason)
         else:
-            return False
+            summary = s.rec.finish("interrupted", s.view.evaluate(),
+                                   f"paused at step {step}: a successive-halving rung")
+        s.result = {"id": s.job["id"], "status": why, "summary": summary}
     except Exception as e:  # noqa: BLE001 (as run_to_end: the last checkpoint stays)
         _fail(s, e)
-    return True
 
 
 def _fail(s: _Slot, e: BaseException) -> None:

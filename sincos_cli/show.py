@@ -57,7 +57,7 @@ def run_info(path: Path) -> dict:
     return {"kind": "run", "id": row.id, "path": str(path.resolve()), "status": row.status,
             "error": row.error or row.problem, "created": row.created,
             "ended": run.get("ended"), "host": row.host, "sweep": row.sweep,
-            "tags": row.tags, "note": row.note, "config": row.config,
+            "group": run.get("group"), "tags": row.tags, "note": row.note, "config": row.config,
             "off_defaults": off_defaults(row.config), "summary": row.summary,
             "resumes": run.get("resumes", []), "files": files,
             "reproduce": reproduce(row.config) if row.config else None}
@@ -102,7 +102,7 @@ def sweep_info(sweep: Path) -> dict:
             "seeds": _seed_ranges(doc.get("seeds", [])), "members": len(doc["members"]),
             "by_status": counts, "missing": missing, "best": ranked[:3],
             "worst": ranked[::-1][:3], "resumes": doc.get("resumes", []),
-            "halving": doc.get("halving")}
+            "halving": doc.get("halving"), "batch": doc.get("batch")}
 
 
 def _fmt(v) -> str:
@@ -123,7 +123,8 @@ def render(doc: dict) -> str:
         add(f"  created   {_fmt(doc['created'])}   ended {_fmt(doc['ended'])}   "
             f"host {_fmt(doc['host'])}")
         if doc["sweep"]:
-            add(f"  sweep     {doc['sweep']}")
+            group = f" (trained in a batched group of {doc['group']})" if doc["group"] else ""
+            add(f"  sweep     {doc['sweep']}{group}")
         if doc["tags"] or doc["note"]:
             add(f"  tags      {' '.join(doc['tags']) or '-'}")
             if doc["note"]:
@@ -154,6 +155,9 @@ def render(doc: dict) -> str:
     add(f"  created   {_fmt(doc['created'])}   ended {_fmt(doc['ended'])}")
     add(f"  grid      {' × '.join(f'{k}={v}' for k, v in doc['grid'].items()) or '(seeds only)'}")
     add(f"  seeds     {doc['seeds']}")
+    size = (doc.get("batch") or {}).get("group_size")
+    add(f"  engine    batched, groups of at most {size} members" if size else
+        "  engine    one member at a time (--no-batch)")
     if doc["base"]:
         add(f"  base      {' '.join(f'{k}={_fmt(v)}' for k, v in doc['base'].items())}")
     add("members   " + ", ".join(f"{n} {st}" for st, n in sorted(doc["by_status"].items())))

@@ -115,7 +115,8 @@ def group_units(jobs: list[dict], cap: int, workers: int) -> list[list[dict]]:
     units = []
     for members in classes.values():
         n = len(members)
-        count = max(-(-n // cap), min(workers, n))
+        count = -(-n // cap)  # groups, a multiple of the workers (while members last)
+        count = min(n, -(-count // workers) * workers)
         size = -(-n // count)
         units += [members[i:i + size] for i in range(0, n, size)]
     return units

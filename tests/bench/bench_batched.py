@@ -39,7 +39,7 @@ def sweep(seeds: int, *flags: str) -> tuple[float, float]:
         code = (
             "import resource, subprocess, sys, time\n"
             "t = time.perf_counter()\n"
-            "subprocess.run(sys.argv[1:], check=True)\n"
+            "subprocess.run(sys.argv[1:], check=True, stdout=subprocess.DEVNULL)\n"
             "print(time.perf_counter() - t,"
             " resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)\n")
         out = subprocess.run(
@@ -64,13 +64,15 @@ def by_group_size(sizes: list[int]) -> dict[int, float]:
     for k in sizes:
         group = GroupTrainer([TrainConfig(seed=s) for s in range(k)], [None] * k)
         for _ in range(3):
-            group.train_step()
+            group.forward()
+            group.update()
         n = max(10, 3000 // k)
         best = []
         for _ in range(3):
             t = time.perf_counter()
-            for _ in range(n):
-                group.train_step()
+            for _ in range(n):  # as a sweep's worker steps a group
+                group.forward()
+                group.update()
             best.append(k * n / (time.perf_counter() - t))
         out[k] = statistics.median(best)
     return out
