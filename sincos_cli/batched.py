@@ -93,8 +93,9 @@ class Workspace:
 
     z (T+1, K, H+I+1, B): z[t] = [h_{t-1}; x_t; 1]; z[t+1, :, :H] is h_t (the 1 carries
         the bias, a column of the block matrix).
-    act (T, K, R', B): the gates after their nonlinearities (an LSTM's sigmoid gates o, i,
-        f; a GRU's r, z, n and h_{t-1} − n).
+    act (T, K, R, B): the gates after their nonlinearities (a GRU's r, z, n and h_{t-1} − n;
+        a plain RNN's h_t). An LSTM's sigmoid gates o, i, f are one step's scratch, and
+        only f is kept (fs, (T, K, H, B)).
     fac (T, K, R, B): the factors that turn dh (and an LSTM's dc) into the step's
         pre-activation gradients, which the backward pass writes over them. An LSTM's are
         in mem, which first holds [tanh c_t, g, c_{t-1}, i] for step t (mem[t+1] its c_t).
@@ -113,7 +114,8 @@ class Workspace:
         self.z[:, :, H:].zero_()  # x_T is never set: zero, as the head multiplies it by 0
         self.z[:, :, -1] = 1
         lstm = cell == "lstm"
-        self.act = e(T, K, 3 * H if lstm else R, B)
+        self.act = e(1, K, 3 * H, B).expand(T, K, 3 * H, B) if lstm else e(T, K, R, B)
+        self.fs = e(T, K, H, B) if lstm and keep else None
         self.pre = e(K, R, B)  # one step's pre-activations (scratch)
         self.mem = e(T + 1, K, 4 * H, B) if lstm else None
         self.fac = (self.mem[:T] if lstm else e(T, K, R, B)) if keep else None
@@ -137,7 +139,8 @@ class Workspace:
                      tc=m[:, :H], g=m[:, H:2 * H], c_prev=m[:, 2 * H:3 * H],
                      i_copy=m[:, 3 * H:], c=m1[:, 2 * H:3 * H], mem=m)
             if keep:
-                v.update(dcdh=self.dcdh[t], fac_o=f[:, :H], fac_ifg=v["facv"][:, 1:])
+                v.update(dcdh=self.dcdh[t], fac_o=f[:, :H], fac_ifg=v["facv"][:, 1:],
+                         f_kept=self.fs[t])
         elif cell == "gru":  # act: r, z, n, h_prev − n
             v.update(rz=a[:, :2 * H], r=a[:, :H], zg=a[:, H:2 * H], n=a[:, 2 * H:3 * H],
                      diff=a[:, 3 * H:])
@@ -252,6 +255,7 @@ class Net:
             if keep:  # o(1−tanh² c); then mem becomes o(1−o)·tanh c, i(1−i)·g,
                 # f(1−f)·c_prev, (1−g²)·i (the scratch pre holds the first factors)
                 torch.addcmul(one, v["tc"], v["tc"], value=-1, out=v["dcdh"]).mul_(v["o"])
+                v["f_kept"].copy_(v["f"])
                 v["i_copy"].copy_(v["i"])
                 torch.addcmul(v["sig"], v["sig"], v["sig"], value=-1, out=pre[:, :H3])
                 torch.addcmul(one, v["g"], v["g"], value=-1, out=pre[:, H3:])
@@ -343,7 +347,7 @@ class Net:
                 torch.addcmul(dc_next, dh, v["dcdh"], out=dc)
             v["fac_o"].mul_(dh)  # the factors become dL/d(pre), in place
             v["fac_ifg"].mul_(dc.unsqueeze(1))
-            dc_next = dc.mul_(v["f"])
+            dc_next = dc.mul_(v["f_kept"])
             _mm(v["dz"], v["dz"], w_t, v["fac"])
             _mm(dw, dw, v["fac"], v["zT"])
 

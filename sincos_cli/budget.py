@@ -43,14 +43,16 @@ def _params(cfg) -> int:
 
 
 def group_bytes(cfg, k: int) -> int:
-    """A group of k such members trained as one (group.py): every layer's forward buffers
-    kept for the backward pass (z, gates, an LSTM's cell states), the backward's own for
-    one layer, parameters with gradients and Adam moments, and the batch in numpy."""
-    H, B, T, L = cfg.hidden, cfg.batch_size, cfg.time_steps, cfg.layers
-    R = H if cfg.cell == "rnn" else 4 * H
-    per_layer = (T + 1) * (2 * H + 1) + T * R + (3 * T * H if cfg.cell == "lstm" else 0)
-    backward = 2 * T * R + T * (2 * H + 1) + 4 * T * H
-    return BASE + k * (4 * B * (L * per_layer + backward) + 20 * _params(cfg) + B * T * 40)
+    """A group of k such members trained as one (batched.Workspace): each layer's buffers
+    kept from the forward pass for the backward (z and dz, the gates, an LSTM's cell
+    memory or the others' factors), parameters with gradients and Adam moments, and the
+    batch in numpy, with room for the allocator's slack."""
+    H, B, T, L = cfg.hidden, cfg.batch_size + 1, cfg.time_steps, cfg.layers
+    z = 2 * (T + 1) * (2 * H + 2)  # z and dz, at the widest (a layer above the first)
+    gates = {"lstm": 3 * H * T + 4 * H * (T + 1) + H * T, "gru": 8 * H * T,
+             "rnn": 2 * H * T}.get(cfg.cell, 8 * H * T)
+    per_member = 4 * B * L * (z + gates) + 20 * _params(cfg) + cfg.batch_size * T * 40
+    return BASE + 2 * k * per_member
 
 
 def fit_group(cfg, cap: int, workers: int) -> tuple[int, str | None]:

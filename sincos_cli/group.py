@@ -163,25 +163,31 @@ class GroupTrainer:
     def forward(self) -> tuple[list[StepInfo | None], list[float]]:
         """The forward pass of every member's next step. The row-0 prediction the previous
         step still owes (row 0 again with that step's updated weights, from the state it
-        started with) rides along as one more column. Returns the previous step's StepInfos,
-        now complete (None for a member that owes none), and this step's losses. Record
-        those before update(): the group is still as the previous step left it."""
+        started with) rides along as one more column: every column of a matrix product and
+        of an element-wise operation is computed on its own. Returns the previous step's
+        StepInfos, now complete (None for a member that owes none), and this step's losses.
+        Record those before update(): the group is still as the previous step left it."""
         x, y, rows = self._batch()
         B = self.B
         state0 = self.state if self.all_stateful else tuple(
             s * self.keep_state for s in self.state)
-        owed = self.owed
-        xin, sin = x, state0
-        if owed is not None:
-            xin = torch.cat([x, self.x0], dim=3)
-            sin = tuple(torch.cat([s, p], dim=3) for s, p in zip(state0, self.s0, strict=True))
+        owed, xin, sin = self.owed, x, state0
+        if not self.advance:
+            # Always one more column, a zero one when no prediction is owed (the first
+            # step, after a flush): every step runs at the same width, so a member resumed
+            # from its checkpoint continues exactly as if it had never stopped.
+            x0, s0 = (self.x0, self.s0) if owed is not None else (
+                torch.zeros_like(x[..., :1]), tuple(torch.zeros_like(s[..., :1])
+                                                    for s in state0))
+            xin = torch.cat([x, x0], dim=3)
+            sin = tuple(torch.cat([s, p], dim=3) for s, p in zip(state0, s0, strict=True))
         pred, new, saved = self.net.forward(self.flat, xin, sin)
         done: list = [None] * len(self)
         if owed is not None:
             p0 = pred[:, :, 0, B].numpy()
             done = [None if o is None else _with(o, p0[j]) for j, o in enumerate(owed)]
-            pred, new = pred[..., :B], tuple(s[..., :B] for s in new)
             self.owed = None
+        pred, new = pred[..., :B], tuple(s[..., :B] for s in new)
         diff = pred - y
         losses = diff.square().mean(dim=(1, 2, 3)).tolist()
         self._pending = (x, rows, state0, new, saved, diff, losses, xin.shape[3])

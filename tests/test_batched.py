@@ -173,6 +173,44 @@ def test_a_member_checkpoint_is_the_one_train_writes():
     assert torch.equal(group.flat, again.flat)
 
 
+def _fold(group: GroupTrainer, n: int) -> list[list]:
+    """n steps as a sweep's worker takes them: each step's prediction rides on the next
+    step's forward pass; the last comes from flush()."""
+    steps, prev = [], None
+    for _ in range(n):
+        done, _ = group.forward()
+        if prev is not None:
+            steps.append(done)
+        group.update()
+        prev = True
+    steps.append(group.flush())
+    return steps
+
+
+def test_a_group_resumed_from_its_checkpoints_continues_exactly():
+    """Stopped after 9 steps (each member's checkpoint), stacked again, and 8 more: the
+    same losses, predictions aside, and weights, bit for bit, as 17 steps without a stop;
+    and the same as steps taken one at a time (flushing each prediction)."""
+    cfgs = [replace(BASE, seed=1), replace(BASE, seed=2, init="torch", clip=0.5),
+            replace(BASE, seed=3, stateful=False)]
+    straight = GroupTrainer(cfgs, [None] * 3)
+    whole = _fold(straight, 17)
+    first = GroupTrainer(cfgs, [None] * 3)
+    part = _fold(first, 9)
+    again = GroupTrainer(cfgs, [first.checkpoint(j, 0.0) for j in range(3)])
+    part += _fold(again, 8)
+    assert [[i.loss for i in s] for s in part] == [[i.loss for i in s] for s in whole]
+    assert [s[0].step for s in part] == list(range(17))
+    assert torch.equal(again.flat, straight.flat)
+    assert torch.equal(again.m, straight.m) and torch.equal(again.v, straight.v)
+    one_by_one = GroupTrainer(cfgs, [None] * 3)
+    for s in whole:
+        infos = one_by_one.train_step()
+        assert [i.loss for i in infos] == [i.loss for i in s]
+        for mine, theirs in zip(infos, s, strict=True):
+            assert mine.prediction == pytest.approx(theirs.prediction, rel=1e-5, abs=1e-6)
+
+
 # -- sweeps through the real CLI -------------------------------------------------------------
 
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]

@@ -126,7 +126,7 @@ def test_a_failing_member_is_recorded_and_the_sweep_goes_on(runs_dir):
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir, sig, code):
     env = {**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)}
-    args = ["--steps", "400", "--checkpoint-every", "20", "--seeds", "1-4", "--workers", "2"]
+    args = ["--steps", "2000", "--checkpoint-every", "20", "--seeds", "1-4", "--workers", "2"]
     p = subprocess.Popen([EXE, "sweep", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 60
@@ -152,7 +152,10 @@ def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir,
     # a second resume while one runs is refused; then the resume trains only what is left
     first = subprocess.Popen([EXE, "sweep", "--resume", "sweep-01", "-q"],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    time.sleep(1.5)
+    deadline = time.time() + 60
+    while read(runs_dir / "sweep-01" / "sweep.json").get("pid") != first.pid:
+        assert time.time() < deadline and first.poll() is None, first.communicate()
+        time.sleep(0.05)  # until the first resume holds the sweep
     second = sincos("sweep", "--resume", "sweep-01", env={"SINCOS_RUNS_DIR": str(runs_dir)})
     out, err = first.communicate(timeout=120)
     assert first.returncode == 0, err
@@ -164,7 +167,7 @@ def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir,
     for m in doc["members"]:
         run = read(runs_dir / m["run"] / "run.json")
         assert run["status"] == "completed"
-        assert len(losses(runs_dir / m["run"])) == 400
+        assert len(losses(runs_dir / m["run"])) == 2000
         if states.get(m["run"]) == "interrupted":
             assert run["resumes"]  # resumed from its checkpoint, not retrained
 

@@ -93,11 +93,14 @@ def test_ctrl_c_keeps_the_members_in_flight_and_resume_continues_them(cluster, r
     assert "Traceback" not in err
     doc = read(runs_dir / "sweep-01" / "sweep.json")
     assert doc["status"] == "interrupted"
-    stopped = [m["run"] for m in doc["members"] if (runs_dir / m["run"] / "run.json").exists()]
+    made = [m["run"] for m in doc["members"] if (runs_dir / m["run"] / "run.json").exists()]
+    # a member in flight came back interrupted; one that finished first (a small group
+    # is quick) completed
+    stopped = [r for r in made if read(runs_dir / r / "run.json")["status"] == "interrupted"]
     assert stopped, "the members in flight came back"
+    for rid in made:
+        assert read(runs_dir / rid / "run.json")["status"] in ("interrupted", "completed")
     for rid in stopped:
-        run = read(runs_dir / rid / "run.json")
-        assert run["status"] == "interrupted", run
         assert (runs_dir / rid / "checkpoint.pt").exists()
         assert 0 < len(steps_of(runs_dir / rid)) < 2500
     out = sincos("sweep", "--resume", "sweep-01", "--cluster", cluster.file, "-q", timeout=300)
