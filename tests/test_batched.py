@@ -359,4 +359,5 @@ def test_fifty_seeds_of_the_seed_model_match_solo_training(runs_dir):
         assert _losses(path)[:20] == pytest.approx(ref["first"], rel=1e-5)
         ev = read(path / "summary.json")["eval_mse"]
         worst = max(worst, abs(ev - ref["eval_mse"]) / ref["eval_mse"])
+    print(f"worst relative eval_mse difference over 50 seeds: {worst:.2e}")
     assert len(solo) == 50 and worst <= 0.01, worst
