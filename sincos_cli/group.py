@@ -218,8 +218,8 @@ class GroupTrainer:
         infos = []
         for j in range(K):
             xb, _, tb = rows[j]
-            infos.append(StepInfo(self.steps[j], losses[j], lrs[j], xb[0].copy(), tb[0].copy(),
-                                  None, self.elapsed[j] + now))
+            infos.append(StepInfo(self.steps[j], losses[j], lrs[j], xb[0], tb[0], None,
+                                  self.elapsed[j] + now))  # views of a batch no one changes
             self.steps[j] += 1
         if self.advance:
             # The original's predict(): the batch again with the new weights, from the

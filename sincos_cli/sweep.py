@@ -255,7 +255,7 @@ def _call(job: dict) -> dict:
 
 
 def _call_group(job: dict) -> dict:
-    from .member import run_group
+    from .group_run import run_group
 
     return run_group(job)
 

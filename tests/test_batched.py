@@ -173,6 +173,20 @@ def test_a_member_checkpoint_is_the_one_train_writes():
     assert torch.equal(group.flat, again.flat)
 
 
+def test_a_checkpoint_that_does_not_fit_names_its_member():
+    """Stacking checkpoints, one whose tensors are not this model's is refused naming the
+    member, so it fails alone (group_run._stack) and the others train."""
+    from sincos_cli.errors import SincosError
+
+    cfgs = [replace(BASE, seed=1), replace(BASE, seed=2)]
+    good = GroupTrainer(cfgs, [None, None])
+    ck = good.checkpoint(1, 0.0)
+    ck["model"]["rnn.weight_hh_l0"] = torch.zeros(3, 3)
+    with pytest.raises(SincosError, match="does not match") as e:
+        GroupTrainer(cfgs, [good.checkpoint(0, 0.0), ck])
+    assert e.value.member == 1
+
+
 def _fold(group: GroupTrainer, n: int) -> list[list]:
     """n steps as a sweep's worker takes them: each step's prediction rides on the next
     step's forward pass; the last comes from flush()."""
