@@ -23,7 +23,7 @@ from .errors import SincosError
 from .runs import atomic_write_json, read_json, read_metrics
 from .sweep_plan import job_for, member_state, mode_for, plan_jobs
 
-RULES = ("median", "ok")
+RULES = ("trend", "median", "ok")
 
 
 def rungs(steps: int, points: int, eta: int, first: int | None = None,
@@ -60,21 +60,42 @@ def plan(doc: dict) -> dict:
             "points": {k: members[k][0]["point"] for k in keys}}
 
 
-def score(home: Path, members: list[dict], step: int, rule: str, threshold: float):
-    """A point's seed aggregate at a rung: the median over seeds of each member's mean
-    training loss over the last fifth of the steps before the rung (lower is better), or
-    minus the share of members whose loss there is at most the threshold."""
+def score(home: Path, members: list[dict], step: int, rule: str, threshold: float,
+          final: int | None = None):
+    """A point's seed aggregate at a rung, lower is better:
+    - trend: the median over seeds of each member's training loss extrapolated to the
+      final step: a power law (a straight line in log loss against log step) fitted by
+      least squares to the second half of the steps before the rung;
+    - median: the median over seeds of each member's mean training loss over the last
+      fifth of the steps before the rung;
+    - ok: minus the share of members whose loss there is at most the threshold."""
     window = max(1, step // 5)
     losses = []
     for m in members:
         rows = [r for r in read_metrics(home / m["run"] / "metrics.jsonl")
-                if step - window <= r["step"] < step]
-        vals = [r["loss"] for r in rows if math.isfinite(r["loss"])]
-        losses.append(statistics.fmean(vals) if vals else math.inf)
+                if (step // 2 if rule == "trend" else step - window) <= r["step"] < step]
+        pairs = [(r["step"], r["loss"]) for r in rows if math.isfinite(r["loss"])]
+        if len(pairs) != len(rows) or not pairs:
+            losses.append(math.inf)
+        elif rule == "trend":
+            losses.append(_extrapolate(pairs, final or step))
+        else:
+            losses.append(statistics.fmean(v for _, v in pairs))
     if rule == "ok":
         return -sum(v <= threshold for v in losses) / len(losses)
     finite = [v for v in losses if math.isfinite(v)]
     return statistics.median(losses) if len(finite) == len(losses) else math.inf
+
+
+def _extrapolate(pairs: list[tuple[int, float]], final: int) -> float:
+    """log loss = a + b · log(step + 1), fitted, at the final step (a loss of 0 counts as
+    1e-12). Too few or too flat steps to fit: their mean."""
+    xs = [math.log(s + 1) for s, _ in pairs]
+    ys = [math.log(max(v, 1e-12)) for _, v in pairs]
+    if len(pairs) < 3 or max(xs) - min(xs) < 1e-9:
+        return statistics.fmean(v for _, v in pairs)
+    slope, intercept = statistics.linear_regression(xs, ys)
+    return math.exp(min(intercept + slope * math.log(final), 700.0))
 
 
 def steps_done(path: Path) -> int:
@@ -113,7 +134,8 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
             return totals
         if last:
             break
-        scores = {k: score(home, p["members"][k], step, h["rule"], h["threshold"])
+        scores = {k: score(home, p["members"][k], step, h["rule"], h["threshold"],
+                           h["rungs"][-1])
                   for k in active}
         ranked = sorted(active, key=lambda k: (scores[k], active.index(k)))
         keep = ranked[:max(1, math.ceil(len(active) / h["eta"]))]

@@ -38,7 +38,7 @@ def halved(tmp_path_factory):
 def test_points_stop_at_rungs_and_the_best_go_on(halved):
     doc = read(halved / "sweep-01" / "sweep.json")
     h = doc["halving"]
-    assert (h["eta"], h["rule"], h["rungs"]) == (3, "median", [10, 30, 90])
+    assert (h["eta"], h["rule"], h["rungs"]) == (3, "trend", [10, 30, 90])
     assert [(r["step"], len(r["points"]), len(r["kept"])) for r in h["history"]] == [
         (10, 9, 3), (30, 3, 1)]
     for rung in h["history"]:  # the ones that went on had the lowest scores
@@ -59,7 +59,7 @@ def test_points_stop_at_rungs_and_the_best_go_on(halved):
             assert run["error"].startswith(f"pruned at step {n}: rank ")
     assert spent <= 0.40 * 18 * 90  # member-steps against the full grid
     text = sincos("show", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)}).stdout
-    assert "halving   η=3, rule median, rungs 10 → 30 → 90" in text
+    assert "halving   η=3, rule trend, rungs 10 → 30 → 90" in text
     assert "step 10: 9 points, 3 went on" in text
     out = sincos("sweep", "--resume", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)})
     assert out.returncode == 0
@@ -110,7 +110,8 @@ def test_an_interrupt_mid_rung_resumes_that_rung_and_never_retrains_one(runs_dir
     (["--steps", "60", "--set", "lr=0.003,0.006", "--first-rung", "60"],
      "must come before --steps"),
     (["--set", "steps=30,60", "--set", "lr=0.003,0.006"], "not --set steps"),
-    (["--steps", "60", "--set", "lr=0.003,0.006", "--rank", "mean"], "choose from median, ok"),
+    (["--steps", "60", "--set", "lr=0.003,0.006", "--rank", "mean"],
+     "choose from trend, median, ok"),
 ])
 def test_bad_halving_is_refused_before_anything_is_made(runs_dir, args, needle):
     out = sincos("sweep", *SMALL, "--seeds", "1-2", "--halving", *args)
@@ -172,3 +173,31 @@ def test_bad_holdout_is_refused_before_anything_is_made(runs_dir, args, needle):
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, \
         out.stderr
     assert not runs_dir.exists() or not os.listdir(runs_dir)
+
+
+def test_the_trend_rule_extrapolates_each_seeds_loss_curve(tmp_path):
+    """At a rung, a point whose loss is higher but falling fast ranks before one that is
+    lower but flat, when its power law reaches lower by the final step; the median rule
+    ranks them the other way."""
+    import json
+
+    from sincos_cli.halving import score
+
+    def member(name, curve):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.jsonl").write_text("".join(
+            json.dumps({"step": k, "loss": curve(k), "lr": 0.01, "elapsed_s": 0.0}) + "\n"
+            for k in range(40)))
+        return {"run": name}
+
+    steep = [member(f"s{i}", lambda k, i=i: (10 + i) * (k + 1) ** -2.0)
+             for i in range(3)]
+    flat = [member(f"f{i}", lambda k, i=i: (1 + i / 10) * 2e-3 * (k + 1) ** -0.1)
+            for i in range(3)]
+    trend = {n: score(tmp_path, ms, 40, "trend", 1e-4, final=500)
+             for n, ms in (("steep", steep), ("flat", flat))}
+    median = {n: score(tmp_path, ms, 40, "median", 1e-4)
+              for n, ms in (("steep", steep), ("flat", flat))}
+    assert trend["steep"] < trend["flat"] and median["steep"] > median["flat"]
+    assert trend["steep"] == pytest.approx(11 * 500 ** -2.0, rel=1e-6)

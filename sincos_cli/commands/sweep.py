@@ -65,8 +65,10 @@ def sweep(
         min=1, help="--halving: the first rung's step; the next are ×η.",
         show_default="--steps / η^K, η^K ≤ the number of points")] = None,
     rank: Annotated[str, typer.Option(
-        help="--halving: median (the median over seeds of the training loss near the rung) "
-        "or ok (the share of seeds at or under --threshold).")] = "median",
+        help="--halving: trend (the median over seeds of each seed's training loss "
+        "extrapolated to --steps by a power law fitted since half the rung), median (the "
+        "median over seeds of the training loss near the rung) or ok (the share of seeds at "
+        "or under --threshold).")] = "trend",
     holdout_seeds: Annotated[str | None, typer.Option(
         help="Seeds the choice never sees (a range or list, as --seeds): once the sweep has "
         "chosen, its top points are trained on them and reported as a group of their own "

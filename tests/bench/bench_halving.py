@@ -2,6 +2,7 @@
 seeds, 501 steps, whole `sincos sweep` processes, 2 workers, run folders written.
 
     python tests/bench/bench_halving.py [--seeds 1-10] [--steps 501] [--workers 2]
+                                        [--keep DIR] [--halving-args '--rank median']
 
 Reports the best point of each (the lowest median eval_mse over its completed members),
 whether halving's lies inside the full grid's 95% interval for the best, and the ratios of
@@ -54,6 +55,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", type=Path, help="keep the sweeps here (and reuse a full grid "
                     "already there)")
+    ap.add_argument("--halving-args", default="", help="more flags for the halving sweep, "
+                    "e.g. '--first-rung 78' or '--eta 2'")
     args = ap.parse_args()
     exe = shutil.which("sincos", path=os.path.dirname(sys.executable)) or "sincos"
     tmp = args.keep or Path(tempfile.mkdtemp(prefix="sincos-bench-halving-"))
@@ -61,7 +64,8 @@ def main() -> None:
               str(args.workers), *GRID]
     try:
         shutil.rmtree(tmp / "halving", ignore_errors=True)
-        t_half = sweep(exe, tmp / "halving", [*common, "--halving"])
+        t_half = sweep(exe, tmp / "halving", [*common, "--halving",
+                                              *args.halving_args.split()])
         reuse = args.keep and (tmp / "full" / "sweep-01").exists()
         t_full = float(json.loads((tmp / "full.json").read_text())) if reuse else \
             sweep(exe, tmp / "full", common)
