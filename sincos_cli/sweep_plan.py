@@ -102,6 +102,12 @@ def _move_aside(path: Path) -> Path:
     raise SincosError(f"too many damaged copies of {path.name}")
 
 
+# Members in a batched group, at most: from tests/bench/bench_batched.py (README, "Batched
+# members"): throughput per core peaks between 16 and 48 members and falls past 64, when a
+# group's buffers leave the cache.
+GROUP_SIZE = 32
+
+
 def group_units(jobs: list[dict], cap: int, workers: int) -> list[list[dict]]:
     """Jobs in groups to train as one batched model: members that share every shape
     setting (config.SHAPE), in member order, at most `cap` to a group and split evenly,

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 from typer._click.core import ParameterSource
 
+from sincos_cli.sweep_plan import GROUP_SIZE
+
 from .common import (
     ARGV,
     MAX_THREADS,
@@ -26,10 +28,6 @@ from .common import (
 )
 
 MAX_MEMBERS = 10_000  # more asks for --yes
-# Members in a batched group, at most: from tests/bench/bench_batched.py (README, "Batched
-# members"): throughput per core peaks between 16 and 48 members and falls past 64, when
-# a group's buffers leave the cache.
-GROUP_SIZE = 32
 
 
 @guarded
