@@ -93,9 +93,9 @@ class Workspace:
 
     z (T+1, K, H+I+1, B): z[t] = [h_{t-1}; x_t; 1]; z[t+1, :, :H] is h_t (the 1 carries
         the bias, a column of the block matrix).
-    act (T, K, R, B): the gates after their nonlinearities (a GRU's r, z, n and h_{t-1} − n;
-        a plain RNN's h_t). An LSTM's sigmoid gates o, i, f are one step's scratch, and
-        only f is kept (fs, (T, K, H, B)).
+    act (T, K, R, B): a GRU's gates after their nonlinearities, r, z, n, and h_{t-1} − n.
+        An LSTM's sigmoid gates o, i, f are one step's scratch, and only f is kept (fs,
+        (T, K, H, B)); a plain RNN's h_t is in z.
     fac (T, K, R, B): the factors that turn dh (and an LSTM's dc) into the step's
         pre-activation gradients, which the backward pass writes over them. An LSTM's are
         in mem, which first holds [tanh c_t, g, c_{t-1}, i] for step t (mem[t+1] its c_t).
@@ -114,7 +114,11 @@ class Workspace:
         self.z[:, :, H:].zero_()  # x_T is never set: zero, as the head multiplies it by 0
         self.z[:, :, -1] = 1
         lstm = cell == "lstm"
-        self.act = e(1, K, 3 * H, B).expand(T, K, 3 * H, B) if lstm else e(T, K, R, B)
+        if cell == "gru":
+            self.act = e(T, K, R, B)
+        else:  # one step's scratch, every step the same (an LSTM's o, i, f)
+            rows = 3 * H if lstm else R
+            self.act = e(1, K, rows, B).expand(T, K, rows, B)
         self.fs = e(T, K, H, B) if lstm and keep else None
         self.pre = e(K, R, B)  # one step's pre-activations (scratch)
         self.mem = e(T + 1, K, 4 * H, B) if lstm else None
