@@ -131,8 +131,7 @@ class Workspace:
         self.steps = [self._views(cell, t, H, keep) for t in range(T)]
 
     def _views(self, cell: str, t: int, H: int, keep: bool) -> dict:
-        a, v = self.act[t], {"z": self.z[t], "zT": self.z[t].transpose(1, 2),
-                             "act": self.act[t]}
+        a, v = self.act[t], {"z": self.z[t], "zT": self.z[t].transpose(1, 2)}
         if keep:
             f = self.fac[t]
             v.update(fac=f, dz=self.dz[t], dz_h=self.dz[t + 1][:, :H],

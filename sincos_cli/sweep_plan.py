@@ -110,8 +110,9 @@ GROUP_SIZE = 32
 
 def group_units(jobs: list[dict], cap: int, workers: int) -> list[list[dict]]:
     """Jobs in groups to train as one batched model: members that share every shape
-    setting (config.SHAPE), in member order, at most `cap` to a group and split evenly,
-    in at least as many groups as there are workers while members last. Which members
+    setting (config.SHAPE), in member order, at most `cap` to a group and split evenly
+    into a multiple of the workers' number of groups while members last (none idles at
+    the end). Which members
     share a group changes no member's numbers (tests/test_batched.py), so how the sweep
     is scheduled never shows in its results."""
     classes: dict[tuple, list[dict]] = {}
