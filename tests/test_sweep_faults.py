@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import descendants, read, sincos
+from conftest import TINY, descendants, read, sincos
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
@@ -316,10 +316,15 @@ def test_sighup_is_sigterm_for_sweep(runs_dir):
     assert read(runs_dir / "run-01" / "run.json")["status"] == "interrupted"
 
 
-def test_sighup_to_animate_alone_ends_workers_and_ffmpeg(trained_copy, runs_dir):
-    p = start("animate", trained_copy.name, "--out", runs_dir.parent / "a.mp4", "--jobs", "2",
+def test_sighup_to_animate_alone_ends_workers_and_ffmpeg(runs_dir):
+    # 600 large frames take 10-20 s to render, so the signal lands mid-render on any machine
+    # (40 frames were done before the signal on a fast one)
+    made = sincos("train", "--steps", "600", *TINY[2:], "--runs-dir", runs_dir)
+    assert made.returncode == 0, made.stderr
+    p = start("animate", "run-01", "--out", runs_dir.parent / "a.mp4", "--jobs", "2",
               "--size", "1600x1200", "--fps", "1", root=runs_dir)
     wait_for(lambda: len(descendants(p.pid)) >= 2, "render workers", proc=p)
+    wait_for(lambda: list(runs_dir.parent.glob(".a.mp4*")), "the output being written", proc=p)
     kids = descendants(p.pid)
     p.send_signal(signal.SIGHUP)
     p.communicate(timeout=60)
