@@ -19,7 +19,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from .commands import animate, common, compare, predict, store, sweep, train
+from .commands import animate, common, compare, predict, report, store, sweep, train
 from .commands.common import ReaderLeft
 
 _SIGNAL = [None]  # the signal that interrupted a command, if one did
@@ -108,7 +108,7 @@ def root(
 
 
 for command in (train.train, sweep.sweep, animate.animate, predict.predict,
-                compare.compare):
+                compare.compare, report.report):
     app.command()(command)
 store.register(app)
 

@@ -106,10 +106,11 @@ def ranked(rows, by_sort: bool):
 
 def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
                 curves: Curves | None = None, by_sort: bool = False,
-                x_range: tuple[float, float] | None = None) -> list[str]:
+                x_range: tuple[float, float] | None = None,
+                labelled: int = LEGEND_MAX) -> list[str]:
     """Loss curves overlaid on a log y axis; returns warnings (runs with no metrics).
 
-    The best LEGEND_MAX runs (by eval_mse, or in the order given with by_sort) are drawn in
+    The best `labelled` runs (by eval_mse, or in the order given with by_sort) are drawn in
     distinct colours and dashes and named in a legend beside the axes; the rest are drawn
     faint behind them (a density image past LINES_MAX). `curves`, when given, was started
     earlier over the same runs (Curves); `x_range` limits the step axis."""
@@ -117,7 +118,7 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
     from matplotlib.figure import Figure
 
     rows = ranked(rows, by_sort)
-    named = min(len(rows), LEGEND_MAX)
+    named = min(len(rows), labelled)
     # the legend beside the axes, never over the curves: the figure widens to hold it
     fig = Figure(figsize=(size[0] + (3.2 if named else 0), size[1]), dpi=dpi)
     FigureCanvasAgg(fig)
@@ -131,18 +132,18 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
         curves = Curves([r.path for r in rows], width_px)
     reduced = curves.by_path()
     colors = _colors()
-    warnings, rest, labelled = [], [], []
+    warnings, rest, named_rows = [], [], []
     for r in rows:
         steps, loss = reduced[r.path]
         if not len(steps):
             warnings.append(f"{r.id}: no metrics to plot")
-        elif len(labelled) < LEGEND_MAX:
-            labelled.append((r, steps, loss))
+        elif len(named_rows) < labelled:
+            named_rows.append((r, steps, loss))
         else:
             rest.append((steps.astype(np.float32), loss.astype(np.float32)))
     ax.set_yscale("log")
     more = _draw_rest(ax, rest, width_px, int(size[1] * dpi * 0.81)) if rest else None
-    for i, (r, steps, loss) in enumerate(labelled):
+    for i, (r, steps, loss) in enumerate(named_rows):
         ev = r.summary.get("eval_mse")
         label = f"{r.id}  eval_mse {ev:.2e}" if isinstance(ev, (int, float)) else \
             f"{r.id}  ({r.status})"
@@ -153,11 +154,11 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
     ax.set_ylabel("training loss (MSE)")
     ax.set_title("loss curves")
     ax.grid(True, which="both", alpha=0.25)
-    if labelled:
-        total = len(labelled) + len(rest)
-        title = (f"the {len(labelled)} best of {total:,} by eval_mse" if not by_sort
-                 else f"the first {len(labelled)} of {total:,} as sorted") \
-            if total > len(labelled) else None
+    if named_rows:
+        total = len(named_rows) + len(rest)
+        title = (f"the {len(named_rows)} best of {total:,} by eval_mse" if not by_sort
+                 else f"the first {len(named_rows)} of {total:,} as sorted") \
+            if total > len(named_rows) else None
         handles = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
         leg = ax.legend(handles=handles + ([more] if more is not None else []),
                         fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),

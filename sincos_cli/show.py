@@ -63,7 +63,7 @@ def run_info(path: Path) -> dict:
             "reproduce": reproduce(row.config) if row.config else None}
 
 
-def _seed_ranges(seeds: list[int]) -> str:
+def seed_ranges(seeds: list[int]) -> str:
     out, start, prev = [], None, None
     for s in sorted(seeds):
         if start is None:
@@ -99,7 +99,7 @@ def sweep_info(sweep: Path) -> dict:
     return {"kind": "sweep", "id": doc.get("id", sweep.name), "path": str(sweep.resolve()),
             "status": status(doc), "created": doc.get("created"), "ended": doc.get("ended"),
             "argv": doc.get("argv"), "base": doc.get("base", {}), "grid": doc.get("grid", {}),
-            "seeds": _seed_ranges(doc.get("seeds", [])), "members": len(doc["members"]),
+            "seeds": seed_ranges(doc.get("seeds", [])), "members": len(doc["members"]),
             "by_status": counts, "missing": missing, "best": ranked[:3],
             "worst": ranked[::-1][:3], "resumes": doc.get("resumes", []),
             "halving": doc.get("halving"), "batch": doc.get("batch")}

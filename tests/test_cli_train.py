@@ -179,7 +179,8 @@ def test_cuda_asked_for_but_absent(cli, runs_dir):
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
-COMMANDS = ["train", "sweep", "animate", "predict", "compare", "show", "rm", "tag", "note"]
+COMMANDS = ["train", "sweep", "animate", "predict", "compare", "report", "show", "rm", "tag",
+            "note"]
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], *([c, "--help"] for c in COMMANDS)])

@@ -244,6 +244,26 @@ def select_rows(root: Path, runs: list[str] | None, where: list[str]):
     return select(rows, wheres)
 
 
+def parse_reference(text: str, keys: list[str]) -> dict:
+    """--reference KEY=VALUE[,KEY=VALUE]: a group of `keys`, its values parsed as the grid
+    parses them (exit 2 on a key not grouped by, or a bad value)."""
+    from sincos_cli.grid import GridError, _value
+
+    ref = {}
+    for part in text.split(","):
+        k, eq, v = part.partition("=")
+        k = k.strip().replace("-", "_")
+        if not eq or k not in keys:
+            raise typer.BadParameter(f"expected KEY=VALUE with KEY one of "
+                                     f"{', '.join(keys) or '(no keys: no groups)'}, got "
+                                     f"{part!r}", param_hint="--reference")
+        try:
+            ref[k] = _value(k, v) if k not in ("status", "set") else v
+        except GridError as e:
+            raise typer.BadParameter(str(e), param_hint="--reference") from None
+    return ref
+
+
 def no_runs(root: Path) -> None:
     print(f"No runs in {root.resolve()} yet: start one with `sincos train`, or point "
           "elsewhere with --runs-dir DIR or SINCOS_RUNS_DIR=DIR.", file=sys.stderr)

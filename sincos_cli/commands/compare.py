@@ -17,6 +17,7 @@ from .common import (
     emit_json,
     guarded,
     no_runs,
+    parse_reference,
     select_rows,
     write_csv,
 )
@@ -180,23 +181,9 @@ def _x_range(text: str) -> tuple[float | None, float | None]:
 
 
 def _paired(rows, keys: list[str], paired: bool, reference: str | None):
-    from sincos_cli.grid import GridError, _value
     from sincos_cli.stats import paired as pair
 
-    ref = None
-    if reference is not None:
-        ref = {}
-        for part in reference.split(","):
-            k, eq, v = part.partition("=")
-            k = k.strip().replace("-", "_")
-            if not eq or k not in keys:
-                raise typer.BadParameter(f"expected KEY=VALUE with KEY one of "
-                                         f"{', '.join(keys)}, got {part!r}",
-                                         param_hint="--reference")
-            try:
-                ref[k] = _value(k, v) if k != "status" else v
-            except GridError as e:
-                raise typer.BadParameter(str(e), param_hint="--reference") from None
+    ref = parse_reference(reference, keys) if reference is not None else None
     try:
         return pair(rows, keys, ref)
     except ValueError as e:
