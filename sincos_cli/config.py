@@ -11,6 +11,7 @@ TASKS = ("sin-cos", "cos-sin", "sin-forecast")
 RECIPES = ("seed", "robust")
 INITS = ("keras", "torch")
 VIEWS = ("window", "history")  # animate and train --live: the moving window or the trail
+ANIMATIONS = ("gif", "still", "none")  # report: a replay as a GIF, its last frame, or none
 
 # Settings that define the model, the data stream or the optimisation: a resumed run must
 # keep them, and `compare` shows the ones that differ between runs.

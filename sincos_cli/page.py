@@ -55,14 +55,20 @@ class Cell:
 
 def table(cols: list[str], rows: list[list], caption: str | None = None,
           sortable: bool = False, numeric: set[str] | tuple = (), id: str | None = None,
-          titles: dict[str, str] | None = None) -> str:
+          titles: dict[str, str] | None = None, wrap: tuple = ()) -> str:
     """A table in a horizontally scrolling box (wide tables never widen the page). A row's
-    items are Cells or plain values (shown as text). `numeric` columns are right-aligned;
-    `titles` explain a header on hover."""
-    out = ['<div class="scroll">', f'<table{f" id={quote(id)}" if id else ""}'
-           f'{" class=sortable" if sortable else ""}>']
+    items are Cells or plain values (shown as text). `numeric` columns are right-aligned,
+    `wrap` columns may wrap; `titles` explain a header on hover. The caption (html) sits
+    above the box, at the page's width, and describes the table to a screen reader."""
+    out = []
+    described = ""
     if caption:
-        out.append(f"<caption>{caption}</caption>")
+        cap_id = f"{id}-caption" if id else None
+        out.append(f'<p class="caption"{f" id={quote(cap_id)}" if cap_id else ""}>'
+                   f"{caption}</p>")
+        described = f" aria-describedby={quote(cap_id)}" if cap_id else ""
+    out += ['<div class="scroll">', f'<table{f" id={quote(id)}" if id else ""}{described}'
+            f'{" class=sortable" if sortable else ""}>']
     heads = "".join(
         f'<th scope="col"{" class=num" if c in numeric else ""}'
         f'{f" title={quote(titles[c])}" if titles and c in titles else ""}>{esc(c)}</th>'
@@ -73,7 +79,8 @@ def table(cols: list[str], rows: list[list], caption: str | None = None,
         for c, item in zip(cols, row, strict=True):
             cell = item if isinstance(item, Cell) else Cell(item, item)
             v = sort_value(cell.value)
-            attrs = (" class=num" if c in numeric else "") + \
+            cls = " ".join(n for n, on in (("num", c in numeric), ("wrap", c in wrap)) if on)
+            attrs = (f" class={quote(cls)}" if cls else "") + \
                 (f" data-v={quote(v)}" if v is not None else "")
             tds.append(f"<td{attrs}>{cell.html}</td>")
         out.append(f"<tr>{''.join(tds)}</tr>")
@@ -143,12 +150,12 @@ pre { background: var(--zebra); border: 1px solid var(--rule); padding: .6rem .8
   margin: .4rem 0 1rem; }
 .facts dt { color: var(--muted); }
 .facts dd { margin: 0; overflow-wrap: anywhere; }
-.scroll { overflow-x: auto; margin: .4rem 0 1.2rem; max-width: 100%; }
+.scroll { overflow-x: auto; margin: .2rem 0 1.2rem; max-width: 100%; }
 table { border-collapse: collapse; font-size: .9rem; font-variant-numeric: tabular-nums; }
-caption { text-align: left; color: var(--muted); padding: .2rem 0 .4rem; caption-side: top; }
+.caption { color: var(--muted); margin: .6rem 0 .2rem; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid var(--rule); text-align: left;
   vertical-align: top; white-space: nowrap; }
-td.wrap { white-space: normal; min-width: 16rem; }
+td.wrap { white-space: normal; min-width: 12rem; }
 th { border-bottom: 2px solid var(--fg); font-weight: 600; }
 .num { text-align: right; }
 tbody tr:nth-child(even) { background: var(--zebra); }
@@ -182,6 +189,8 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem;
   body { font-size: 10.5pt; }
   main { max-width: none; padding: 0; }
   .scroll { overflow: visible; }
+  table { font-size: 8.5pt; }
+  th, td { white-space: normal; padding: .15rem .35rem; }
   th button::after { content: none; }
   figure, table, pre { break-inside: avoid; }
   h2 { break-after: avoid; }

@@ -123,7 +123,7 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
     fig = Figure(figsize=(size[0] + (3.2 if named else 0), size[1]), dpi=dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    fig.subplots_adjust(left=0.1 * size[0] / fig.get_figwidth(),
+    fig.subplots_adjust(left=max(0.1 * size[0], 1.0) / fig.get_figwidth(),
                         right=1 - 0.03 * size[0] / fig.get_figwidth() - (
                             3.2 / fig.get_figwidth() if named else 0),
                         bottom=0.11, top=0.92)
@@ -218,7 +218,7 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
                   bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     extra = 3.3 if stats else 2.4  # room for the legend beside the axes
     fig.set_figwidth(size[0] + extra)
-    fig.subplots_adjust(left=0.1 * size[0] / fig.get_figwidth(),
+    fig.subplots_adjust(left=max(0.1 * size[0], 1.0) / fig.get_figwidth(),
                         right=1 - (extra + 0.1) / fig.get_figwidth(), bottom=0.11, top=0.92)
     _save(fig, out)
     return warnings

@@ -24,7 +24,6 @@ from .runs import read_json, sort_key, utc_now
 from .show import run_info
 
 Picture = tuple[bytes, str, tuple[int, int]]
-ANIMATIONS = ("gif", "still", "none")
 FAILED = ("failed", "crashed", "corrupt", "unreadable", "missing")
 
 
@@ -35,7 +34,6 @@ class Options:
     threshold: float = 1e-4  # a run is ok when its eval_mse is at most this
     reference: dict | None = None  # the paired comparisons' reference group
     labelled: int = 20  # curves named in the legend of a set's plot
-    jobs: int = 0  # GIF render processes (0: one per CPU, at most 4)
     command: str = "sincos report"  # what made the page, for its footer
 
 
@@ -104,12 +102,12 @@ def runs_table(rows: list[Row], cols: list[str], id: str, caption: str) -> str:
             elif c == "tags":
                 line.append(P.Cell(", ".join(r.tags) or None, ",".join(r.tags) or None))
             else:
-                line.append(value_cell(r.value(c) if c != "seed" else r.config.get("seed"), c))
+                line.append(value_cell(r.value(c), c))
         body.append(line)
     numeric = NUMERIC | {c for c in cols if any(isinstance(r.value(c), (int, float))
                                                 and not isinstance(r.value(c), bool)
                                                 for r in rows)}
-    return P.table(cols, body, caption, sortable=True, numeric=numeric, id=id)
+    return P.table(cols, body, caption, sortable=True, numeric=numeric, id=id, wrap=("status",))
 
 
 def failures(rows: list[Row]) -> str:
@@ -119,7 +117,7 @@ def failures(rows: list[Row]) -> str:
     body = [[P.Cell(r.id, r.id), status_cell(r)] for r in bad]
     return P.table(["id", "status and error"], body,
                    f"{len(bad)} run{'s' * (len(bad) != 1)} failed or could not be read",
-                   id="failures")
+                   id="failures", wrap=("status and error",))
 
 
 # -- a run ----------------------------------------------------------------------------------
@@ -194,7 +192,8 @@ def _summary(info: dict) -> str:
              f"of {steps_asked} asked for" if steps_asked is not None else ""],
             ["train_seconds", value_cell(s.get("train_seconds"), "train_seconds"),
              "wall time of the training loop"]]
-    return P.table(["result", "value", "meaning"], rows, numeric={"value"}, id="summary-table")
+    return P.table(["result", "value", "meaning"], rows, numeric={"value"}, id="summary-table",
+                   wrap=("meaning",))
 
 
 def _settings(info: dict, row: Row) -> str:
@@ -251,7 +250,7 @@ def replay(path: Path, opts: Options, what: str) -> str:
     from . import report_figures as F
 
     if opts.animation == "gif":
-        pic, frames = F.animation(path, opts.max_frames, jobs=opts.jobs)
+        pic, frames = F.animation(path, opts.max_frames)
         return figure(pic, f"Animation of {what}: each step's window, truth against "
                       "prediction", f"{what[:1].upper() + what[1:]}, {frames} frames at 10 per "
                       "second: truth red (solid), prediction blue (dashed). "

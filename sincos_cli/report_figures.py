@@ -44,8 +44,9 @@ def _svg(fig) -> Picture:
     return buf.getvalue(), "image/svg+xml", (round(w), round(h))
 
 
-def _file(draw, suffix: str, mime: str) -> Picture:
-    """A figure that plot.py writes to a file (atomically), read back as bytes."""
+def _file(draw, suffix: str, mime: str) -> tuple[Picture, list[str]]:
+    """A figure that plot.py writes to a file (atomically), read back as bytes, and the
+    drawing's warnings."""
     with tempfile.TemporaryDirectory(prefix="sincos-report-") as d:
         out = Path(d) / f"figure{suffix}"
         warnings = draw(out)
@@ -181,8 +182,7 @@ def still(path: Path) -> tuple[Picture, int]:
     return (buf.getvalue(), "image/png", (w, h)), int(trace["step"][i]) + 1
 
 
-def animation(path: Path, max_frames: int, fps: float = 10.0, jobs: int = 0) -> tuple[
-        Picture, int]:
+def animation(path: Path, max_frames: int, fps: float = 10.0) -> tuple[Picture, int]:
     """The replay as `sincos animate` draws it by default (640×480, the window view) as a
     GIF of at most max_frames frames, and how many frames it has."""
     import os
@@ -194,7 +194,8 @@ def animation(path: Path, max_frames: int, fps: float = 10.0, jobs: int = 0) -> 
     if not len(trace["step"]):
         raise SincosError("trace has no steps")
     frames = anim.pick_frames(len(trace["step"]), 1, max_frames)
-    jobs = min(jobs or min(os.cpu_count() or 1, 4), max(1, -(-len(frames) // anim.CHUNK)))
+    # as animate: one process per CPU, at most 4, never more than the chunks of frames
+    jobs = min(os.cpu_count() or 1, 4, max(1, -(-len(frames) // anim.CHUNK)))
     with tempfile.TemporaryDirectory(prefix="sincos-report-") as d:
         out = Path(d) / "animation.gif"
         size = anim.render(trace, frames, _style(path), "gif", out, fps, jobs)

@@ -340,3 +340,22 @@ def test_report_to_a_terminal_is_refused(trained_copy, runs_dir):
     os.close(master)
     assert p.returncode == 2 and b"stdout is a terminal" in p.stderr
     assert p.stderr.count(b"\n") == 1
+
+
+def test_a_sweep_with_damaged_members_still_gets_its_page(study, tmp_path, browser):
+    root = tmp_path / "runs"
+    shutil.copytree(study, root)
+    doc = json.loads((root / "sweep-01" / "sweep.json").read_text())
+    bad, gone = doc["members"][0]["run"], doc["members"][1]["run"]
+    (root / bad / "summary.json").write_text("{")
+    shutil.rmtree(root / gone)
+    out = report("sweep-01", "--out", "s.html", root=root, cwd=tmp_path)
+    assert "Traceback" not in out.stderr
+    load(browser, tmp_path / "s.html", "damaged-sweep", width=390)
+    assert browser.js("document.documentElement.scrollWidth") <= 390
+    members = {r["id"][0]: r["status"][1] for r in table(browser, "members-table")}
+    assert members[bad] == "corrupt" and members[gone] == "missing" and len(members) == 8
+    failed = browser.js("document.getElementById('failures').innerText")
+    assert "summary.json is not valid JSON" in failed and "its folder is gone" in failed
+    # both still count in their group, as compare counts them
+    assert [num(r["n"][1]) for r in table(browser, "groups-table")] == [4, 4]

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from sincos_cli.config import ANIMATIONS
 from sincos_cli.errors import SincosError
 
 from .common import (
@@ -22,7 +23,7 @@ from .common import (
     select_rows,
 )
 
-Animation = _choices("Animation", ("gif", "still", "none"))
+Animation = _choices("Animation", ANIMATIONS)
 
 
 @guarded
@@ -51,7 +52,7 @@ def report(
         help="A sweep's paired comparisons: the reference group, KEY=VALUE[,KEY=VALUE].",
         show_default="the first group")] = None,
     labels: Annotated[int, typer.Option(
-        min=1, max=40, help="A set's loss plot: name this many of the best curves.")] = 20,
+        min=1, max=20, help="A set's loss plot: name this many of the best curves.")] = 20,
     runs_dir: RunsDir = None,
 ):
     """Write one HTML page that holds everything it shows (no network, no other file);
