@@ -66,7 +66,7 @@ def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
             "the paired comparisons", lambda: _paired(rows, keys, opts))))
     sections += [
         P.section("members", "Members", rep.part("the members table", lambda: _members(
-            rows, doc, keys))),
+            rows, keys))),
         P.section("examples", "Best, median and worst members", rep.part(
             "the example members", lambda: _examples(rep, rows, keys))),
         P.section("failures", "Failures", failures(rows)),
@@ -212,7 +212,7 @@ def _paired(rows: list[Row], keys: list[str], opts: Options) -> str:
                    "shared seeds.", numeric=NUMERIC, id="paired-table")
 
 
-def _members(rows: list[Row], doc: dict, keys: list[str]) -> str:
+def _members(rows: list[Row], keys: list[str]) -> str:
     cols = ["id", "seed", *keys, "status", "eval_mse", "final_loss", "best_loss", "steps",
             "train_seconds"]
     return runs_table(rows, cols, "members-table", f"All {len(rows):,} members, by id. "
