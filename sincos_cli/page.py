@@ -155,7 +155,7 @@ table { border-collapse: collapse; font-size: .9rem; font-variant-numeric: tabul
 .caption { color: var(--muted); margin: .6rem 0 .2rem; }
 th, td { padding: .25rem .6rem; border-bottom: 1px solid var(--rule); text-align: left;
   vertical-align: top; white-space: nowrap; }
-td.wrap { white-space: normal; min-width: 12rem; }
+td.wrap { white-space: normal; overflow-wrap: anywhere; min-width: 12rem; }
 th { border-bottom: 2px solid var(--fg); font-weight: 600; }
 .num { text-align: right; }
 tbody tr:nth-child(even) { background: var(--zebra); }

@@ -114,7 +114,8 @@ def report(
     elif run is not None:
         html, warnings = rp.run_page(run, opts)
     else:
-        what = " ".join([*(runs or ["every run"]), *(f"--where {w}" for w in where or [])])
+        what = " ".join(runs or ["every run"]) + (
+            f" where {' and '.join(where)}" if where else "")
         html, warnings = rp.set_page(rows, opts, what)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
