@@ -11,6 +11,14 @@ def first_line(e: BaseException, limit: int = 160) -> str:
     return text.splitlines()[0][:limit] if text else type(e).__name__
 
 
+def reason(e: BaseException) -> str:
+    """Why something failed, in one line: an expected failure's own words, anything else
+    (a damaged file that broke a parser) named by its type as well."""
+    if isinstance(e, (SincosError, OSError)):
+        return str(e)
+    return f"{type(e).__name__}: {first_line(e)}"
+
+
 class Diverged(SincosError):
     """The training loss stopped being finite."""
 

@@ -19,7 +19,7 @@ from . import compare as cmp
 from . import page as P
 from .compare import Row, load_row
 from .config import TrainConfig
-from .errors import SincosError, first_line
+from .errors import SincosError, reason
 from .runs import read_json, sort_key, utc_now
 from .show import run_info
 
@@ -51,8 +51,7 @@ class Report:
         except Exception as e:  # a damaged file of any kind: the page goes on without it
             if os.environ.get("SINCOS_DEBUG"):
                 raise
-            why = str(e) if isinstance(e, (SincosError, OSError)) else \
-                f"{type(e).__name__}: {first_line(e)}"
+            why = reason(e)
             self.warnings.append(f"{what}: {why}")
             return P.note(f"{P.esc(what[:1].upper() + what[1:])} cannot be shown: "
                           f"{P.esc(why)}", "damaged")
@@ -132,17 +131,22 @@ def run_page(path: Path, opts: Options) -> tuple[str, list[str]]:
             info["summary"] = read_json(path / "summary.json")
         except SincosError as e:
             rep.warnings.append(f"the summary: {e}")
-    sections = [
-        P.section("summary", "Summary", rep.part("the summary", lambda: _summary(info))),
-        P.section("settings", "Settings", rep.part("the settings", lambda: _settings(info, row))),
-        P.section("loss", "Loss and learning rate", rep.part(
-            "the loss curve", lambda: _loss(path, info))),
-        P.section("prediction", "Prediction past training", rep.part(
-            "the prediction", lambda: _prediction(path, info))),
-    ]
-    if opts.animation != "none":
-        sections.append(P.section("replay", "Training replay", rep.part(
-            "the replay", lambda: replay(path, opts, f"{info['id']}'s training"))))
+    # The prediction needs torch (about a second to import): it runs in a process of its
+    # own from here, while this one draws the loss and the replay, and is collected last.
+    steps = int(info["summary"].get("steps") or info["config"].get("steps") or 1)
+    pending = _start_prediction(path, info, steps)
+    summary = rep.part("the summary", lambda: _summary(info))
+    settings = rep.part("the settings", lambda: _settings(info, row))
+    loss = rep.part("the loss curve", lambda: _loss(path, info))
+    replayed = rep.part("the replay", lambda: replay(path, opts, f"{info['id']}'s training")) \
+        if opts.animation != "none" else None
+    predicted = rep.part("the prediction", lambda: _prediction(pending, info))
+    sections = [P.section("summary", "Summary", summary),
+                P.section("settings", "Settings", settings),
+                P.section("loss", "Loss and learning rate", loss),
+                P.section("prediction", "Prediction past training", predicted)]
+    if replayed is not None:
+        sections.append(P.section("replay", "Training replay", replayed))
     return rep.document(f"sincos · {info['id']}", _run_header(info, row), sections), \
         rep.warnings
 
@@ -228,13 +232,22 @@ def _loss(path: Path, info: dict) -> str:
                   "rate (dashed, right axis); the circle marks the best step.")
 
 
-def _prediction(path: Path, info: dict) -> str:
+def _start_prediction(path: Path, info: dict, steps: int):
+    """The prediction figure, started now; returns get() -> (picture, its numbers), which
+    raises what computing it raised."""
     from . import report_figures as F
 
     if not (path / "checkpoint.pt").exists():
-        raise SincosError("the run has no checkpoint.pt")
-    pic, m = F.prediction(path, info["config"], int(info["summary"].get("steps") or
-                                                   info["config"].get("steps", 1)))
+        def missing():
+            raise SincosError("the run has no checkpoint.pt")
+        return missing
+    return F.later(F.prediction, path, info["config"], steps)
+
+
+def _prediction(pending, info: dict) -> str:
+    from . import report_figures as F
+
+    pic, m = pending()
     before = f"{m['mse_before']:.3e}" if m["mse_before"] is not None else "-"
     return figure(pic, f"{info['id']}'s prediction against the truth before and past the end "
                   "of its training data", f"The trained model fed from a zero state, against "

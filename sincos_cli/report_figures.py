@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SincosError
+from .errors import SincosError, reason
 from .runs import read_json, read_metrics
 
 Picture = tuple[bytes, str, tuple[int, int]]
@@ -93,6 +93,55 @@ def run_loss(path: Path, summary: dict) -> Picture:
               frameon=False, fontsize="small")
     fig.subplots_adjust(left=0.1, right=0.89, bottom=0.24, top=0.96)
     return _svg(fig)
+
+
+def later(fn, *args):
+    """fn(*args) in a forked process started now (where fork exists and this process has
+    not imported torch, whose threads do not survive a fork; otherwise here, now); returns
+    get() -> its result, raising what it raised as a one-line SincosError. The process is a
+    daemon: this one ends it when it exits, on an error or a signal too."""
+    import multiprocessing as mp
+    import sys
+
+    if "torch" in sys.modules or "fork" not in mp.get_all_start_methods():
+        try:
+            value = fn(*args)
+        except Exception as e:
+            error = reason(e)
+
+            def failed():
+                raise SincosError(error)
+            return failed
+        return lambda: value
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+
+    def child() -> None:
+        try:
+            result = ("ok", fn(*args))
+        except BaseException as e:  # whatever it was (Ctrl-C too), the parent says it
+            result = ("error", reason(e))
+        try:
+            send.send(result)
+        except BaseException:  # the parent is gone, or going: nobody to tell
+            pass
+
+    proc = ctx.Process(target=child, daemon=True)
+    proc.start()
+    send.close()
+
+    def get():
+        try:
+            kind, value = recv.recv()
+        except EOFError:
+            raise SincosError(f"its process ended (exit code {proc.exitcode})") from None
+        finally:
+            recv.close()
+            proc.join()
+        if kind == "error":
+            raise SincosError(value)
+        return value
+    return get
 
 
 PERIODS_BEFORE, PERIODS_AFTER = 2, 6

@@ -102,6 +102,18 @@ def read(path: Path):
     return json.loads(path.read_text())
 
 
+def gone(pids) -> bool:
+    """Every one of these processes has ended (a zombie waiting for its parent counts)."""
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                    return False
+        except OSError:
+            pass
+    return True
+
+
 def descendants(pid: int) -> set[int]:
     """Every live process below `pid` (workers, ffmpeg, their children)."""
     out = subprocess.run(["ps", "-eo", "pid=,ppid="], capture_output=True, text=True).stdout

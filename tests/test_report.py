@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 from browser import Browser, chromium
-from conftest import TINY, sincos
+from conftest import TINY, descendants, gone, sincos
 
 ARTIFACTS = Path(os.environ.get("SINCOS_TEST_ARTIFACTS",
                                 Path(__file__).parent / "artifacts"))
@@ -197,6 +197,7 @@ def test_a_damaged_run_shows_as_damaged_and_the_rest_is_written(trained_copy, ru
     html = (tmp_path / "d.html").read_text()
     assert "⚠&nbsp;corrupt" in html and "config.json is not valid JSON" in html
     assert "The settings cannot be shown" in html and "The replay cannot be shown" in html
+    assert "The prediction cannot be shown: " in html  # from its own process, in one line
     load(browser, tmp_path / "d.html", "damaged-run")
     # what could be read still is: the loss curve and the summary
     summary = {r["result"][0]: num(r["value"][1]) for r in table(browser, "summary-table")}
@@ -304,6 +305,34 @@ def test_a_set_page_holds_the_compare_table_and_the_curves(study, tmp_path, brow
             assert num(shown[r["id"]][k][1]) == r["summary"][k]
     assert "The 2 best by eval_mse are named" in html
     assert f"{len(runs)} runs" in browser.js("document.querySelector('h1').textContent")
+
+
+def test_sigterm_while_the_page_is_made_leaves_nothing(runs_dir, tmp_path):
+    import signal
+    import time
+
+    made = sincos("train", "--steps", "600", *TINY[2:], "--runs-dir", runs_dir)
+    assert made.returncode == 0, made.stderr
+    exe = shutil.which("sincos", path=os.path.dirname(sys.executable))
+    p = subprocess.Popen([exe, "report", "run-01", "--out", "r.html", "--runs-dir", runs_dir],
+                         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.time() + 60
+    # the prediction's process, and the replay's render workers where there are CPUs for them
+    want = 1 + (min(os.cpu_count() or 1, 4) if (os.cpu_count() or 1) > 1 else 0)
+    while len(descendants(p.pid)) < want and p.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    kids = descendants(p.pid)
+    assert len(kids) >= want, "the page was made before the signal could be sent"
+    p.send_signal(signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 143 and "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "Error: interrupted"
+    deadline = time.time() + 20
+    while not gone(kids) and time.time() < deadline:
+        time.sleep(0.05)
+    assert gone(kids), "a process of the report outlived it"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # no page, no temp file
 
 
 def test_report_to_stdout_through_a_pipe(trained_copy, runs_dir, tmp_path):

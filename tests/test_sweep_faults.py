@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY, descendants, read, sincos
+from conftest import TINY, descendants, gone, read, sincos
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
@@ -53,17 +53,6 @@ def wait_for(cond, what: str, timeout: float = 90, proc=None):
         if proc is not None and proc.poll() is not None:
             raise AssertionError(f"exited {proc.returncode} before {what}: {proc.communicate()}")
         time.sleep(0.05)
-
-
-def gone(pids) -> bool:
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                    return False
-        except OSError:
-            pass
-    return True
 
 
 @pytest.fixture
