@@ -55,11 +55,13 @@ class Cell:
 
 def table(cols: list[str], rows: list[list], caption: str | None = None,
           sortable: bool = False, numeric: set[str] | tuple = (), id: str | None = None,
-          titles: dict[str, str] | None = None, wrap: tuple = ()) -> str:
+          titles: dict[str, str] | None = None, wrap: tuple = (),
+          classes: list[str | None] | None = None) -> str:
     """A table in a horizontally scrolling box (wide tables never widen the page). A row's
     items are Cells or plain values (shown as text). `numeric` columns are right-aligned,
-    `wrap` columns may wrap; `titles` explain a header on hover. The caption (html) sits
-    above the box, at the page's width, and describes the table to a screen reader."""
+    `wrap` columns may wrap; `titles` explain a header on hover; `classes` gives each row
+    its class (or None). The caption (html) sits above the box, at the page's width, and
+    describes the table to a screen reader."""
     out = []
     described = ""
     if caption:
@@ -74,7 +76,7 @@ def table(cols: list[str], rows: list[list], caption: str | None = None,
         f'{f" title={quote(titles[c])}" if titles and c in titles else ""}>{esc(c)}</th>'
         for c in cols)
     out.append(f"<thead><tr>{heads}</tr></thead><tbody>")
-    for row in rows:
+    for n, row in enumerate(rows):
         tds = []
         for c, item in zip(cols, row, strict=True):
             cell = item if isinstance(item, Cell) else Cell(item, item)
@@ -83,7 +85,8 @@ def table(cols: list[str], rows: list[list], caption: str | None = None,
             attrs = (f" class={quote(cls)}" if cls else "") + \
                 (f" data-v={quote(v)}" if v is not None else "")
             tds.append(f"<td{attrs}>{cell.html}</td>")
-        out.append(f"<tr>{''.join(tds)}</tr>")
+        cls = classes[n] if classes else None
+        out.append(f"<tr{f' class={quote(cls)}' if cls else ''}>{''.join(tds)}</tr>")
     out.append("</tbody></table></div>")
     return "\n".join(out)
 

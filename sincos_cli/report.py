@@ -123,8 +123,8 @@ def failures(rows: list[Row]) -> str:
 
 def run_page(path: Path, opts: Options) -> tuple[str, list[str]]:
     rep = Report(opts)
-    info = run_info(path)
     row = load_row(path)
+    info = run_info(path, row)
     if not info["summary"] and (path / "summary.json").exists():
         # compare reads no further than a damaged config.json; the summary may be fine
         try:
@@ -214,13 +214,9 @@ def _settings(info: dict, row: Row) -> str:
     caption = (f"{len(off)} setting{'s' * (len(off) != 1)} off the defaults (✱, in bold): "
                + ", ".join(k for k in info["config"] if k in off)) if off else \
         "Every setting at its default."
-    html = P.table(["setting", "value", "default", "off default"], body, P.esc(caption),
-                   id="settings-table")
-    # bold rows as well as the ✱: CSS can't select by content, so mark the rows here
-    for k in off:
-        html = html.replace(f"<tr><td data-v={P.quote(k)}>", f'<tr class="changed"><td '
-                            f"data-v={P.quote(k)}>", 1)
-    return html
+    return P.table(["setting", "value", "default", "off default"], body, P.esc(caption),
+                   id="settings-table",
+                   classes=["changed" if k in off else None for k in info["config"]])
 
 
 def _loss(path: Path, info: dict) -> str:

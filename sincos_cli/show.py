@@ -44,8 +44,9 @@ def off_defaults(config: dict) -> list[str]:
             and config[f.name] != getattr(default, f.name)]
 
 
-def run_info(path: Path) -> dict:
-    row = load_row(path)
+def run_info(path: Path, row=None) -> dict:
+    """What show prints of a run; `row`: its load_row(path), when the caller has it."""
+    row = row if row is not None else load_row(path)
     try:
         run = read_json(path / "run.json")
     except SincosError:

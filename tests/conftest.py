@@ -46,6 +46,21 @@ def sincos(*args: str, env: dict | None = None, input: str | None = None, cwd=No
                           timeout=timeout)
 
 
+def stdout_a_terminal(*args: str, runs_dir: Path) -> subprocess.CompletedProcess:
+    """Run the real `sincos` with its stdout on a pseudo-terminal (stderr captured)."""
+    import pty
+
+    master, slave = pty.openpty()
+    exe = shutil.which("sincos", path=os.path.dirname(sys.executable)) or "sincos"
+    try:
+        return subprocess.run([exe, *map(str, args)], stdout=slave, stderr=subprocess.PIPE,
+                              env={**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)},
+                              timeout=120)
+    finally:
+        os.close(slave)
+        os.close(master)
+
+
 @pytest.fixture(scope="session")
 def trained(tmp_path_factory) -> Path:
     """One tiny completed run, trained once through the real CLI and reused read-only."""

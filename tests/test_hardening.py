@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import TINY, descendants, drain, read, sincos
+from conftest import TINY, descendants, drain, read, sincos, stdout_a_terminal
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 
@@ -173,12 +173,7 @@ def test_gif_fps_below_what_gif_can_store_is_refused(cli, trained_copy):
 
 
 def test_animate_to_stdout_refuses_a_terminal(runs_dir, trained_copy):
-    master, slave = pty.openpty()
-    p = subprocess.run([EXE, "animate", trained_copy.name, "--out", "-"], stdout=slave,
-                       stderr=subprocess.PIPE, env={**os.environ,
-                                                    "SINCOS_RUNS_DIR": str(runs_dir)})
-    os.close(slave)
-    os.close(master)
+    p = stdout_a_terminal("animate", trained_copy.name, "--out", "-", runs_dir=runs_dir)
     assert p.returncode == 2 and b"stdout is a terminal" in p.stderr
 
 

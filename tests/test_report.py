@@ -11,7 +11,6 @@ import base64
 import io
 import json
 import os
-import pty
 import re
 import shutil
 import subprocess
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from browser import Browser, chromium
-from conftest import TINY, descendants, gone, sincos
+from conftest import TINY, descendants, gone, sincos, stdout_a_terminal
 
 ARTIFACTS = Path(os.environ.get("SINCOS_TEST_ARTIFACTS",
                                 Path(__file__).parent / "artifacts"))
@@ -360,13 +359,7 @@ def test_bad_input_is_one_line_and_writes_nothing(trained_copy, runs_dir, args, 
 
 
 def test_report_to_a_terminal_is_refused(trained_copy, runs_dir):
-    master, slave = pty.openpty()
-    exe = shutil.which("sincos", path=os.path.dirname(sys.executable))
-    p = subprocess.run([exe, "report", trained_copy.name, "--out", "-"], stdout=slave,
-                       stderr=subprocess.PIPE, env={**os.environ,
-                                                    "SINCOS_RUNS_DIR": str(runs_dir)})
-    os.close(slave)
-    os.close(master)
+    p = stdout_a_terminal("report", trained_copy.name, "--out", "-", runs_dir=runs_dir)
     assert p.returncode == 2 and b"stdout is a terminal" in p.stderr
     assert p.stderr.count(b"\n") == 1
 
