@@ -91,7 +91,7 @@ def run_loss(path: Path, summary: dict) -> Picture:
     # below the axes, where no curve can run under it
     ax.legend(handles=lines, loc="upper left", bbox_to_anchor=(0.0, -0.16), ncol=3,
               frameon=False, fontsize="small")
-    fig.subplots_adjust(left=0.1, right=0.89, bottom=0.24, top=0.96)
+    fig.subplots_adjust(left=1.05 / WIDTH, right=0.89, bottom=0.24, top=0.96)  # room for 6×10⁻¹
     return _svg(fig)
 
 
