@@ -175,10 +175,7 @@ def prediction(path: Path, cfg: dict, steps_done: int) -> tuple[Picture, dict]:
     mse_past = float(np.mean((pred[past] - target[past]) ** 2))
     mse_before = float(np.mean((pred[before] - target[before]) ** 2)) if before.any() \
         else None
-    from .scene import style_for
-
-    style = style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)), 640, 480,
-                      100)
+    style = _style(cfg)
     fig = _figure(WIDTH, 3.6)
     ax = fig.add_subplot()
     ax.axvspan(x_end, float(x[-1]), color="0.93", zorder=0)
@@ -199,15 +196,20 @@ def prediction(path: Path, cfg: dict, steps_done: int) -> tuple[Picture, dict]:
     return _svg(fig), {"mse_past": mse_past, "mse_before": mse_before, "x_end": x_end}
 
 
-def _style(path: Path, width: int = 640, height: int = 480):
+def _style(cfg: dict):
+    """animate's picture (640×480) for a run's task."""
     from .scene import style_for
 
+    return style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)), 640, 480,
+                     100)
+
+
+def _config(path: Path) -> dict:
+    """config.json, or {} when it cannot be read (the replay draws as sin → cos then)."""
     try:
-        cfg = read_json(path / "config.json")
+        return read_json(path / "config.json")
     except SincosError:
-        cfg = {}
-    return style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)), width,
-                     height, 100)
+        return {}
 
 
 def still(path: Path) -> tuple[Picture, int]:
@@ -221,7 +223,7 @@ def still(path: Path) -> tuple[Picture, int]:
     trace = read(path)
     if not len(trace["step"]):
         raise SincosError("trace has no steps")
-    scene = WindowScene(_style(path))
+    scene = WindowScene(_style(_config(path)))
     i = len(trace["step"]) - 1
     pixels = scene.render_full(trace["x"][i], trace["target"][i], trace["prediction"][i],
                                trace["step"][i], trace["loss"][i])
@@ -247,7 +249,7 @@ def animation(path: Path, max_frames: int, fps: float = 10.0) -> tuple[Picture, 
     jobs = min(os.cpu_count() or 1, 4, max(1, -(-len(frames) // anim.CHUNK)))
     with tempfile.TemporaryDirectory(prefix="sincos-report-") as d:
         out = Path(d) / "animation.gif"
-        size = anim.render(trace, frames, _style(path), "gif", out, fps, jobs)
+        size = anim.render(trace, frames, _style(_config(path)), "gif", out, fps, jobs)
         data = out.read_bytes()
     return (data, "image/gif", tuple(size)), len(frames)
 

@@ -18,10 +18,11 @@ from .report import (
     figure,
     replay,
     runs_table,
+    status_counts,
     when,
 )
 from .runs import read_sweep, sort_key, status
-from .show import seed_ranges
+from .show import engine, seed_ranges
 
 
 def member_row(home: Path, m: dict) -> Row:
@@ -75,19 +76,12 @@ def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
 
 
 def _header(doc: dict, sid: str, rows: list[Row]) -> str:
-    by: dict[str, int] = {}
-    for r in rows:
-        by[r.status] = by.get(r.status, 0) + 1
-    size = (doc.get("batch") or {}).get("group_size")
-    engine = f"batched, groups of at most {size} members" if size else \
-        "one member at a time (--no-batch)"
     st = status(doc)
     out = [f"<h1>{P.esc(sid)} {P.status(st)}</h1>",
            P.facts([("created", P.esc(when(doc.get("created")))),
                     ("ended", P.esc(when(doc.get("ended")))),
-                    ("members", P.esc(f"{len(rows):,}: " + ", ".join(
-                        f"{n:,} {s}" for s, n in sorted(by.items())))),
-                    ("engine", P.esc(engine))])]
+                    ("members", P.esc(f"{len(rows):,}: {status_counts(rows)}")),
+                    ("engine", P.esc(engine(doc)))])]
     if doc.get("argv"):
         out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc['argv'])))}</pre>")
     if st not in ("completed",):

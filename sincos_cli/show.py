@@ -106,6 +106,13 @@ def sweep_info(sweep: Path) -> dict:
             "halving": doc.get("halving"), "batch": doc.get("batch")}
 
 
+def engine(doc: dict) -> str:
+    """How a sweep's members were trained, from sweep.json (or show's dict of it)."""
+    size = (doc.get("batch") or {}).get("group_size")
+    return f"batched, groups of at most {size} members" if size else \
+        "one member at a time (--no-batch)"
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return f"{v:.4g}"
@@ -156,9 +163,7 @@ def render(doc: dict) -> str:
     add(f"  created   {_fmt(doc['created'])}   ended {_fmt(doc['ended'])}")
     add(f"  grid      {' × '.join(f'{k}={v}' for k, v in doc['grid'].items()) or '(seeds only)'}")
     add(f"  seeds     {doc['seeds']}")
-    size = (doc.get("batch") or {}).get("group_size")
-    add(f"  engine    batched, groups of at most {size} members" if size else
-        "  engine    one member at a time (--no-batch)")
+    add(f"  engine    {engine(doc)}")
     if doc["base"]:
         add(f"  base      {' '.join(f'{k}={_fmt(v)}' for k, v in doc['base'].items())}")
     add("members   " + ", ".join(f"{n} {st}" for st, n in sorted(doc["by_status"].items())))

@@ -243,6 +243,13 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
                       ".map(h => h.textContent)")[0] == f"Best: {best['id']}"
     assert browser.js("document.querySelectorAll('#examples img').length") == 3
     assert browser.js("document.getElementById('halving')") is None
+    # the header says how the members were trained, as show does
+    shown = sincos("show", "sweep-01", "--runs-dir", study).stdout
+    engine = next(ln.split("engine", 1)[1].strip() for ln in shown.splitlines()
+                  if ln.strip().startswith("engine"))
+    assert engine.startswith("batched, groups of at most ")
+    assert f"engine{engine}" in browser.js("document.querySelector('header').innerText"
+                                           ).replace("\n", "").replace("\t", "")
 
 
 def test_the_members_table_sorts_by_a_header_and_reads_without_javascript(study, tmp_path,
