@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from .batched import Layout, Net
+from .batched import Layout, Net, ordered_sum
 from .config import TrainConfig
 from .data import make_batch
 from .errors import SincosError, first_line
@@ -189,7 +189,8 @@ class GroupTrainer:
             self.owed = None
         pred, new = pred[..., :B], tuple(s[..., :B] for s in new)
         diff = pred - y
-        losses = diff.square().mean(dim=(1, 2, 3)).tolist()
+        # each member's mean over its own elements, summed in a fixed order (ordered_sum)
+        losses = (ordered_sum(diff.square().reshape(len(self), -1), 1) / diff[0].numel()).tolist()
         self._pending = (x, rows, state0, new, saved, diff, losses, xin.shape[3])
         return done, losses
 
@@ -208,7 +209,7 @@ class GroupTrainer:
         if self.trainable is not None:
             grad.mul_(self.trainable)
         if self.clip is not None:  # torch.nn.utils.clip_grad_norm_, per member
-            norm = torch.linalg.vector_norm(grad, dim=1, keepdim=True)
+            norm = ordered_sum(grad * grad, 1).sqrt_().unsqueeze(1)
             coef = torch.where(self.clip > 0, (self.clip / (norm + 1e-6)).clamp(max=1.0), 1.0)
             grad.mul_(coef)
         lrs = [lr_at(k, c) for k, c in zip(self.steps, self.cfgs, strict=True)]

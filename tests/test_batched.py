@@ -5,7 +5,11 @@ group, checkpoints that `sincos train` reads, and sweeps through the real CLI.""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -149,6 +153,34 @@ def test_a_members_numbers_do_not_depend_on_its_group(cfg):
     assert torch.equal(alone.m[0], crowd.m[0]) and torch.equal(alone.v[0], crowd.v[0])
 
 
+def code_paths() -> list[dict]:
+    """An environment for every CPU code path this machine can run: torch's own kernels at
+    each vector width it supports (ATEN_CPU_CAPABILITY), and oneDNN capped at AVX2."""
+    widths = {"DEFAULT": ["default"], "AVX2": ["default", "avx2"],
+              "AVX512": ["default", "avx2", "avx512"]}
+    have = widths.get(torch.backends.cpu.get_cpu_capability(), ["default"])
+    return [{"ATEN_CPU_CAPABILITY": w} for w in have] + [{"ONEDNN_MAX_CPU_ISA": "AVX2"}]
+
+
+@pytest.mark.parametrize("path", code_paths(), ids=lambda e: "-".join(e.values()))
+def test_a_members_bits_do_not_depend_on_its_group_on_any_code_path(path):
+    """Group sizes 1, 3, 5, 7 and 32, shapes whose element counts are no multiple of a
+    vector's width: member 0's losses, predictions, weights and moments are the same bits
+    at every size (tests/group_bits.py), under each vector width torch can use here."""
+    script = Path(__file__).with_name("group_bits.py")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")} | path
+    out = subprocess.run([sys.executable, script, "6"], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    if "ATEN_CPU_CAPABILITY" in path:
+        assert doc.pop("capability") == path["ATEN_CPU_CAPABILITY"].upper()
+    for shape, by_size in doc.items():
+        if shape != "capability":
+            assert len(set(by_size.values())) == 1, (shape, by_size)
+
+
 def test_a_member_checkpoint_is_the_one_train_writes():
     """Same keys, shapes, gate order and optimiser layout as Trainer.checkpoint; a Trainer
     loads it, and a group stacked from checkpoints continues exactly."""
@@ -248,8 +280,8 @@ def _losses(path):
     return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
 
 
-def _sweep(runs_dir, *args, small=SMALL):
-    out = sincos("sweep", *small, *args, "-q", env={"SINCOS_RUNS_DIR": str(runs_dir)})
+def _sweep(runs_dir, *args, small=SMALL, env=None):
+    out = sincos("sweep", *small, *args, "-q", env={"SINCOS_RUNS_DIR": str(runs_dir)} | (env or {}))
     assert out.returncode == 0, out.stderr
     return out
 
@@ -288,11 +320,18 @@ def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
     assert shown.returncode == 0 and "completed" in shown.stdout
 
 
-def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path):
+@pytest.mark.parametrize("path", code_paths(), ids=lambda e: "-".join(e.values()))
+def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path, path):
+    """The seed's shapes (hidden 20, 50 windows of 20 steps): groups of 10, 5, 3 and 2."""
     a, b = tmp_path / "a", tmp_path / "b"
-    _sweep(a, "--seeds", "1-5", "--set", "lr=0.004,0.008", "--workers", "1")
-    _sweep(b, "--seeds", "1-5", "--set", "lr=0.004,0.008", "--workers", "3",
-           "--group-size", "2")
+    shape = ["--steps", "12", "--hidden", "20", "--batch-size", "50", "--time-steps", "20"]
+    _sweep(a, "--seeds", "1-5", "--set", "lr=0.004,0.008", "--workers", "1", small=shape,
+           env=path)
+    _sweep(b, "--seeds", "1-5", "--set", "lr=0.004,0.008", "--workers", "2",
+           "--group-size", "3", small=shape, env=path)
+    sizes = {d: {read(d / f"run-{i:02d}" / "run.json")["group"] for i in range(1, 11)}
+             for d in (a, b)}
+    assert sizes[a] == {10} and max(sizes[b]) < 10, sizes
     for i in range(1, 11):
         assert _losses(a / f"run-{i:02d}") == _losses(b / f"run-{i:02d}")
         assert read(a / f"run-{i:02d}" / "summary.json")["eval_mse"] == \
