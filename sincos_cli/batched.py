@@ -111,7 +111,7 @@ class Workspace:
         def e(*shape):
             return torch.empty(*shape, dtype=dtype)
         self.z = e(T + 1, K, Z, B)
-        self.z[:, :, H:].zero_()  # x_T is never set (nothing reads it)
+        self.z[:, :, H:].zero_()  # x_T is never set: zero, as the head multiplies it by 0
         self.z[:, :, -1] = 1
         lstm = cell == "lstm"
         if cell == "gru":
@@ -230,14 +230,15 @@ class Net:
             if keep:
                 saved.append({"ws": ws, "w": w})
             below = ws.z[1:, :, :H]  # (T, K, H, B): this layer's outputs
-        # the head: y_t = w · h_t + b, as products and a fixed tree of additions (a
-        # one-row matrix product rounds by where its operands sit in memory, which depends
-        # on the group's size)
-        top = ws.z[1:, :, :H]  # (T, K, H, B): h_t
-        y = ordered_sum(top * p["head.weight"].view(1, K, H, 1), 2)  # (T, K, B)
-        y = y.add_(p["head.bias"].view(1, K, 1)).unsqueeze(2)  # (T, K, 1, B)
+        # the head, [w | 0 | b] times z[t+1] = [h_t; x_{t+1}; 1]
+        head = torch.zeros(K, 1, ws.z.shape[2], dtype=x.dtype)
+        head[:, :, :H] = p["head.weight"]
+        head[:, :, -1] = p["head.bias"]
+        Z = ws.z.shape[2]
+        y = _bmm(head.expand(T, K, 1, Z).reshape(T * K, 1, Z),
+                 ws.z[1:].view(T * K, Z, B)).view(T, K, 1, B)
         if keep:
-            saved.append({"top": top})
+            saved.append({"top": ws.z[1:]})
         new = tuple(torch.stack(s) for s in ((new_h, new_c) if self.cell == "lstm"
                                                else (new_h,)))
         return y.transpose(0, 1).contiguous(), new, saved if keep else None
@@ -304,12 +305,13 @@ class Net:
         p = self.layout.views(flat)
         grad = torch.empty_like(flat)
         gv = self.layout.views(grad)
-        top = saved[-1]["top"]  # (T, K, H, B): h_t
+        top = saved[-1]["top"]  # (T, K, Z, B): z[t+1] = [h_t; x_{t+1}; 1]
+        Z = top.shape[2]
         dyt = dy.transpose(0, 1).contiguous()  # (T, K, 1, B)
-        # sums over the columns, then the steps, each a fixed tree of additions (forward's
-        # head says why not a matrix product)
-        gv["head.weight"].copy_(_sum_steps(ordered_sum(top * dyt, 3)).unsqueeze(1))
-        gv["head.bias"].copy_(_sum_steps(ordered_sum(dyt[:, :, 0], 2)).unsqueeze(1))
+        dh = torch.bmm(dyt.view(T * K, 1, B), top.reshape(T * K, Z, B).transpose(1, 2))
+        dh = _sum_steps(dh.view(T, K, 1, Z))  # (K, 1, Z)
+        gv["head.weight"].copy_(dh[:, :, :H])
+        gv["head.bias"].copy_(dh[:, :, -1])
         from_above = p["head.weight"].view(1, K, H, 1) * dyt  # (T, K, H, B)
         for k in reversed(range(self.L)):
             ws, w = saved[k]["ws"], saved[k]["w"]
@@ -398,6 +400,13 @@ def _sum_steps(a: torch.Tensor) -> torch.Tensor:
     out = a[0].clone()
     for t in range(1, a.shape[0]):
         out.add_(a[t])
+    return out
+
+
+def _bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a @ b, batched, never on torch's single matrix-vector path (see _mm)."""
+    out = a.new_empty(a.shape[0], a.shape[1], b.shape[2])
+    _mm(out, None, a, b)
     return out
 
 

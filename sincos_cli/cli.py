@@ -19,6 +19,7 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
+from . import numerics
 from .commands import animate, common, compare, predict, report, store, sweep, train
 from .commands.common import ReaderLeft
 
@@ -47,6 +48,7 @@ class SincosGroup(TyperGroup):
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True,
              **extra):
         common.ARGV[:] = ["sincos", *(sys.argv[1:] if args is None else args)]
+        numerics.strict_env()  # before torch loads, here and in every worker
         _sigterm_is_ctrl_c()
         try:
             rv = super().main(args, prog_name or "sincos", complete_var,

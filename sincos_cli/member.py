@@ -67,6 +67,12 @@ def _die_with_parent() -> None:
 def _torch_once() -> None:
     import torch
 
+    from .errors import SincosError
+    from .numerics import strict_mkl
+
+    why = strict_mkl()  # a Dask worker's process may have started without it
+    if why:
+        raise SincosError(why)
     torch.set_num_threads(1)
     try:
         torch.set_num_interop_threads(1)

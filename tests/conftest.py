@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from sincos_cli import numerics
 from sincos_cli.cli import app
+
+numerics.strict_env()  # as the CLI does, before this session's torch does any product
 
 # A run small enough to train in well under a second, big enough to learn something.
 TINY = ["--steps", "40", "--batch-size", "8", "--time-steps", "10", "--hidden", "8",
