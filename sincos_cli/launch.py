@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,15 +21,21 @@ EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
 LATE_SIGNALS_IGNORED = False
 
 
+# A second signal this soon after the first is the same stop delivered twice: `timeout`,
+# for one, signals its child and then the child's whole process group, the child again.
+SAME_STOP_S = 1.0
+
+
 class Stop:
-    """First SIGINT/SIGTERM/SIGHUP: finish the step, save, exit 130/143/129. Second: exit
-    at once."""
+    """First SIGINT/SIGTERM/SIGHUP: finish the step, save, exit 130/143/129. Second (more
+    than SAME_STOP_S later): exit at once."""
 
     def __init__(self, on_second):
         self.signum = None
         self.on_second = on_second
         self.committed = False  # the final status is on disk
         self._old = {}
+        self._first = 0.0
 
     def __enter__(self) -> Stop:
         if threading.current_thread() is threading.main_thread():
@@ -38,9 +45,11 @@ class Stop:
 
     def _handle(self, signum, frame) -> None:
         if self.signum is not None:
+            if time.monotonic() - self._first < SAME_STOP_S:
+                return
             self.on_second()
             os._exit(EXIT_CODES[signum])
-        self.signum = signum
+        self.signum, self._first = signum, time.monotonic()
 
     def __call__(self) -> bool:
         return self.signum is not None

@@ -279,6 +279,11 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
     if crashed:
         return "interrupted", 1, (f"{crashed} of {total} members crashed (their worker "
                                   f"died); {again}")
+    stopped = counts.get("interrupted", 0)
+    if stopped:  # no signal here: their workers stopped them (a driver paused past the
+        # cluster's heartbeat, say); the sweep is not done
+        return "interrupted", 1, (f"{stopped} of {total} members were interrupted (their "
+                                  f"workers stopped them); {again}")
     if failed:
         return "failed", 1, f"{failed} of {total} members failed"
     return "completed", 0, None

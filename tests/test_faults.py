@@ -78,7 +78,9 @@ def test_signal_finishes_the_step_saves_and_exits(runs_dir, sig, code):
     assert read(runs_dir / "cut" / "summary.json")["eval_mse"] is not None
 
 
-def test_second_ctrl_c_exits_at_once_leaving_a_readable_run(runs_dir):
+def test_two_ctrl_c_at_once_are_one_stop_leaving_a_readable_run(runs_dir):
+    """A second signal within launch.SAME_STOP_S of the first is the same stop (`timeout`
+    signals its child, then the child's group): the run saves and ends `interrupted`."""
     p = start(runs_dir, *LONG, "--name", "twice")
     wait_for_steps(runs_dir / "twice", 30, p)
     p.send_signal(signal.SIGINT)

@@ -219,3 +219,30 @@ def test_a_cluster_that_is_not_a_scheduler_is_one_line_quickly(not_a_scheduler, 
         assert out.stderr.count("\n") == 1 and needle in out.stderr, (address, out.stderr)
         assert time.time() - t0 < 20, address  # was over 10 minutes for the first two
     assert not runs_dir.exists() or not os.listdir(runs_dir)
+
+
+def test_a_driver_paused_past_the_heartbeat_ends_interrupted_and_resume_finishes(
+        cluster, runs_dir, monkeypatch):
+    """SIGSTOP (a laptop's sleep) longer than the heartbeat's timeout: the members stop
+    themselves with a checkpoint; the continued driver says so and ends `interrupted` with
+    "resume with", never `completed` with nothing done."""
+    monkeypatch.setenv("SINCOS_HEARTBEAT_TIMEOUT", "2")
+    steps = ["--steps", "6000", *LONG[2:]]
+    p = start("sweep", *steps, "--seeds", "1-2", "--cluster", cluster.file, "-q",
+              root=runs_dir)
+    wait_for(lambda: cluster.busy(), "a member on the cluster", proc=p)
+    time.sleep(0.5)
+    p.send_signal(signal.SIGSTOP)
+    time.sleep(6)  # past the 2 s heartbeat timeout, well before 6,000 steps
+    p.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1, err
+    assert "were interrupted" in err and "resume with: sincos sweep --resume sweep-01" in err
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    assert doc["status"] == "interrupted"
+    for m in doc["members"]:
+        assert read(runs_dir / m["run"] / "run.json")["status"] == "interrupted"
+    out = sincos("sweep", "--resume", "sweep-01", "--cluster", cluster.file, "-q", timeout=300)
+    assert out.returncode == 0, out.stderr
+    for m in read(runs_dir / "sweep-01" / "sweep.json")["members"]:
+        assert steps_of(runs_dir / m["run"]) == list(range(6000))
