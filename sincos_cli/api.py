@@ -30,8 +30,9 @@ class Run:
         self._model = None
 
     def __repr__(self) -> str:
-        ev = self.summary.get("eval_mse")
-        return f"<Run {self.id} {self.status}" + (f" eval_mse={ev:.3g}>" if ev else ">")
+        ev = self.summary.get("eval_mse")  # a value from a file: maybe not a number
+        shown = f" eval_mse={ev:.3g}" if isinstance(ev, (int, float)) and ev else ""
+        return f"<Run {self.id!r} {self.status}{shown}>"
 
     def to_dict(self) -> dict:
         """What `sincos compare --json` says of the run."""
@@ -93,7 +94,10 @@ def run(selector: str, root: str | Path | None = None) -> Run:
 
 
 def sweeps(root: str | Path | None = None) -> list[dict]:
-    """Each sweep in the runs dir as `sincos show SWEEP --json` describes it."""
+    """Each sweep in the runs dir as `sincos show SWEEP --json` describes it; one that cannot
+    be read is {"kind": "sweep", "id": …, "status": "corrupt", "problem": why}, and the rest
+    are still listed."""
+    from .errors import SincosError
     from .runs import SWEEP_RE
     from .show import sweep_info
 
@@ -102,4 +106,10 @@ def sweeps(root: str | Path | None = None) -> list[dict]:
         names = sorted(p.name for p in base.iterdir() if SWEEP_RE.match(p.name))
     except OSError:
         return []
-    return [sweep_info(sweep_path(base, n)) for n in names]
+    out = []
+    for n in names:
+        try:
+            out.append(sweep_info(sweep_path(base, n)))
+        except SincosError as e:
+            out.append({"kind": "sweep", "id": n, "status": "corrupt", "problem": str(e)})
+    return out

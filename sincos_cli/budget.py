@@ -89,6 +89,17 @@ def check_train(cfg, workers: int = 1) -> None:
             f"{_gb(need)} of memory; {_gb(have)} is available")
 
 
+def check_model(cfg, columns: int) -> None:
+    """ValueError when a run's model (its weights twice: the checkpoint's and the model's)
+    and one call over `columns` points cannot fit: a hand-edited config.json says how big."""
+    G, H, L = GATES.get(cfg.cell, 4), cfg.hidden, cfg.layers
+    need, have = BASE + 8 * _params(cfg) + columns * L * (G + 2) * H * 4, available()
+    if need > have:
+        raise ValueError(f"its config.json asks for hidden {H} × layers {L} ({cfg.cell}): "
+                         f"the model needs about {_gb(need)} of memory; {_gb(have)} is "
+                         "available")
+
+
 def check_animate(width: int, height: int, jobs: int) -> None:
     """Each render worker holds a few full frames (canvas, background, trail, copies)."""
     need = jobs * (150 * 2**20 + width * height * 40)

@@ -36,6 +36,7 @@ class Row:
     tags: list = field(default_factory=list)
     note: str | None = None
     holdout: bool = False  # a sweep member trained on held-out seeds
+    meta_problem: str | None = None  # why meta.json (tags, note) cannot be read
 
     def value(self, key: str):
         if key in ("id", "status", "created"):
@@ -61,7 +62,8 @@ class Row:
                 "created": self.created, "sweep": self.sweep, "tags": self.tags,
                 "note": self.note, "host": self.host, "argv": self.argv,
                 "path": str(self.path), "config": self.config, "summary": self.summary,
-                **({"problem": self.problem} if self.problem else {})}
+                **({"problem": self.problem} if self.problem else {}),
+                **({"meta_problem": self.meta_problem} if self.meta_problem else {})}
 
 
 def _plain(v):
@@ -87,11 +89,11 @@ def load_row(path: Path) -> Row:
         row.problem = str(e)
         return row
     row.status = status(run)
-    if (path / "meta.json").exists():
+    if os.path.lexists(path / "meta.json"):
         from .store import read_meta
 
         meta = read_meta(path)
-        row.tags, row.note = meta["tags"], meta["note"]
+        row.tags, row.note, row.meta_problem = meta["tags"], meta["note"], meta["problem"]
     if (path / "summary.json").exists():
         try:
             row.summary = read_json(path / "summary.json")
@@ -249,22 +251,28 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
     characters, no colour, every column) when stdout is not a terminal."""
     import sys
 
+    from .text import visible
+
+    # text from folders: escaped, one line a cell (text.py)
+    cols = [visible(c, lines=False) for c in cols]
+    body = [[visible(c, lines=False) for c in row] for row in body]
     if not sys.stdout.isatty():
         sys.stdout.write(plain_table(cols, body))
         return
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console()
     heads, keep, dropped = fit(cols, body, console.width)
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     for i in keep:
         left = cols[i] in ("id", "status", "created", "tags", "grid", "members")
-        table.add_column(heads[i], no_wrap=True, overflow="ellipsis",
+        table.add_column(Text(heads[i]), no_wrap=True, overflow="ellipsis",
                          justify="left" if left else "right")
     for row in body:
-        table.add_row(*[row[i] for i in keep])
+        table.add_row(*[Text(row[i]) for i in keep])  # shown as text, never as markup
     console.print(table)
     if dropped:
         print(f"({len(dropped)} column{'s' * (len(dropped) > 1)} left out to fit the "

@@ -22,8 +22,21 @@ MARKS = {"completed": "✓", "failed": "✗", "crashed": "✗", "corrupt": "⚠"
          "missing": "⚠", "interrupted": "‖", "pruned": "✂", "running": "…"}
 
 
-def esc(x) -> str:
-    return escape("" if x is None else str(x), quote=True)
+class Html(str):
+    """Markup: made by these primitives, or text already escaped (esc), or a literal of the
+    code's own. Every other str a primitive is given as a caption, note, fact or cell is
+    text, escaped here: the one place where text from a folder meets the page."""
+
+
+def esc(x) -> Html:
+    """Text as HTML (quotes too, so it may stand in an attribute); Html passes as it is.
+    A lone surrogate (a name whose bytes were not UTF-8) becomes U+FFFD: the page is
+    written as UTF-8."""
+    if isinstance(x, Html):
+        return x
+    text = "" if x is None else str(x)
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return Html(escape(text, quote=True))
 
 
 def status(name: str) -> str:
@@ -49,7 +62,7 @@ class Cell:
     __slots__ = ("html", "value")
 
     def __init__(self, text=None, value=None, html: str | None = None):
-        self.html = html if html is not None else esc("-" if text is None else text)
+        self.html = esc(html) if html is not None else esc("-" if text is None else text)
         self.value = value
 
 
@@ -67,7 +80,7 @@ def table(cols: list[str], rows: list[list], caption: str | None = None,
     if caption:
         cap_id = f"{id}-caption" if id else None
         out.append(f'<p class="caption"{f" id={quote(cap_id)}" if cap_id else ""}>'
-                   f"{caption}</p>")
+                   f"{esc(caption)}</p>")
         described = f" aria-describedby={quote(cap_id)}" if cap_id else ""
     out += ['<div class="scroll">', f'<table{f" id={quote(id)}" if id else ""}{described}'
             f'{" class=sortable" if sortable else ""}>']
@@ -96,8 +109,8 @@ def quote(v: str) -> str:
 
 
 def facts(pairs: list[tuple[str, str]]) -> str:
-    """A definition list of label → html value (values given as html)."""
-    items = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in pairs if v)
+    """A definition list of label → value (text, or Html)."""
+    items = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in pairs if v)
     return f'<dl class="facts">{items}</dl>'
 
 
@@ -110,18 +123,20 @@ def figure(data: bytes, mime: str, alt: str, caption: str | None = None,
     """A picture embedded in the page, with its text alternative and caption. `size` (the
     picture's own pixels) reserves its place while the page loads."""
     wh = f' width="{size[0]}" height="{size[1]}"' if size else ""
-    cap = f"<figcaption>{caption}</figcaption>" if caption else ""
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
     return f'<figure><img src="{data_uri(data, mime)}" alt={quote(alt)}{wh}>{cap}</figure>'
 
 
 
-def note(html: str, kind: str = "note") -> str:
-    """A paragraph set apart: kind `damaged` (⚠, what could not be shown and why) or `note`."""
+def note(text: str, kind: str = "note") -> str:
+    """A paragraph set apart (text, or Html): kind `damaged` (⚠, what could not be shown
+    and why) or `note`."""
     mark = "⚠ " if kind == "damaged" else ""
-    return f'<p class="{kind}">{mark}{html}</p>'
+    return f'<p class="{esc(kind)}">{mark}{esc(text)}</p>'
 
 
 def section(id: str, title: str, body: str) -> str:
+    """A titled part of the page; `body` is markup the primitives made."""
     return f'<section id="{esc(id)}"><h2>{esc(title)}</h2>\n{body}\n</section>'
 
 

@@ -39,7 +39,7 @@ def read_losses(path: Path) -> tuple[np.ndarray, np.ndarray]:
     careful reader (which stops at a truncated line)."""
     try:
         data = path.read_bytes()
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such file: no steps
         return np.empty(0, np.int64), np.empty(0)
     except OSError as e:
         raise SincosError(f"cannot read {path}: {e.strerror}") from None

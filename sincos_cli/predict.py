@@ -29,7 +29,13 @@ CHUNK = 8192  # points per model call for ranges and files
 
 def load_model(path: Path) -> tuple[Regressor, TrainConfig]:
     """Rebuild the model from config.json and load checkpoint.pt (weights only)."""
+    from .budget import check_model
+
     cfg = TrainConfig.from_dict(read_json(path / "config.json"))
+    try:
+        check_model(cfg, CHUNK)
+    except ValueError as e:
+        raise SincosError(f"{path.name}: {e}") from None
     ckpt = load_checkpoint_file(path / "checkpoint.pt")
     model = Regressor.from_config(cfg)
     try:

@@ -22,6 +22,7 @@ from .runs import (
     atomic_write_json,
     process_start,
     read_json,
+    refuse_links,
     truncate_metrics,
     utc_now,
     write_json_in_place,
@@ -78,6 +79,7 @@ class Recorder:
         Schema 2 checkpoints say where metrics.jsonl ended and the best loss so far, so the
         cut is one truncate whatever the length of the history; a schema-1 run's metrics
         are read once and its trace.npz becomes a trace.bin."""
+        refuse_links(self.path)
         step, T = self.trainer.step, self.trainer.cfg.time_steps
         metrics = self.path / "metrics.jsonl"
         rec = ckpt.get("recorder")

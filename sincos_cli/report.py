@@ -53,8 +53,7 @@ class Report:
                 raise
             why = reason(e)
             self.warnings.append(f"{what}: {why}")
-            return P.note(f"{P.esc(what[:1].upper() + what[1:])} cannot be shown: "
-                          f"{P.esc(why)}", "damaged")
+            return P.note(f"{what[:1].upper() + what[1:]} cannot be shown: {why}", "damaged")
 
     def document(self, title: str, header: str, sections: list[str]) -> str:
         made = utc_now()[:16].replace("T", " ")
@@ -76,7 +75,7 @@ def status_cell(row: Row) -> P.Cell:
     # a pruned member's reason is its rung's (the halving section shows them)
     extra = f'<br><span class="note">{P.esc(why)}</span>' if why and row.status in (
         *FAILED, "interrupted") else ""
-    return P.Cell(value=row.status, html=P.status(row.status) + extra)
+    return P.Cell(value=row.status, html=P.Html(P.status(row.status) + extra))
 
 
 def value_cell(value, col: str) -> P.Cell:
@@ -246,12 +245,13 @@ def _prediction(pending, info: dict) -> str:
     pic, m = pending()
     before = f"{m['mse_before']:.3e}" if m["mse_before"] is not None else "-"
     return figure(pic, f"{info['id']}'s prediction against the truth before and past the end "
-                  "of its training data", f"The trained model fed from a zero state, against "
+                  "of its training data", P.Html(
+                      "The trained model fed from a zero state, against "
                   f"the truth (red, solid; prediction blue, dashed). The training data ends at "
                   f"x = {m['x_end']:.1f} (dotted line); the shaded part is new to the model. "
                   f"MSE past training: <b>{m['mse_past']:.3e}</b> over "
                   f"{F.PERIODS_AFTER} periods; over the {F.PERIODS_BEFORE} periods before: "
-                  f"{before}.")
+                  f"{before}."))
 
 
 def replay(path: Path, opts: Options, what: str) -> str:
@@ -263,12 +263,12 @@ def replay(path: Path, opts: Options, what: str) -> str:
         return figure(pic, f"Animation of {what}: each step's window, truth against "
                       "prediction", f"{what[:1].upper() + what[1:]}, {frames} frames at 10 per "
                       "second: truth red (solid), prediction blue (dashed). "
-                      f"{len(pic[0]) / 1e6:.1f} MB.")
+                      f"{len(pic[0]) / 1e6:.1f} MB.")  # text: escaped by the page
     pic, step = F.still(path)
     return figure(pic, f"The last traced step ({step}) of {what}: truth against prediction",
-                  f"The window of step {step}, the last traced, of {what}: truth red (solid), "
-                  "prediction blue (dashed). <code>--animation gif</code> puts the whole "
-                  "replay here.")
+                  P.Html(f"The window of step {P.esc(step)}, the last traced, of "
+                         f"{P.esc(what)}: truth red (solid), prediction blue (dashed). "
+                         "<code>--animation gif</code> puts the whole replay here."))
 
 
 # -- a set of runs ----------------------------------------------------------------------------

@@ -21,17 +21,19 @@ from .report import (
     status_counts,
     when,
 )
-from .runs import read_sweep, sort_key, status
+from .runs import is_member, read_sweep, sort_key, status
 from .show import engine, seed_ranges
 
 
-def member_row(home: Path, m: dict) -> Row:
-    """A member as compare reads it; one whose folder is gone is `missing`. A member that
-    cannot be read keeps the settings sweep.json gave it, so it still counts in its group."""
-    path = home / m["run"]
-    if not path.exists():
+def member_row(sweep: Path, m: dict) -> Row:
+    """A member as compare reads it; one whose folder is gone (or is not a run folder of
+    this sweep's) is `missing`. A member that cannot be read keeps the settings sweep.json
+    gave it, so it still counts in its group."""
+    path = sweep.parent / m["run"]
+    if not is_member(sweep, path):
         row = Row(id=m["run"], path=path, status="missing",
-                  problem="its folder is gone (sincos sweep --resume trains it again)")
+                  problem="its folder is gone, or is not this sweep's run folder (sincos "
+                          "sweep --resume trains it again)")
     else:
         row = load_row(path)
     if not row.config:
@@ -43,8 +45,7 @@ def member_row(home: Path, m: dict) -> Row:
 def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
     rep = Report(opts)
     doc = read_sweep(sweep)
-    home = sweep.parent
-    rows = [member_row(home, m) for m in doc["members"]]
+    rows = [member_row(sweep, m) for m in doc["members"]]
     keys = list(doc.get("grid", {})) + (["set"] if doc.get("holdout") else [])
     sid = doc.get("id", sweep.name)
     stats = []
@@ -85,8 +86,8 @@ def _header(doc: dict, sid: str, rows: list[Row]) -> str:
     if doc.get("argv"):
         out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc['argv'])))}</pre>")
     if st not in ("completed",):
-        out.append(P.note(f"Not finished: <code>sincos sweep --resume {P.esc(sid)}</code> "
-                          "trains what is left."))
+        out.append(P.note(P.Html(f"Not finished: <code>sincos sweep --resume {P.esc(sid)}"
+                                 "</code> trains what is left.")))
     return "\n".join(out)
 
 
@@ -188,7 +189,7 @@ def _halving(h: dict) -> str:
                 for p in points]
         out.append(P.table(["rank", "point", "score", "outcome"], body,
                            f"Step {rung['step']}: {len(points)} points ranked by "
-                           f"{P.esc(h['rule'])}, {went} went on", numeric={"rank", "score"}))
+                           f"{h['rule']}, {went} went on", numeric={"rank", "score"}))
     return "\n".join(out)
 
 

@@ -88,7 +88,11 @@ def hold_lock(folder: Path, busy: str) -> int:
     of the same one is refused with `busy`); returns the descriptor to release_lock."""
     import fcntl
 
-    fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(folder / ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW,
+                     0o644)
+    except OSError as e:
+        raise SincosError(f"cannot lock {folder}: {e.strerror} (.lock)") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -111,6 +115,16 @@ def forget_inherited_locks() -> None:
         except OSError:
             pass
     HELD_LOCKS.clear()
+
+
+def refuse_links(path: Path) -> None:
+    """Before a command writes into an existing run folder: any symlink in it is named and
+    refused, since writing through it (a resume truncates and appends) would change a file
+    anywhere."""
+    for f in sorted(path.iterdir()):
+        if f.is_symlink():
+            raise SincosError(f"{f} is a symlink: sincos never writes through one (put the "
+                              "file itself in the run folder)")
 
 
 def check_name(name: str) -> str:
@@ -151,6 +165,9 @@ def allocate(root: Path, name: str | None = None) -> Path:
         raise SincosError(f"cannot create runs dir {root}: {e.strerror}") from None
     if name is not None:
         path = root / check_name(name)
+        if name in named_by_sweeps(root):
+            raise SincosError(f"run {name!r} is named by a sweep in {root}: its id stays "
+                              "that sweep's (sincos sweep --resume trains it again)")
         try:
             path.mkdir()
         except FileExistsError:
@@ -161,6 +178,21 @@ def allocate(root: Path, name: str | None = None) -> Path:
     return allocate_many(root, 1)[0]
 
 
+def named_by_sweeps(root: Path) -> list[str]:
+    """Every run id a sweep in `root` names, made or not: such an id is never handed to
+    another run (a removed member leaves a hole that the sweep's resume fills)."""
+    names = []
+    for p in _children(root):
+        if not SWEEP_RE.match(p.name) or p.is_symlink():
+            continue
+        try:
+            members = json.loads((p / "sweep.json").read_bytes()).get("members")
+            names += [m["run"] for m in members if isinstance(m.get("run"), str)]
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue  # not readable: the sweep's own commands say so
+    return names
+
+
 def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
     """`count` new, empty folders `{prefix}-NN` numbered after the highest there; mkdir is
     atomic, so concurrent allocations never share one (the loser moves on)."""
@@ -169,7 +201,9 @@ def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
     except OSError as e:
         raise SincosError(f"cannot create runs dir {root}: {e.strerror}") from None
     pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)$")
-    nums = (pattern.match(p.name) for p in _children(root))
+    taken = [p.name for p in _children(root)] + (named_by_sweeps(root) if prefix == "run"
+                                                  else [])
+    nums = (pattern.match(name) for name in taken)
     n = max((int(m.group(1)) for m in nums if m), default=0) + 1
     out: list[Path] = []
     try:
@@ -299,6 +333,8 @@ def sweep_path(root: Path, selector: str) -> Path | None:
         return path.resolve() if (path / "sweep.json").is_file() else None
     if not SWEEP_RE.match(selector):
         return None
+    if (root / selector).is_symlink():
+        raise SincosError(f"sweep {selector} is a symlink; sweep folders must live in {root}")
     if not (root / selector / "sweep.json").is_file():
         raise SincosError(f"no sweep {selector!r} in {root}")
     return root / selector
@@ -337,8 +373,20 @@ def expand(root: Path, selectors: list[str]) -> list[Path]:
             continue
         home = sweep.parent
         ids = [m["run"] for m in read_sweep(sweep)["members"]]
-        out += [home / i for i in ids if (home / i / "run.json").is_file()]
+        out += [home / i for i in ids if is_member(sweep, home / i)]
     return out
+
+
+def is_member(sweep: Path, run: Path) -> bool:
+    """A run folder is a sweep's member when its run.json points back at the sweep (a name
+    in sweep.json alone makes nothing a member); a run.json that cannot be read counts, so
+    its readers can name it as damaged."""
+    if not (run / "run.json").is_file():
+        return False
+    try:
+        return json.loads((run / "run.json").read_bytes()).get("sweep") == sweep.name
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 def _created(path: Path) -> str:
@@ -380,7 +428,7 @@ def read_metrics(path: Path) -> list[dict]:
                     rows.append({**row, "step": step, "loss": float(row["loss"])})
                 except (ValueError, KeyError, TypeError, OverflowError):
                     break
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # no such file: no steps
         pass
     except OSError as e:
         raise SincosError(f"cannot read {path}: {e.strerror}") from None

@@ -10,7 +10,7 @@ from pathlib import Path
 from .compare import load_row
 from .config import TrainConfig
 from .errors import SincosError
-from .runs import read_json, read_sweep, status
+from .runs import is_member, read_json, read_sweep, status
 
 NOT_FLAGS = ("eval_batches", "x_spacing")  # settings no train flag sets
 
@@ -58,7 +58,8 @@ def run_info(path: Path, row=None) -> dict:
     return {"kind": "run", "id": row.id, "path": str(path.resolve()), "status": row.status,
             "error": row.error or row.problem, "created": row.created,
             "ended": run.get("ended"), "host": row.host, "sweep": row.sweep,
-            "group": run.get("group"), "tags": row.tags, "note": row.note, "config": row.config,
+            "group": run.get("group"), "tags": row.tags, "note": row.note,
+            "meta_problem": row.meta_problem, "config": row.config,
             "off_defaults": off_defaults(row.config), "summary": row.summary,
             "resumes": run.get("resumes", []), "files": files,
             "reproduce": reproduce(row.config) if row.config else None}
@@ -86,7 +87,7 @@ def sweep_info(sweep: Path) -> dict:
     missing, ranked = [], []
     for m in doc["members"]:
         p = home / m["run"]
-        if not (p / "run.json").exists():
+        if not is_member(sweep, p):  # gone, or another run's folder now
             missing.append(m["run"])
             counts["missing"] = counts.get("missing", 0) + 1
             continue
@@ -133,6 +134,8 @@ def render(doc: dict) -> str:
         if doc["sweep"]:
             group = f" (trained in a batched group of {doc['group']})" if doc["group"] else ""
             add(f"  sweep     {doc['sweep']}{group}")
+        if doc.get("meta_problem"):
+            add(f"  meta      damaged: {doc['meta_problem']}")
         if doc["tags"] or doc["note"]:
             add(f"  tags      {' '.join(doc['tags']) or '-'}")
             if doc["note"]:

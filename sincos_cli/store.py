@@ -1,10 +1,8 @@
-"""The run store as a whole: tags and notes, filters, sweeps folded to one row, and removal
-(standard library only). `compare`, `show`, `rm`, `tag` and the Python API all use it.
+"""The run store as a whole: tags and notes, filters and sweeps folded to one row (standard
+library only). `compare`, `show`, `tag`, `rm` (removal.py) and the Python API use it.
 
 Tags and the note live in meta.json, the one file of a run that may change after it ends
-(config.json never does). A removal takes a folder out of the store with one rename to a
-dot-name, which every reader skips, then deletes it: no reader ever sees half a run, and a
-removal that crashed halfway is finished by the next `rm`.
+(config.json never does).
 """
 
 from __future__ import annotations
@@ -12,17 +10,17 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SincosError
-from .runs import NAME_RE, atomic_write_json, pid_alive, read_json, read_sweep, status
+from .runs import atomic_write_json, read_json, status
 
 TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$")
 META = "meta.json"
-TRASH = ".rm-"  # a folder being removed: .rm-PID-NAME
 
 
 class FilterError(ValueError):
@@ -39,24 +37,54 @@ def check_tag(tag: str) -> str:
 
 
 def read_meta(path: Path) -> dict:
-    """{"tags": [...], "note": str | None}; a missing or unreadable meta.json reads empty."""
+    """{"tags": [...], "note": str | None, "problem": str | None}: a missing meta.json reads
+    empty; one that cannot be read reads empty with the problem named."""
+    empty = {"tags": [], "note": None, "problem": None}
+    if not os.path.lexists(path / META):
+        return empty
     try:
         meta = read_json(path / META)
-    except SincosError:
-        return {"tags": [], "note": None}
-    tags = meta.get("tags")
-    note = meta.get("note")
-    return {"tags": [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else [],
-            "note": note if isinstance(note, str) else None}
+    except SincosError as e:
+        return {**empty, "problem": str(e)}
+    tags, note = meta.get("tags", []), meta.get("note")
+    if not (isinstance(tags, list) and all(isinstance(t, str) for t in tags)) \
+            or not (note is None or isinstance(note, str)):
+        return {**empty, "problem": f"{path / META} is corrupt: tags must be a list of "
+                                    "words and the note a string"}
+    return {"tags": tags, "note": note, "problem": None}
+
+
+@contextmanager
+def _meta_lock(path: Path) -> Iterator[None]:
+    """The run's meta lock (.meta.lock, apart from the lock a training run holds), waited
+    for: concurrent tag and note commands take turns, and none loses another's change."""
+    import fcntl
+
+    try:
+        fd = os.open(path / ".meta.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC
+                     | os.O_NOFOLLOW, 0o644)
+    except OSError as e:
+        raise SincosError(f"cannot lock {path / META}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def write_meta(path: Path, add=(), remove=(), note: str | None = None,
                set_note: bool = False) -> dict:
-    meta = read_meta(path)
-    tags = [t for t in meta["tags"] if t not in remove]
-    tags += [t for t in add if t not in tags]
-    meta = {"tags": tags, "note": (note or None) if set_note else meta["note"]}
-    atomic_write_json(path / META, meta)
+    """Change a run's tags or note: read, change and write under the meta lock. A meta.json
+    that cannot be read is named and never written over."""
+    with _meta_lock(path):
+        meta = read_meta(path)
+        if meta["problem"]:
+            raise SincosError(f"{meta['problem']}; its tags and note are kept as they are "
+                              f"(fix or remove {path / META})")
+        tags = [t for t in meta["tags"] if t not in remove]
+        tags += [t for t in add if t not in tags]
+        meta = {"tags": tags, "note": (note or None) if set_note else meta["note"]}
+        atomic_write_json(path / META, meta)
     return meta
 
 
@@ -207,143 +235,3 @@ def fold(rows, root: Path) -> tuple[list[dict], list]:
                        "grid": grid, "eval_median": statistics.median(evals) if evals else None,
                        "eval_best": min(evals) if evals else None})
     return sweeps, loose
-
-
-# -- removal ----------------------------------------------------------------------------------
-
-def folder_bytes(path: Path) -> int:
-    total = 0
-    for dirpath, _, files in os.walk(path):
-        for f in files:
-            try:
-                total += os.lstat(os.path.join(dirpath, f)).st_blocks * 512
-            except OSError:
-                pass
-    return total
-
-
-def busy(path: Path) -> bool:
-    """Is the folder's lock held (a run training, a sweep running)?"""
-    import fcntl
-
-    try:
-        fd = os.open(path / ".lock", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return False
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-
-
-def sweep_targets(sweep: Path) -> list[Path]:
-    """A sweep folder and its members' folders (those that exist), members first."""
-    home = sweep.parent
-    members = [home / m["run"] for m in read_sweep(sweep)["members"]]
-    return [p for p in members if p.exists()] + [sweep]
-
-
-def why_kept(path: Path) -> str | None:
-    """Why a folder may not be removed now, or None."""
-    if busy(path):
-        return "it is running (its lock is held)"
-    try:
-        run = read_json(path / "run.json")
-    except SincosError:
-        return None
-    sid = run.get("sweep")
-    if isinstance(sid, str) and NAME_RE.match(sid) and busy(path.parent / sid):
-        return f"its sweep {sid} is running"
-    return None
-
-
-@dataclass
-class Removal:
-    paths: list[Path]  # folders to remove, members before their sweep
-    runs: int
-    sweeps: int
-    kept: list[tuple[str, str]]  # (name, why) of what a filter matched but may not go
-
-    def bytes(self) -> int:
-        return sum(folder_bytes(p) for p in self.paths)
-
-
-def plan_removal(root: Path, targets: list[str], wheres, statuses,
-                 older_than) -> Removal:
-    """What `rm` would remove. Named runs and sweeps must exist and be idle (FilterError
-    otherwise: nothing is removed); runs a filter matches that are running are kept, with
-    the reason. A sweep named (without filters) goes with its members."""
-    from .compare import load_row
-    from .runs import list_runs, resolve, sweep_path
-
-    paths: list[Path] = []
-    sweeps, kept = 0, []
-    filtering = bool(wheres or statuses or older_than is not None)
-    named: list[Path] = []
-    for t in targets:
-        try:
-            sweep = sweep_path(root, t)
-            if sweep is not None and not filtering:
-                if busy(sweep):
-                    raise FilterError(f"{sweep.name} is running: a running sweep is never "
-                                      "removed")
-                found = sweep_targets(sweep)
-                sweeps += 1
-            elif sweep is not None:
-                found = [sweep.parent / m["run"] for m in read_sweep(sweep)["members"]
-                         if (sweep.parent / m["run"]).exists()]
-            else:
-                found = [resolve(root, t)]
-        except SincosError as e:
-            raise FilterError(str(e)) from None
-        named += found
-    if filtering:
-        rows = [load_row(p) for p in (named if targets else list_runs(root))]
-        candidates = [r.path for r in select(rows, wheres, statuses, older_than)]
-    else:
-        candidates = named
-    for p in candidates:
-        why = why_kept(p) if (p / "run.json").exists() or (p / ".lock").exists() else None
-        if why is None:
-            paths.append(p)
-        elif filtering:
-            kept.append((p.name, why))
-        else:
-            raise FilterError(f"{p.name} cannot be removed: {why}")
-    seen: set[Path] = set()
-    paths = [p for p in paths if not (p in seen or seen.add(p))]
-    runs = sum(1 for p in paths if not (p / "sweep.json").exists())
-    return Removal(paths, runs, sweeps, kept)
-
-
-def remove(paths: list[Path]) -> int:
-    """Take each folder out of the store with one rename, then delete them all; returns how
-    many were removed. Leftovers of an earlier removal that crashed go too."""
-    root_of = {p.parent for p in paths}
-    moved = []
-    for p in paths:
-        aside = p.with_name(f"{TRASH}{os.getpid()}-{p.name}")
-        os.rename(p, aside)
-        moved.append(aside)
-    for aside in moved:
-        shutil.rmtree(aside, ignore_errors=True)
-    for root in root_of:
-        purge_leftovers(root)
-    return len(moved)
-
-
-def purge_leftovers(root: Path) -> None:
-    """Folders a crashed removal renamed aside but did not delete (their pid is gone)."""
-    try:
-        names = [n for n in os.listdir(root) if n.startswith(TRASH)]
-    except OSError:
-        return
-    for name in names:
-        pid = name[len(TRASH):].split("-", 1)[0]
-        if pid.isdigit() and pid_alive(int(pid)):
-            continue
-        shutil.rmtree(root / name, ignore_errors=True)
-

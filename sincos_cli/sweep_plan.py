@@ -5,6 +5,7 @@ deleted or appended to; `--restart-damaged` moves such folders aside first."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -24,6 +25,8 @@ def _files(path: Path) -> list[str]:
 def member_state(path: Path, config: dict) -> tuple[str, str | None]:
     """(state, what is wrong): new (no folder, or an empty one) | completed | failed |
     interrupted | crashed | running | damaged. A folder with files is never new."""
+    if os.path.lexists(path) and not path.is_dir():
+        return "damaged", "it is a file, not a run folder"
     files = _files(path)
     if not files:
         return "new", None

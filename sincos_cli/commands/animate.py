@@ -22,6 +22,7 @@ from .common import (
     ViewOpt,
     emit_json,
     guarded,
+    say,
 )
 
 
@@ -107,7 +108,7 @@ def animate(
     try:
         cfg = read_json(path / "config.json")
     except SincosError as e:
-        print(f"warning: {e}; drawing as sin → cos", file=sys.stderr)
+        say(f"warning: {e}; drawing as sin → cos")
         cfg = {}
     style = style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),
                       width, height, dpi)
@@ -115,7 +116,7 @@ def animate(
     if fmt == "gif":
         _, warning = anim.gif_delay(fps)
         if warning and not quiet:
-            print(f"warning: {warning}", file=sys.stderr)
+            say(f"warning: {warning}")
     # One per CPU by default, never more than there are chunks of frames to render.
     jobs = min(jobs or min(os.cpu_count() or 1, 4), max(1, -(-len(frames) // anim.CHUNK)))
     try:

@@ -18,6 +18,7 @@ from typer._click.exceptions import ClickException
 
 from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
 from sincos_cli.errors import SincosError, first_line
+from sincos_cli.text import visible
 
 ARGV: list[str] = ["sincos"]  # the command line as given (set by the group), for run.json
 # More threads or processes than CPUs only makes them wait for each other (and thousands
@@ -30,8 +31,13 @@ class ReaderLeft(Exception):
 
 
 def fail(message: str, code: int = 1):
-    print(f"Error: {message}", file=sys.stderr)
+    say(f"Error: {message}")
     raise typer.Exit(code)
+
+
+def say(message: str) -> None:
+    """One line on stderr; text from a folder in it is shown, never acted on (text.py)."""
+    print(visible(message, lines=False), file=sys.stderr)
 
 
 def guarded(fn):
@@ -240,7 +246,7 @@ def select_rows(root: Path, runs: list[str] | None, where: list[str]):
     rows = [load_row(p) for p in (expand(root, runs) if runs else list_runs(root))]
     for r in rows:
         if r.problem:
-            print(f"warning: {r.id} is {r.status}: {r.problem}", file=sys.stderr)
+            say(f"warning: {r.id} is {r.status}: {r.problem}")
     return select(rows, wheres)
 
 

@@ -18,6 +18,7 @@ from .common import (
     guarded,
     no_runs,
     parse_reference,
+    say,
     select_rows,
     write_csv,
 )
@@ -145,7 +146,7 @@ def compare(
 
         for w in loss_curves(rows, plot, curves=curves, by_sort=sort is not None,
                              x_range=xr):
-            print(f"warning: {w}", file=sys.stderr)
+            say(f"warning: {w}")
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)
     if as_json:
@@ -243,7 +244,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         from sincos_cli.plot import bands
 
         for w in bands(rows, keys, plot, stats=stats):
-            print(f"warning: {w}", file=sys.stderr)
+            say(f"warning: {w}")
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)
     if as_json:

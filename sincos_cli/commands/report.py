@@ -20,6 +20,7 @@ from .common import (
     guarded,
     no_runs,
     parse_reference,
+    say,
     select_rows,
 )
 
@@ -118,7 +119,7 @@ def report(
             f" where {' and '.join(where)}" if where else "")
         html, warnings = rp.set_page(rows, opts, what)
     for w in warnings:
-        print(f"warning: {w}", file=sys.stderr)
+        say(f"warning: {w}")
     if dest is None:
         sys.stdout.write(html)
         sys.stdout.flush()
@@ -126,7 +127,7 @@ def report(
     from sincos_cli.runs import atomic_target
 
     with atomic_target(dest) as tmp:
-        tmp.write_text(html, encoding="utf-8")
+        tmp.write_text(html, encoding="utf-8", errors="replace")
     print(dest)
 
 

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from sincos_cli.text import visible
+
 from .common import (
     Json,
     RunsDir,
@@ -15,6 +17,7 @@ from .common import (
     emit_json,
     guarded,
     parse_where,
+    say,
 )
 
 
@@ -50,7 +53,7 @@ def show(
     if as_json:
         emit_json(doc)
     else:
-        sys.stdout.write(sh.render(doc))
+        sys.stdout.write(visible(sh.render(doc)))
 
 
 @guarded
@@ -85,7 +88,7 @@ def rm(
         sincos rm --status failed,interrupted --older-than 7d --yes
         sincos rm sweep-02 --yes
     """
-    from sincos_cli import store
+    from sincos_cli import removal, store
     from sincos_cli.runs import runs_dir as pick_runs_dir
 
     if not (targets or where or status or older_than):
@@ -105,21 +108,25 @@ def rm(
                                      param_hint="--status")
     root = pick_runs_dir(runs_dir)
     try:
-        plan = store.plan_removal(root, targets or [], wheres, statuses, age)
+        plan = removal.plan_removal(root, targets or [], wheres, statuses, age)
     except store.FilterError as e:
         raise typer.BadParameter(str(e), param_hint="TARGETS") from None
     for name, why in plan.kept:
-        print(f"kept {name}: {why}", file=sys.stderr)
+        say(f"kept {name}: {why}")
+    for name in plan.leftovers:
+        say(f"{'would finish' if dry_run else 'finishing'} the removal of {name} (left by "
+            "an rm that was stopped)")
     if not plan.paths:
+        if not dry_run:
+            removal.purge_leftovers(root)
         print("Nothing to remove.", file=sys.stderr)
         return
     if not (yes or dry_run or sys.stdin.isatty()):
         raise typer.BadParameter("no terminal to ask on: pass --yes to remove",
                                  param_hint="--yes")
     for p in plan.paths:
-        print(p.name)
-    what = f"{plan.runs} run{'s' * (plan.runs != 1)}" + (
-        f" and {plan.sweeps} sweep{'s' * (plan.sweeps != 1)}" if plan.sweeps else "")
+        print(visible(p.name, lines=False))
+    what = _what(plan.runs, plan.sweeps)
     if dry_run:
         print(f"would remove {what}, freeing {_size(plan.bytes())}", file=sys.stderr)
         return
@@ -127,8 +134,16 @@ def rm(
         if not typer.confirm(f"Remove {what} ({_size(plan.bytes())})?", default=False,
                              err=True):
             raise typer.Exit(1)
-    store.remove(plan.paths)
-    print(f"removed {what}", file=sys.stderr)
+    removed, kept = removal.remove(plan)
+    for name, why in kept:
+        say(f"kept {name}: {why}")
+    print(f"removed {removed} folder{'s' * (removed != 1)}" if kept else f"removed {what}",
+          file=sys.stderr)
+
+
+def _what(runs: int, sweeps: int) -> str:
+    return f"{runs} run{'s' * (runs != 1)}" + (
+        f" and {sweeps} sweep{'s' * (sweeps != 1)}" if sweeps else "")
 
 
 def _size(n: int) -> str:
@@ -171,7 +186,7 @@ def tag(
     paths = expand(pick_runs_dir(runs_dir), selectors)
     for p in paths:
         meta = store.write_meta(p, add, remove)
-        print(f"{p.name}\t{' '.join(meta['tags'])}")
+        print(f"{visible(p.name, lines=False)}\t{visible(' '.join(meta['tags']), lines=False)}")
 
 
 @guarded
@@ -196,7 +211,7 @@ def note(
 
     for p in expand(pick_runs_dir(runs_dir), [target]):
         store.write_meta(p, note=text, set_note=True)
-        print(p.name)
+        print(visible(p.name, lines=False))
 
 
 def register(app) -> None:
