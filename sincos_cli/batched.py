@@ -378,22 +378,6 @@ class Net:
         db_hh[:, 2 * H:] = dw[:, 3 * H:, -1]
 
 
-def ordered_sum(a: torch.Tensor, dim: int) -> torch.Tensor:
-    """a.sum(dim) as a fixed tree of element-wise additions (halves added, the odd one out
-    added to the first): IEEE additions round the same on every code path, vector width
-    and alignment, so each element's sum is the same bits whatever else is in the tensor.
-    torch's own sum picks its order by the tensor's shape and memory."""
-    a = a.movedim(dim, 0)
-    n = a.shape[0]
-    while n > 1:
-        h = n // 2
-        s = a[:h] + a[h:2 * h]
-        if n % 2:
-            s[0] += a[2 * h]
-        a, n = s, h
-    return a[0]
-
-
 def _sum_steps(a: torch.Tensor) -> torch.Tensor:
     """a.sum(0) over the time steps, added in step order: torch's own sum picks its
     summation order by the tensor's shape, so a member's sum would depend on its group."""

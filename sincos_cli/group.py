@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 
-from .batched import Layout, Net, ordered_sum
+from .batched import Layout, Net
 from .config import TrainConfig
 from .data import make_batch
 from .errors import SincosError, first_line
@@ -340,6 +340,22 @@ class MemberView:
 def _with(info: StepInfo, prediction) -> StepInfo:
     info.prediction = prediction.copy()
     return info
+
+
+def ordered_sum(a: torch.Tensor, dim: int) -> torch.Tensor:
+    """a.sum(dim) as a fixed tree of element-wise additions (halves added, the odd one out
+    added to the first): IEEE additions round the same on every code path, vector width
+    and alignment, so each element's sum is the same bits whatever else is in the tensor.
+    torch's own sum picks its order by the tensor's shape and memory."""
+    a = a.movedim(dim, 0)
+    n = a.shape[0]
+    while n > 1:
+        h = n // 2
+        s = a[:h] + a[h:2 * h]
+        if n % 2:
+            s[0] += a[2 * h]
+        a, n = s, h
+    return a[0]
 
 
 def _numel(shape) -> int:
