@@ -78,17 +78,20 @@ def members(sweep: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     return found, kept
 
 
-def _elsewhere(path: Path, doc_name: str) -> str | None:
-    """Why a folder whose files say it is running on another host (a shared runs dir) is
-    kept: this host cannot see that process, so it is taken at its word."""
+def _doc(path: Path) -> dict:
     try:
-        doc = read_json(path / doc_name)
+        return read_json(path)
     except SincosError:
-        return None
+        return {}
+
+
+def _elsewhere(doc: dict, name: str) -> str | None:
+    """Why a folder whose `name` (run.json, sweep.json) says it is running on another host
+    (a shared runs dir) is kept: this host cannot see that process, so it is taken at its
+    word."""
     host = doc.get("host")
-    if doc.get("status") == "running" and status(doc) == "running" \
-            and host != socket.gethostname():
-        return f"it is running on {host} (pid {doc.get('pid')}), its {doc_name} says"
+    if status(doc) == "running" and host != socket.gethostname():
+        return f"it is running on {host} (pid {doc.get('pid')}), its {name} says"
     return None
 
 
@@ -97,19 +100,15 @@ def why_kept(path: Path, held: frozenset[Path] = frozenset()) -> str | None:
     holds (their members are not kept for it)."""
     if path not in held and busy(path):
         return "it is running (its lock is held)"
-    for doc_name in ("run.json", "sweep.json"):
-        why = _elsewhere(path, doc_name)
-        if why:
-            return why
-    try:
-        run = read_json(path / "run.json")
-    except SincosError:
-        return None
+    run = _doc(path / "run.json")
+    why = _elsewhere(run, "run.json") or _elsewhere(_doc(path / "sweep.json"), "sweep.json")
+    if why:
+        return why
     sid = run.get("sweep")
     if isinstance(sid, str) and NAME_RE.match(sid) and path.parent / sid not in held:
         if busy(path.parent / sid):
             return f"its sweep {sid} is running"
-        why = _elsewhere(path.parent / sid, "sweep.json")
+        why = _elsewhere(_doc(path.parent / sid / "sweep.json"), "sweep.json")
         if why:
             return f"its sweep {sid} is running: {why}"
     return None

@@ -263,7 +263,7 @@ def replay(path: Path, opts: Options, what: str) -> str:
         return figure(pic, f"Animation of {what}: each step's window, truth against "
                       "prediction", f"{what[:1].upper() + what[1:]}, {frames} frames at 10 per "
                       "second: truth red (solid), prediction blue (dashed). "
-                      f"{len(pic[0]) / 1e6:.1f} MB.")  # text: escaped by the page
+                      f"{len(pic[0]) / 1e6:.1f} MB.")
     pic, step = F.still(path)
     return figure(pic, f"The last traced step ({step}) of {what}: truth against prediction",
                   P.Html(f"The window of step {P.esc(step)}, the last traced, of "
