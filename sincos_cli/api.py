@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .compare import Row, load_row
-from .runs import expand, list_runs, resolve, runs_dir, sweep_path
+from sincos_cli.store.record import Row, load_row
+from sincos_cli.store.runs import expand, list_runs, resolve, runs_dir, sweep_path
 
 
 class Run:
@@ -42,7 +42,7 @@ class Run:
         """metrics.jsonl as numpy arrays, one a key (step, loss, lr, elapsed_s)."""
         import numpy as np
 
-        from .runs import read_metrics
+        from sincos_cli.store.files import read_metrics
 
         rows = read_metrics(self.path / "metrics.jsonl")
         keys = list(rows[0]) if rows else ["step", "loss"]
@@ -52,14 +52,14 @@ class Run:
     def trace(self) -> dict:
         """trace.bin as arrays: step, loss, and per step window row 0's x, target and the
         post-update prediction, (steps, time_steps) each."""
-        from .trace import read
+        from sincos_cli.store.trace import read
 
         return read(self.path)
 
     def model(self):
         """The trained model (torch), rebuilt from config.json and checkpoint.pt."""
         if self._model is None:
-            from .predict import load_model
+            from sincos_cli.training.predict import load_model
 
             self._model = load_model(self.path)[0]
         return self._model
@@ -69,7 +69,7 @@ class Run:
         sequence, as `sincos predict` does."""
         import torch
 
-        from .predict import Predictor
+        from sincos_cli.training.predict import Predictor
 
         torch.set_num_threads(1)
         return Predictor(self.model())(inputs)
@@ -79,8 +79,8 @@ def runs(where: list[str] | tuple = (), *, select: list[str] | None = None,
          root: str | Path | None = None) -> list[Run]:
     """The runs in the runs dir (or those `select` names: ids, numbers, sweeps), filtered
     like `compare --where`; damaged runs come back with status `corrupt`."""
-    from .store import parse_where
-    from .store import select as keep
+    from sincos_cli.store.query import parse_where
+    from sincos_cli.store.query import select as keep
 
     base = runs_dir(root)
     wheres = parse_where(list(where))
@@ -97,9 +97,10 @@ def sweeps(root: str | Path | None = None) -> list[dict]:
     """Each sweep in the runs dir as `sincos show SWEEP --json` describes it; one that cannot
     be read is {"kind": "sweep", "id": …, "status": "corrupt", "problem": why}, and the rest
     are still listed."""
+    from sincos_cli.store.runs import SWEEP_RE
+    from sincos_cli.store.show import sweep_info
+
     from .errors import SincosError
-    from .runs import SWEEP_RE
-    from .show import sweep_info
 
     base = runs_dir(root)
     try:

@@ -19,9 +19,10 @@ from typer._click.exceptions import ClickException, NoArgsIsHelpError
 from typer.core import TyperGroup
 from typer.exceptions import Abort
 
-from . import numerics
+from sincos_cli.commands.common import ReaderLeft
+from sincos_cli.training import numerics
+
 from .commands import animate, common, compare, predict, report, store, sweep, train
-from .commands.common import ReaderLeft
 
 _SIGNAL = [None]  # the signal that interrupted a command, if one did
 
@@ -127,7 +128,7 @@ def _quiet_stdout() -> None:
 
 
 def main() -> None:
-    from . import launch
+    from sincos_cli.training import launch
 
     launch.LATE_SIGNALS_IGNORED = True
     app()

@@ -1,8 +1,15 @@
-"""The exceptions the CLI turns into a one-line `Error: …` and exit code 1."""
+"""The exceptions the CLI turns into a one-line `Error: …` and exit code 1, and the one
+debug switch (SINCOS_DEBUG=1) that shows their tracebacks instead."""
+
+import os
 
 
 class SincosError(Exception):
     """An expected failure: bad run name, corrupt file, unwritable path…"""
+
+
+class FilterError(ValueError):
+    """A bad --where, tag or selector: the CLI prints it as a usage error (exit 2)."""
 
 
 def first_line(e: BaseException, limit: int = 160) -> str:
@@ -26,3 +33,9 @@ class Diverged(SincosError):
         what = "weights not finite" if loss is None else f"loss {loss}"
         super().__init__(f"diverged at step {step} ({what})")
         self.step = step
+
+
+def debugging() -> bool:
+    """SINCOS_DEBUG=1: errors raise with their traceback instead of becoming one line (the
+    CLI's handler, a report's damaged part, a sweep member's failure)."""
+    return bool(os.environ.get("SINCOS_DEBUG"))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sincos_cli import numerics
 from sincos_cli.cli import app
+from sincos_cli.training import numerics
 
 numerics.strict_env()  # as the CLI does, before this session's torch does any product
 

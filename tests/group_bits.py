@@ -11,14 +11,14 @@ import json
 import sys
 from dataclasses import replace
 
-from sincos_cli import numerics
+from sincos_cli.training import numerics
 
 numerics.strict_env()  # as the CLI does, before torch loads
 
 import torch  # noqa: E402
 
 from sincos_cli.config import TrainConfig  # noqa: E402
-from sincos_cli.group import GroupTrainer  # noqa: E402
+from sincos_cli.training.group import GroupTrainer  # noqa: E402
 
 GROUP_SIZES = (1, 3, 5, 7, 32)
 # element counts that are not multiples of a vector's width, every cell, two layers, a clip

@@ -6,9 +6,9 @@ import pytest
 from conftest import sincos
 from PIL import Image
 
-from sincos_cli.animate import gif_delay, palette, pick_frames
-from sincos_cli.scene import HistoryScene, Style, WindowScene
-from sincos_cli.trace import read as load_trace
+from sincos_cli.store.trace import read as load_trace
+from sincos_cli.views.animate import gif_delay, palette, pick_frames
+from sincos_cli.views.scene import HistoryScene, Style, WindowScene
 
 
 def gif_frames(path):
@@ -189,7 +189,7 @@ def test_json_describes_the_output(cli, trained_copy, tmp_path):
 
 
 def test_history_frames_equal_drawing_the_trail_from_scratch(trained):
-    from sincos_cli.animate import _piece
+    from sincos_cli.views.animate import _piece
 
     trace = load_trace(trained)
     frames = pick_frames(len(trace["step"]), 3)

@@ -15,11 +15,12 @@ import pytest
 import torch
 from conftest import read, sincos
 
-from sincos_cli.batched import Layout, Net
 from sincos_cli.config import TrainConfig, resolve
-from sincos_cli.group import GroupTrainer
-from sincos_cli.model import Regressor
-from sincos_cli.train import Trainer
+from sincos_cli.training.batched import Net
+from sincos_cli.training.group import GroupTrainer
+from sincos_cli.training.layout import Layout
+from sincos_cli.training.model import Regressor
+from sincos_cli.training.train import Trainer
 
 CELLS = [("lstm", 1), ("lstm", 2), ("gru", 1), ("gru", 2), ("rnn", 1), ("rnn", 3)]
 
@@ -258,7 +259,7 @@ def test_a_group_resumed_from_its_checkpoints_continues_exactly():
 
 
 def test_groups_follow_the_member_order_and_keep_every_worker_busy():
-    from sincos_cli.sweep_plan import group_units
+    from sincos_cli.sweep.plan import group_units
 
     jobs = [{"id": f"run-{i}", "config": {"seed": i, "hidden": 10 if i % 10 else 20}}
             for i in range(100)]
@@ -362,7 +363,7 @@ def test_bad_batch_flags_are_refused(cli, runs_dir):
 
 
 def test_a_group_too_big_for_memory_is_split_with_a_note(monkeypatch):
-    from sincos_cli import budget
+    from sincos_cli.training import budget
 
     cfg = TrainConfig()
     monkeypatch.setattr(budget, "available", lambda: 2 * budget.group_bytes(cfg, 8) + 1)
@@ -391,7 +392,7 @@ def test_members_leave_their_group_as_they_finish(runs_dir):
 SOLO = """
 import json, sys, torch
 from sincos_cli.config import TrainConfig
-from sincos_cli.train import Trainer
+from sincos_cli.training.train import Trainer
 torch.set_num_threads(1)
 out = {}
 for seed in map(int, sys.argv[1:]):

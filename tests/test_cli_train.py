@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import TINY, read, sincos
 
-from sincos_cli.trace import read as load_trace
+from sincos_cli.store.trace import read as load_trace
 
 SUMMARY_KEYS = {"final_loss", "best_loss", "best_step", "eval_mse", "steps", "train_seconds",
                 "steps_per_second"}

@@ -9,7 +9,9 @@ import pytest
 from conftest import TINY, read
 from PIL import Image
 
-from sincos_cli.compare import Row, cell, differing, plain_table, sort_rows
+from sincos_cli.store.query import sort_rows
+from sincos_cli.store.record import Row, differing
+from sincos_cli.views.table import cell, plain_table
 
 
 @pytest.fixture
@@ -123,7 +125,7 @@ def test_statuses_running_crashed_interrupted(cli, three):
         if status == "running":
             import os
 
-            from sincos_cli.runs import process_start
+            from sincos_cli.store.runs import process_start
             run["pid"] = pid or os.getpid()  # this test's own process is alive
             run["pid_start"] = process_start(run["pid"])
         (three / name / "run.json").write_text(json.dumps(run))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from sincos_cli.config import TrainConfig
-from sincos_cli.data import batch_indices, make_batch, range_series
+from sincos_cli.training.data import batch_indices, make_batch, range_series
 
 
 def test_batch_covers_documented_indices():

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sincos_cli.errors import SincosError
-from sincos_cli.trace import read as load_trace
+from sincos_cli.store.trace import read as load_trace
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 LONG = [a if a != "40" else "1000000" for a in TINY]  # TINY, but practically endless
@@ -153,7 +153,7 @@ def test_resume_refusals(cli, runs_dir, trained_copy):
     res = cli("train", "--resume", "nope", "--steps", "60")
     assert res.exit_code == 1 and "no run 'nope'" in res.stderr
     run = read(trained_copy / "run.json")
-    from sincos_cli.runs import process_start
+    from sincos_cli.store.runs import process_start
     run.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()))
     (trained_copy / "run.json").write_text(json.dumps(run))
     res = cli("train", "--resume", name, "--steps", "60")
@@ -257,12 +257,12 @@ def test_names_cannot_escape_the_runs_dir(cli, runs_dir, tmp_path):
 # -- every reader, fed garbage: a clean error or a result, never a traceback -----------------
 
 def _readers(path):
-    from sincos_cli import runs
-    from sincos_cli.compare import load_row
-    from sincos_cli.plot import read_losses
-    from sincos_cli.train import load_checkpoint_file
+    from sincos_cli.store.files import read_json, read_metrics
+    from sincos_cli.store.record import load_row
+    from sincos_cli.training.train import load_checkpoint_file
+    from sincos_cli.views.plot import read_losses
 
-    return [lambda: runs.read_json(path / "run.json"), lambda: runs.read_metrics(
+    return [lambda: read_json(path / "run.json"), lambda: read_metrics(
         path / "metrics.jsonl"), lambda: read_losses(path / "metrics.jsonl"),
         lambda: load_trace(path), lambda: load_checkpoint_file(
         path / "checkpoint.pt"), lambda: load_row(path)]

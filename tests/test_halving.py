@@ -10,7 +10,7 @@ import pytest
 from conftest import read, sincos
 from test_sweep_faults import start, steps_of, wait_for
 
-from sincos_cli.halving import rungs
+from sincos_cli.sweep.halving import rungs
 
 SMALL = ["--batch-size", "8", "--time-steps", "10"]
 GRID = ["--set", "lr=0.0003,0.003,0.01", "--set", "hidden=4,8,16"]
@@ -181,7 +181,7 @@ def test_the_trend_rule_extrapolates_each_seeds_loss_curve(tmp_path):
     ranks them the other way."""
     import json
 
-    from sincos_cli.halving import score
+    from sincos_cli.sweep.halving import score
 
     def member(name, curve):
         d = tmp_path / name

@@ -94,7 +94,7 @@ def test_sizes_that_cannot_fit_fail_fast(runs_dir, args, needle):
 
 
 def test_animate_size_times_jobs_is_checked(cli, trained_copy, monkeypatch):
-    from sincos_cli import budget
+    from sincos_cli.training import budget
 
     monkeypatch.setattr(budget, "available", lambda: 200 * 2**20)
     res = cli("animate", trained_copy.name, "--size", "8000x8000", "--jobs", "2")

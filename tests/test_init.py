@@ -9,9 +9,9 @@ import torch
 from conftest import TINY, read
 
 from sincos_cli.config import TrainConfig
-from sincos_cli.data import make_batch
-from sincos_cli.model import Regressor
-from sincos_cli.train import Trainer
+from sincos_cli.training.data import make_batch
+from sincos_cli.training.model import Regressor
+from sincos_cli.training.train import Trainer
 
 
 def _orthonormal_columns(w: torch.Tensor) -> bool:

@@ -8,9 +8,9 @@ import json
 import pytest
 from conftest import sincos
 
-from sincos_cli.compare import Row
-from sincos_cli.intervals import bootstrap, wilson
-from sincos_cli.stats import flatten, groups
+from sincos_cli.stats.groups import flatten, groups
+from sincos_cli.stats.intervals import bootstrap, wilson
+from sincos_cli.store.record import Row
 
 
 def rows_of(evals, lr=0.006):
@@ -88,7 +88,7 @@ def test_paired_is_seed_by_seed():
 
     from scipy.stats import wilcoxon
 
-    from sincos_cli.stats import paired
+    from sincos_cli.stats.groups import paired
 
     a = {s: 1e-3 * (1 + s) for s in range(1, 9)}
     b = {s: 1e-4 * (1 + s) * (1.5 if s == 3 else 1) for s in range(1, 9)}
@@ -108,7 +108,7 @@ def test_paired_is_seed_by_seed():
 
 
 def test_too_few_shared_seeds_say_so_and_none_is_an_error():
-    from sincos_cli.stats import paired
+    from sincos_cli.stats.groups import paired
 
     few = paired(paired_rows({1: 1.0, 2: 1.0, 3: 1.0}, {1: 0.5, 2: 0.5, 7: 0.1}), ["recipe"])
     assert few[1]["shared"] == 2 and "too few" in few[1]["note"]

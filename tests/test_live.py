@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from conftest import TINY, read
 
-from sincos_cli.live import braille, raster
+from sincos_cli.views.live import braille, raster
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 BRAILLE = range(0x2801, 0x2900)

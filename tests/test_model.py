@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from sincos_cli.config import TrainConfig
-from sincos_cli.model import Adam, Regressor, lr_at
+from sincos_cli.training.model import Adam, Regressor, lr_at
 
 
 @pytest.mark.parametrize("cell,n_state", [("lstm", 2), ("gru", 1), ("rnn", 1)])

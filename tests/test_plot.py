@@ -7,9 +7,9 @@ import numpy as np
 from conftest import read
 from PIL import Image
 
-from sincos_cli import plot
-from sincos_cli.compare import load_row
-from sincos_cli.runs import read_metrics
+from sincos_cli.store.files import read_metrics
+from sincos_cli.store.record import load_row
+from sincos_cli.views import plot
 
 
 def fake_run(path, losses, start=0):
@@ -106,7 +106,7 @@ def test_many_runs_label_the_best_beside_the_axes(tmp_path, monkeypatch):
 
 
 def test_group_bands_stay_apart_in_colour_and_in_greyscale(tmp_path, monkeypatch):
-    from sincos_cli.compare import Row
+    from sincos_cli.store.record import Row
 
     rows = []
     for g, lr in enumerate((0.001, 0.003, 0.006, 0.01)):

@@ -10,7 +10,7 @@ import torch
 from conftest import read, sincos
 
 from sincos_cli.config import TrainConfig
-from sincos_cli.predict import Predictor, Scores, load_model, stream_chunks
+from sincos_cli.training.predict import Predictor, Scores, load_model, stream_chunks
 
 
 def rows(text):

@@ -8,10 +8,10 @@ import torch
 from conftest import TINY, read
 
 from sincos_cli.config import RECIPE_SETTINGS, TrainConfig, resolve
-from sincos_cli.model import lr_at
-from sincos_cli.scene import style_for
-from sincos_cli.trace import read as load_trace
-from sincos_cli.train import Trainer
+from sincos_cli.store.trace import read as load_trace
+from sincos_cli.training.model import lr_at
+from sincos_cli.training.train import Trainer
+from sincos_cli.views.scene import style_for
 
 
 def metrics(path):

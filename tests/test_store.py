@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import drain, read, sincos
 
-from sincos_cli.compare import fit
+from sincos_cli.views.table import fit
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "20", "--batch-size", "8", "--time-steps", "10"]

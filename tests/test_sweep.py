@@ -10,8 +10,8 @@ import time
 import pytest
 from conftest import descendants, read, sincos
 
-from sincos_cli.grid import GridError, members, parse_seeds, parse_sets
-from sincos_cli.stats import describe
+from sincos_cli.stats.groups import describe
+from sincos_cli.sweep.grid import GridError, members, parse_seeds, parse_sets
 
 EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]

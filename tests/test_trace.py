@@ -11,10 +11,10 @@ import pytest
 import torch
 from conftest import TINY, read
 
-from sincos_cli import trace
 from sincos_cli.config import TrainConfig
-from sincos_cli.recorder import Recorder
-from sincos_cli.train import Trainer
+from sincos_cli.store import trace
+from sincos_cli.training.recorder import Recorder
+from sincos_cli.training.train import Trainer
 
 FIXTURE = Path(__file__).parent / "fixtures" / "gpu-tiny"  # a schema-1 run (trace.npz)
 
@@ -75,7 +75,7 @@ def test_resume_cuts_a_torn_trace_and_metrics_back_to_the_checkpoint(cli, traine
 
 def test_checkpoint_cost_does_not_grow_with_steps(tmp_path, monkeypatch):
     """Bytes written per checkpoint are the same at step 50 and at step 500."""
-    from sincos_cli import recorder
+    from sincos_cli.training import recorder
 
     written = []
     real = recorder.atomic_write_bytes
@@ -136,8 +136,8 @@ def test_divergence_fails_the_run_and_keeps_the_last_finite_checkpoint(cli, runs
 
 def test_divergence_after_checkpoints_keeps_the_last_finite_one(tmp_path):
     from sincos_cli.errors import SincosError
-    from sincos_cli.launch import Stop, _train
-    from sincos_cli.progress import Progress
+    from sincos_cli.training.launch import Stop, _train
+    from sincos_cli.views.progress import Progress
 
     cfg = TrainConfig(steps=100, batch_size=4, time_steps=5, hidden=6, seed=0)
     tr = Trainer(cfg)

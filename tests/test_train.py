@@ -2,8 +2,8 @@ import numpy as np
 import torch
 
 from sincos_cli.config import TrainConfig
-from sincos_cli.data import make_batch
-from sincos_cli.train import Trainer
+from sincos_cli.training.data import make_batch
+from sincos_cli.training.train import Trainer
 
 
 def _fit(cfg):

@@ -1,1 +1,10 @@
-"""The commands, one family a module; cli.py registers them on the app."""
+"""The commands: they parse options, call the library, and print. One family a module, each
+registered on the one Typer app by cli.py.
+
+train (train), sweep (sweep), animate (animate), predict (predict), compare (compare),
+report (report), store (show, rm, tag, note), common (the options, output formats and error
+handling every command shares).
+
+May import: anything in sincos_cli, inside the command's function when it is heavy, so
+`sincos --help` loads neither torch, numpy nor matplotlib.
+"""

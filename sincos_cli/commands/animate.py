@@ -89,9 +89,10 @@ def animate(
     if out == "-" and sys.stdout.isatty():
         raise typer.BadParameter("stdout is a terminal: redirect it (> clip.gif) or give a "
                                  "file", param_hint="--out")
-    from sincos_cli import budget
-    from sincos_cli.runs import check_output, read_json, resolve
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.files import read_json
+    from sincos_cli.store.runs import check_output, resolve
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
+    from sincos_cli.training import budget
 
     path = resolve(pick_runs_dir(runs_dir), run)
     # each view its own default name, so one never replaces the other
@@ -99,10 +100,10 @@ def animate(
     dest = None if out == "-" else Path(out) if out else path / f"{default}.{fmt.value}"
     if dest is not None:
         check_output(dest, "animation")
-    from sincos_cli import animate as anim
-    from sincos_cli.progress import Progress
-    from sincos_cli.scene import style_for
-    from sincos_cli.trace import read as read_trace
+    from sincos_cli.store.trace import read as read_trace
+    from sincos_cli.views import animate as anim
+    from sincos_cli.views.progress import Progress
+    from sincos_cli.views.scene import style_for
 
     trace = read_trace(path)
     try:

@@ -17,7 +17,7 @@ from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException
 
 from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
-from sincos_cli.errors import SincosError, first_line
+from sincos_cli.errors import SincosError, debugging, first_line
 from sincos_cli.text import visible
 
 ARGV: list[str] = ["sincos"]  # the command line as given (set by the group), for run.json
@@ -55,7 +55,7 @@ def guarded(fn):
             # which click would turn into exit 1.
             raise ReaderLeft from None
         except OSError as e:
-            if os.environ.get("SINCOS_DEBUG"):
+            if debugging():
                 raise
             where = f" {e.filename}" if e.filename else ""
             limit = (" (a limit of this machine: see ulimit -a)"
@@ -65,7 +65,7 @@ def guarded(fn):
             raise
         except Exception as e:
             # A bug, not bad input: still one line; SINCOS_DEBUG=1 shows the traceback.
-            if os.environ.get("SINCOS_DEBUG"):
+            if debugging():
                 raise
             fail(f"internal error: {type(e).__name__}: {first_line(e)} "
                  "(SINCOS_DEBUG=1 for details)")
@@ -104,8 +104,8 @@ Json = Annotated[bool, typer.Option("--json", help="Print JSON instead.")]
 
 def _complete(ctx: typer.Context, incomplete: str, sweeps: bool, runs: bool = True):
     """Run ids (and 'latest') and/or sweep ids in the runs dir, for the shell."""
-    from sincos_cli.runs import SWEEP_RE, list_runs
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.runs import SWEEP_RE, list_runs
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     root = pick_runs_dir(ctx.params.get("runs_dir"))
     names = ([p.name for p in list_runs(root)] + ["latest"]) if runs else []
@@ -226,8 +226,8 @@ Where = Annotated[list[str] | None, typer.Option(
 
 def parse_where(where: list[str]):
     """--where filters, checked before any run is read (exit 2 on an unknown key)."""
-    from sincos_cli.store import FilterError
-    from sincos_cli.store import parse_where as parse
+    from sincos_cli.errors import FilterError
+    from sincos_cli.store.query import parse_where as parse
 
     try:
         return parse(where)
@@ -238,9 +238,9 @@ def parse_where(where: list[str]):
 def select_rows(root: Path, runs: list[str] | None, where: list[str]):
     """compare's selection: the runs named (a sweep stands for its members), or every run,
     then --where; damaged runs are warned of."""
-    from sincos_cli.compare import load_row
-    from sincos_cli.runs import expand, list_runs
-    from sincos_cli.store import select
+    from sincos_cli.store.query import select
+    from sincos_cli.store.record import load_row
+    from sincos_cli.store.runs import expand, list_runs
 
     wheres = parse_where(where)
     rows = [load_row(p) for p in (expand(root, runs) if runs else list_runs(root))]
@@ -253,7 +253,7 @@ def select_rows(root: Path, runs: list[str] | None, where: list[str]):
 def parse_reference(text: str, keys: list[str]) -> dict:
     """--reference KEY=VALUE[,KEY=VALUE]: a group of `keys`, its values parsed as the grid
     parses them (exit 2 on a key not grouped by, or a bad value)."""
-    from sincos_cli.grid import GridError, _value
+    from sincos_cli.sweep.grid import GridError, _value
 
     ref = {}
     for part in text.split(","):
@@ -297,7 +297,8 @@ def meta_of(tags: list[str] | None, note: str | None) -> dict | None:
     """meta.json's content for --tag and --note, checked (exit 2 on a bad tag)."""
     if not tags and not note:
         return None
-    from sincos_cli.store import FilterError, check_tag
+    from sincos_cli.errors import FilterError
+    from sincos_cli.store.meta import check_tag
 
     try:
         checked = [check_tag(t) for t in tags or []]

@@ -86,9 +86,12 @@ def compare(
         sincos compare --where hidden=20 --where 'eval_mse<1e-3'
         sincos compare sweep-01 --group-by hidden --plot bands.png
     """
-    from sincos_cli import compare as cmp
-    from sincos_cli.runs import read_json, sweep_path
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.files import read_json
+    from sincos_cli.store.query import sort_rows
+    from sincos_cli.store.record import columns
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.runs import sweep_path
+    from sincos_cli.views.table import cell, print_table, table_value
 
     if as_json and as_csv:
         raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
@@ -96,7 +99,7 @@ def compare(
         raise typer.BadParameter(f"unknown suffix {plot.suffix or '(none)'!r}: use .png, "
                                  ".svg or .pdf", param_hint="--plot")
     if plot is not None:
-        from sincos_cli.runs import check_output
+        from sincos_cli.store.runs import check_output
 
         check_output(plot, None)
     xr = _x_range(x_range) if x_range is not None else None
@@ -110,8 +113,8 @@ def compare(
     curves = None
     if plot is not None and keys is None and not (where or best or last):
         # start reading the curves while the rows load
-        from sincos_cli.plot import Curves, columns_of
-        from sincos_cli.runs import expand, list_runs
+        from sincos_cli.store.runs import expand, list_runs
+        from sincos_cli.views.plot import Curves, columns_of
 
         curves = Curves(expand(root, runs) if runs else list_runs(root), columns_of())
     rows = select_rows(root, runs, where or [])
@@ -130,10 +133,10 @@ def compare(
     if paired or reference:
         raise typer.BadParameter("--paired compares groups: use it with --group-by",
                                  param_hint="--paired")
-    cols = cmp.columns(rows, show_all)
+    cols = columns(rows, show_all)
     known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
     try:
-        rows = cmp.sort_rows(rows, sort or ("eval_mse" if best else None), known)
+        rows = sort_rows(rows, sort or ("eval_mse" if best else None), known)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
     if best:
@@ -142,7 +145,7 @@ def compare(
         newest = sorted(rows, key=lambda r: str(r.created or ""))[-last:]
         rows = [r for r in rows if r in newest]
     if plot is not None:
-        from sincos_cli.plot import loss_curves
+        from sincos_cli.views.plot import loss_curves
 
         for w in loss_curves(rows, plot, curves=curves, by_sort=sort is not None,
                              x_range=xr):
@@ -154,7 +157,7 @@ def compare(
     elif as_csv:
         cols = [*cols[:2], "error", *cols[2:]] if "tags" in cols else \
             [*cols[:2], "error", *cols[2:], "tags"]
-        write_csv(cols, [[cmp.table_value(r, c) if c == "tags" else
+        write_csv(cols, [[table_value(r, c) if c == "tags" else
                           (r.error if c == "error" else r.value(c)) for c in cols]
                          for r in rows])
     elif plot is not None:
@@ -162,7 +165,7 @@ def compare(
     elif not (runs or flat or best or last):
         _folded(rows, root, show_all)
     else:
-        cmp.print_table(cols, [[cmp.cell(cmp.table_value(r, c), c) for c in cols]
+        print_table(cols, [[cell(table_value(r, c), c) for c in cols]
                                for r in rows])
 
 
@@ -182,7 +185,7 @@ def _x_range(text: str) -> tuple[float | None, float | None]:
 
 
 def _paired(rows, keys: list[str], paired: bool, reference: str | None):
-    from sincos_cli.stats import paired as pair
+    from sincos_cli.stats.groups import paired as pair
 
     ref = parse_reference(reference, keys) if reference is not None else None
     try:
@@ -193,8 +196,9 @@ def _paired(rows, keys: list[str], paired: bool, reference: str | None):
 
 def _folded(rows, root: Path, show_all: bool) -> None:
     """The table with each sweep as one row, then the runs outside sweeps."""
-    from sincos_cli import compare as cmp
-    from sincos_cli.store import fold
+    from sincos_cli.store.query import fold
+    from sincos_cli.store.record import columns
+    from sincos_cli.views.table import cell, print_table, table_value
 
     sweeps, loose = fold(rows, root)
     if sweeps:
@@ -203,15 +207,15 @@ def _folded(rows, root: Path, show_all: bool) -> None:
         for sw in sweeps:
             counts = ", ".join(f"{n} {st}" for st, n in sorted(sw["by_status"].items()))
             body.append([sw["id"], sw["status"], f"{sw['members']}: {counts}",
-                         cmp.cell(sw["eval_median"], "eval_mse"),
-                         cmp.cell(sw["eval_best"], "eval_mse"),
+                         cell(sw["eval_median"], "eval_mse"),
+                         cell(sw["eval_best"], "eval_mse"),
                          " × ".join(sw["grid"]) or "seeds"])
-        cmp.print_table(cols, body)
+        print_table(cols, body)
         if loose:
             print(file=sys.stdout)
     if loose:
-        cols = cmp.columns(loose, show_all)
-        cmp.print_table(cols, [[cmp.cell(cmp.table_value(r, c), c) for c in cols]
+        cols = columns(loose, show_all)
+        print_table(cols, [[cell(table_value(r, c), c) for c in cols]
                                for r in loose])
     if sweeps:
         print(f"({len(sweeps)} sweep{'s' * (len(sweeps) > 1)} folded: name one, e.g. "
@@ -221,8 +225,9 @@ def _folded(rows, root: Path, show_all: bool) -> None:
 def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
                     as_json: bool, as_csv: bool, plot: Path | None, intervals: bool,
                     pairing=(False, None)) -> None:
-    from sincos_cli import compare as cmp
-    from sincos_cli.stats import flatten, groups
+    from sincos_cli.stats.groups import flatten, groups
+    from sincos_cli.store.query import sort_groups
+    from sincos_cli.views.table import group_table, paired_table, print_table
 
     known = {k for r in rows for k in (*r.config, "status", "set")}
     unknown = [k for k in keys if k not in known]
@@ -231,7 +236,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
                                  f"{', '.join(sorted(known))}", param_hint="--group-by")
     try:
         stats = groups(rows, keys, threshold, intervals)  # first-seen order, as the plot's
-        shown = cmp.sort_groups(stats, sort, keys)
+        shown = sort_groups(stats, sort, keys)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
     pairs = _paired(rows, keys, *pairing) if pairing[0] or pairing[1] else None
@@ -241,7 +246,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
             p = by_point[repr([g[k] for k in keys])]
             g["paired"] = {k: v for k, v in p.items() if k not in keys}
     if plot is not None:
-        from sincos_cli.plot import bands
+        from sincos_cli.views.plot import bands
 
         for w in bands(rows, keys, plot, stats=stats):
             say(f"warning: {w}")
@@ -256,7 +261,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
     elif plot is not None:
         print(plot)
     else:
-        cmp.print_table(*cmp.group_table(shown, keys))
+        print_table(*group_table(shown, keys))
         if pairs is not None:
             print()
-            cmp.print_table(*cmp.paired_table(pairs, keys))
+            print_table(*paired_table(pairs, keys))

@@ -11,13 +11,7 @@ from typer._click.core import ParameterSource
 
 from sincos_cli.errors import SincosError
 
-from .common import (
-    Json,
-    RunArg,
-    RunsDir,
-    _finite_float,
-    guarded,
-)
+from .common import Json, RunArg, RunsDir, _finite_float, guarded
 
 
 @guarded
@@ -77,8 +71,8 @@ def predict(
     if stream is None and (column or target_column):
         raise typer.BadParameter("--column and --target-column need a stream (- or --input)",
                                  param_hint="--column")
-    from sincos_cli.runs import resolve
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.runs import resolve
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     path = resolve(pick_runs_dir(runs_dir), run)
     if stream is not None and str(stream) != "-":  # before torch is imported: at once
@@ -86,7 +80,7 @@ def predict(
             raise SincosError(f"No such file: {stream}")
     import torch
 
-    from sincos_cli import predict as pr
+    from sincos_cli.training import predict as pr
 
     torch.set_num_threads(1)
     model, cfg = pr.load_model(path)

@@ -72,9 +72,13 @@ def report(
         sincos report sweep-01 --out study.html
         sincos report --where tag=baseline --out baseline.html
     """
-    from sincos_cli import report as rp
-    from sincos_cli.runs import check_output, read_json, resolve, sweep_path
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.report.parts import Options
+    from sincos_cli.report.run_page import run_page
+    from sincos_cli.report.set_page import set_page
+    from sincos_cli.report.sweep_page import sweep_page
+    from sincos_cli.store.files import read_json
+    from sincos_cli.store.runs import check_output, resolve, sweep_path
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     if out == "-" and sys.stdout.isatty():
         raise typer.BadParameter("stdout is a terminal: redirect it (> report.html) or give "
@@ -107,24 +111,24 @@ def report(
                 raise typer.Exit(1)
             raise SincosError("no runs match: nothing to report")
     kind = "gif" if run is not None else "still"
-    opts = rp.Options(animation=(animation.value if animation else kind),
+    opts = Options(animation=(animation.value if animation else kind),
                       max_frames=max_frames, threshold=threshold, reference=ref,
                       labelled=labels, command=_command())
     if sweep is not None:
-        html, warnings = rp.sweep_page(sweep, opts)
+        html, warnings = sweep_page(sweep, opts)
     elif run is not None:
-        html, warnings = rp.run_page(run, opts)
+        html, warnings = run_page(run, opts)
     else:
         what = " ".join(runs or ["every run"]) + (
             f" where {' and '.join(where)}" if where else "")
-        html, warnings = rp.set_page(rows, opts, what)
+        html, warnings = set_page(rows, opts, what)
     for w in warnings:
         say(f"warning: {w}")
     if dest is None:
         sys.stdout.write(html)
         sys.stdout.flush()
         return
-    from sincos_cli.runs import atomic_target
+    from sincos_cli.store.files import atomic_target
 
     with atomic_target(dest) as tmp:
         tmp.write_text(html, encoding="utf-8", errors="replace")

@@ -43,9 +43,9 @@ def show(
         sincos show latest
         sincos show sweep-01 --json
     """
-    from sincos_cli import show as sh
-    from sincos_cli.runs import resolve, sweep_path
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store import show as sh
+    from sincos_cli.store.runs import resolve, sweep_path
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     root = pick_runs_dir(runs_dir)
     sweep = sweep_path(root, target)
@@ -88,16 +88,18 @@ def rm(
         sincos rm --status failed,interrupted --older-than 7d --yes
         sincos rm sweep-02 --yes
     """
-    from sincos_cli import removal, store
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.errors import FilterError
+    from sincos_cli.store import removal
+    from sincos_cli.store.query import parse_age
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     if not (targets or where or status or older_than):
         raise typer.BadParameter("name runs or sweeps, or select with --where, --status or "
                                  "--older-than", param_hint="TARGETS")
     wheres = parse_where(where or [])
     try:
-        age = store.parse_age(older_than) if older_than else None
-    except store.FilterError as e:
+        age = parse_age(older_than) if older_than else None
+    except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="--older-than") from None
     statuses = [s.strip() for s in status.split(",")] if status else []
     known = ("completed", "failed", "interrupted", "crashed", "pruned", "running", "corrupt",
@@ -109,7 +111,7 @@ def rm(
     root = pick_runs_dir(runs_dir)
     try:
         plan = removal.plan_removal(root, targets or [], wheres, statuses, age)
-    except store.FilterError as e:
+    except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="TARGETS") from None
     for name, why in plan.kept:
         say(f"kept {name}: {why}")
@@ -170,22 +172,23 @@ def tag(
         sincos tag run-03 run-04 +baseline -draft
         sincos compare --where tag=baseline
     """
-    from sincos_cli import store
-    from sincos_cli.runs import expand
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.errors import FilterError
+    from sincos_cli.store.meta import check_tag, write_meta
+    from sincos_cli.store.runs import expand
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     marks = [i for i in items if i[:1] in "+-" and len(i) > 1]
     selectors = [i for i in items if i not in marks]
     if not marks or not selectors:
         raise typer.BadParameter("give runs, then +TAG or -TAG", param_hint="ITEMS")
     try:
-        add = [store.check_tag(m[1:]) for m in marks if m[0] == "+"]
-        remove = [store.check_tag(m[1:]) for m in marks if m[0] == "-"]
-    except store.FilterError as e:
+        add = [check_tag(m[1:]) for m in marks if m[0] == "+"]
+        remove = [check_tag(m[1:]) for m in marks if m[0] == "-"]
+    except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="ITEMS") from None
     paths = expand(pick_runs_dir(runs_dir), selectors)
     for p in paths:
-        meta = store.write_meta(p, add, remove)
+        meta = write_meta(p, add, remove)
         print(f"{visible(p.name, lines=False)}\t{visible(' '.join(meta['tags']), lines=False)}")
 
 
@@ -205,12 +208,12 @@ def note(
     \b
         sincos note run-03 "lr too high: diverges after warm-up"
     """
-    from sincos_cli import store
-    from sincos_cli.runs import expand
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.meta import write_meta
+    from sincos_cli.store.runs import expand
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     for p in expand(pick_runs_dir(runs_dir), [target]):
-        store.write_meta(p, note=text, set_note=True)
+        write_meta(p, note=text, set_note=True)
         print(visible(p.name, lines=False))
 
 

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from typer._click.core import ParameterSource
 
-from sincos_cli.sweep_plan import GROUP_SIZE
+from sincos_cli.sweep.plan import GROUP_SIZE
 
 from .common import (
     ARGV,
@@ -106,9 +106,9 @@ def sweep(
         sincos sweep --seeds 1-20 --set hidden=10,20,40 --set lr=0.003,0.006
         sincos compare sweep-01 --group-by hidden,lr
     """
-    from sincos_cli import grid as gridmod
-    from sincos_cli.runs import runs_dir as pick_runs_dir
-    from sincos_cli.sweep import run_sweep
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
+    from sincos_cli.sweep import grid as gridmod
+    from sincos_cli.sweep.driver import run_sweep
 
     root = pick_runs_dir(runs_dir)
     meta = meta_of(tag, note)
@@ -150,7 +150,7 @@ def sweep(
             seed_list = gridmod.parse_seeds(seeds)
         except gridmod.GridError as e:
             raise typer.BadParameter(str(e)) from None
-        from sincos_cli import budget
+        from sincos_cli.training import budget
 
         biggest = max((cfg for _, cfg in points), key=budget.train_bytes)
         at_once = 1 if cluster else (workers or os.cpu_count() or 1)
@@ -188,7 +188,7 @@ def sweep(
 def _halving_plan(eta: int, first: int | None, rank: str, points, grid: dict,
                   threshold: float) -> dict:
     """sweep.json's "halving": checked here, before anything is made (exit 2)."""
-    from sincos_cli import halving
+    from sincos_cli.sweep import halving
 
     if len(points) < 2:
         raise typer.BadParameter("--halving ranks grid points: give at least two "
@@ -212,7 +212,7 @@ def _halving_plan(eta: int, first: int | None, rank: str, points, grid: dict,
 
 def _holdout_plan(spec: str, seeds: list[int], top: int, points: int) -> dict:
     """sweep.json's "holdout": seeds that share none with --seeds (exit 2 otherwise)."""
-    from sincos_cli import grid as gridmod
+    from sincos_cli.sweep import grid as gridmod
 
     if spec.strip().isdigit() and "-" not in spec:
         raise typer.BadParameter("give held-out seeds as a range or a list (101-130), not a "

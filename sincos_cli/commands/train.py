@@ -78,18 +78,18 @@ def train(
         sincos train --live --view history
         sincos train --resume run-07 --steps 1000
     """
-    from sincos_cli import budget
     from sincos_cli.config import resolve as resolve_config
-    from sincos_cli.launch import train_run
-    from sincos_cli.runs import check_name
-    from sincos_cli.runs import runs_dir as pick_runs_dir
+    from sincos_cli.store.runs import check_name
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
+    from sincos_cli.training import budget
+    from sincos_cli.training.launch import train_run
 
     recipe = settings.pop("recipe")
     given = given_settings(ctx, {**settings, "seed": seed})
     root = pick_runs_dir(runs_dir)
     shown = None
     if live:
-        from sincos_cli.live import choose
+        from sincos_cli.views.live import choose
 
         try:
             shown = (choose(), view.value)
@@ -128,8 +128,8 @@ def train(
             raise typer.BadParameter(str(e)) from None
     path, summary, code = train_run(
         cfg, root=root, name=name, device=device.value, threads=threads,
-        checkpoint_every=checkpoint_every, argv=ARGV, quiet=quiet,
-        log_every=log_every, resume=resume, given=given, live=shown, meta=meta)
+        checkpoint_every=checkpoint_every, argv=ARGV, resume=resume, given=given, meta=meta,
+        display=lambda cfg, done: _display(cfg, done, quiet, log_every, shown))
     if as_json:
         emit_json({"id": path.name, "status": "completed" if code == 0 else "interrupted",
                    **summary})
@@ -143,3 +143,15 @@ def train(
         print(f"interrupted at step {summary['steps']}; resume with: sincos train "
               f"--resume {path.name}", file=sys.stderr)
         raise typer.Exit(code)
+
+
+def _display(cfg, done: int, quiet: bool, log_every: int, live: tuple[str, str] | None):
+    """What train shows as it trains: the live plot (a window or the terminal) when asked,
+    else the progress bar or log lines."""
+    if live is not None:
+        from sincos_cli.views.live import open_view
+
+        return open_view(*live, cfg, done)
+    from sincos_cli.views.progress import Progress
+
+    return Progress(cfg.steps, done=done, quiet=quiet, log_every=log_every)

@@ -57,7 +57,7 @@ def by_group_size(sizes: list[int]) -> dict[int, float]:
     import torch
 
     from sincos_cli.config import TrainConfig
-    from sincos_cli.group import GroupTrainer
+    from sincos_cli.training.group import GroupTrainer
 
     torch.set_num_threads(1)
     out = {}

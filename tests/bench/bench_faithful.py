@@ -21,8 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 
 from sincos_cli.config import TrainConfig  # noqa: E402
-from sincos_cli.intervals import bootstrap, wilson  # noqa: E402
-from sincos_cli.train import Trainer  # noqa: E402
+from sincos_cli.stats.intervals import bootstrap, wilson  # noqa: E402
+from sincos_cli.training.train import Trainer  # noqa: E402
 
 PLATEAU = 0.3
 VARIANTS = [("keras", False), ("keras", True), ("torch", False), ("torch", True)]

@@ -37,8 +37,8 @@ def one(steps: int) -> dict:
     import torch
 
     from sincos_cli.config import TrainConfig
-    from sincos_cli.recorder import Recorder
-    from sincos_cli.train import Trainer
+    from sincos_cli.training.recorder import Recorder
+    from sincos_cli.training.train import Trainer
 
     torch.set_num_threads(1)
     root = Path(tempfile.mkdtemp(prefix="bench-long-"))

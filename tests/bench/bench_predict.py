@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sincos_cli.predict import Predictor, load_model
+from sincos_cli.training.predict import Predictor, load_model
 
 MEASURE = ("import resource, subprocess, sys; "
            "subprocess.run(sys.argv[2:], check=True, stdin=open(sys.argv[1], 'rb'), "

@@ -33,8 +33,8 @@ IN_PROCESS = """
 import sys, tempfile, torch
 from pathlib import Path
 from sincos_cli.config import TrainConfig
-from sincos_cli.recorder import Recorder
-from sincos_cli.train import Trainer
+from sincos_cli.training.recorder import Recorder
+from sincos_cli.training.train import Trainer
 torch.set_num_threads(1)
 root = Path(tempfile.mkdtemp())
 for seed in range(1, int(sys.argv[1]) + 1):

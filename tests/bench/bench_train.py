@@ -29,8 +29,8 @@ sys.path.insert(0, str(HERE))
 import bare_seed  # noqa: E402
 
 from sincos_cli.config import TrainConfig  # noqa: E402
-from sincos_cli.recorder import Recorder  # noqa: E402
-from sincos_cli.train import Trainer  # noqa: E402
+from sincos_cli.training.recorder import Recorder  # noqa: E402
+from sincos_cli.training.train import Trainer  # noqa: E402
 
 
 def sincos_loop(root: Path, i: int) -> float:

@@ -1,0 +1,247 @@
+"""The report's sweep page: the grid and seeds, the groups with their intervals and bands,
+the halving rungs, paired comparisons, every member, the best, median and worst members'
+replays, and the failures."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from sincos_cli.store.record import Row, load_row
+from sincos_cli.store.runs import is_member, read_sweep, sort_key, status
+from sincos_cli.store.show import engine, seed_ranges
+from sincos_cli.views.table import cell, group_table, paired_table
+
+from . import html as P
+from .parts import (
+    NUMERIC,
+    Options,
+    Report,
+    failures,
+    figure,
+    replay,
+    runs_table,
+    status_counts,
+    when,
+)
+
+
+def member_row(sweep: Path, m: dict) -> Row:
+    """A member as compare reads it; one whose folder is gone (or is not a run folder of
+    this sweep's) is `missing`. A member that cannot be read keeps the settings sweep.json
+    gave it, so it still counts in its group."""
+    path = sweep.parent / m["run"]
+    if not is_member(sweep, path):
+        row = Row(id=m["run"], path=path, status="missing",
+                  problem="its folder is gone, or is not this sweep's run folder (sincos "
+                          "sweep --resume trains it again)")
+    else:
+        row = load_row(path)
+    if not row.config:
+        row.config = dict(m.get("config") or {})
+    row.holdout = row.holdout or m.get("holdout") is True
+    return row
+
+
+def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
+    rep = Report(opts)
+    doc = read_sweep(sweep)
+    rows = [member_row(sweep, m) for m in doc["members"]]
+    keys = list(doc.get("grid", {})) + (["set"] if doc.get("holdout") else [])
+    sid = doc.get("id", sweep.name)
+    stats = []
+
+    def groups() -> str:
+        from sincos_cli.stats.groups import groups as make
+
+        stats[:] = make(rows, keys, opts.threshold, intervals=True)
+        return _groups(rep, rows, keys, stats)
+
+    sections = [
+        P.section("grid", "Grid and seeds", _grid(doc)),
+        P.section("groups", "Groups", rep.part("the group statistics", groups)),
+    ]
+    if doc.get("halving"):
+        sections.append(P.section("halving", "Successive halving", rep.part(
+            "the rungs", lambda: _halving(doc["halving"]))))
+    if len(stats) > 1:
+        sections.append(P.section("paired", "Paired comparisons", rep.part(
+            "the paired comparisons", lambda: _paired(rows, keys, opts))))
+    sections += [
+        P.section("members", "Members", rep.part("the members table", lambda: _members(
+            rows, keys))),
+        P.section("examples", "Best, median and worst members", rep.part(
+            "the example members", lambda: _examples(rep, rows, keys))),
+        P.section("failures", "Failures", failures(rows)),
+    ]
+    return rep.document(f"sincos · {sid}", _header(doc, sid, rows), sections), rep.warnings
+
+
+def _header(doc: dict, sid: str, rows: list[Row]) -> str:
+    st = status(doc)
+    out = [f"<h1>{P.esc(sid)} {P.status(st)}</h1>",
+           P.facts([("created", P.esc(when(doc.get("created")))),
+                    ("ended", P.esc(when(doc.get("ended")))),
+                    ("members", P.esc(f"{len(rows):,}: {status_counts(rows)}")),
+                    ("engine", P.esc(engine(doc)))])]
+    if doc.get("argv"):
+        out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc['argv'])))}</pre>")
+    if st not in ("completed",):
+        out.append(P.note(P.Html(f"Not finished: <code>sincos sweep --resume {P.esc(sid)}"
+                                 "</code> trains what is left.")))
+    return "\n".join(out)
+
+
+def _grid(doc: dict) -> str:
+    grid = doc.get("grid", {})
+    seeds = [m["seed"] for m in doc["members"] if not m.get("holdout")]
+    parts = []
+    if grid:
+        body = [[P.Cell(k, k), P.Cell(", ".join(cell(v, k) for v in vs)), len(vs)]
+                for k, vs in grid.items()]
+        n = 1
+        for vs in grid.values():
+            n *= len(vs)
+        parts.append(P.table(["setting", "values", "count"], body,
+                             f"{n} grid point{'s' * (n != 1)}", numeric={"count"},
+                             id="grid-table"))
+    else:
+        parts.append(P.note("No grid: one setting, many seeds."))
+    facts = [("seeds", P.esc(f"{seed_ranges(sorted(set(seeds)))} "
+                             f"({len(set(seeds)):,} per point)"))]
+    h = doc.get("holdout")
+    if h:
+        chosen = "; ".join(" ".join(f"{k}={cell(v, k)}" for k, v in c["point"].items())
+                           for c in h.get("chosen") or [])
+        facts.append(("held-out seeds", P.esc(
+            f"{seed_ranges(h['seeds'])}, for the top {h['top']} point"
+            f"{'s' * (h['top'] != 1)}" + (f": {chosen}" if chosen else " (not chosen yet)"))))
+    base = doc.get("base", {})
+    if base:
+        facts.append(("base settings", P.esc(" ".join(f"{k}={cell(v, k)}"
+                                                      for k, v in base.items()))))
+    parts.append(P.facts(facts))
+    return "\n".join(parts)
+
+
+GROUP_TITLES = {
+    "n": "runs in the group, whatever their status",
+    "ok": "runs whose eval_mse is at most the threshold [95% Wilson interval]",
+    "eval_median": "median eval_mse [95% bootstrap interval]",
+    "eval_mean±std": "mean eval_mse ± its standard deviation",
+    "loss_median": "median final training loss [95% bootstrap interval]",
+}
+
+
+def _group_values(g: dict, keys: list[str]) -> list:
+    """The exact numbers behind compare.group_table's cells, in its column order."""
+    vals = [g[k] for k in keys] + [g["n"], g["ok_count"] / g["n"] if g["n"] else None,
+                                   g["completed"], g["failed"]]
+    for m in ("eval_mse", "final_loss"):
+        d = g[m]
+        vals += [d["median"], d["mean"], d["min"], d["max"]]
+    return vals
+
+
+def _groups(rep: Report, rows: list[Row], keys: list[str], stats: list[dict]) -> str:
+    """compare --group-by's table, in two: eval_mse, then the final training loss (one
+    table of sixteen columns would not fit a screen)."""
+    from . import figures as F
+
+    cols, body = group_table(stats, keys)
+    cells = [[P.Cell(text, v) for text, v in zip(line, _group_values(g, keys), strict=True)]
+             for line, g in zip(body, stats, strict=True)]
+    first = len(keys) + 4  # the keys, n, ok, completed, failed
+    loss = [i for i, c in enumerate(cols) if c.startswith("loss_")]
+    parts = [(f"eval_mse (MSE on fresh windows after training) by grid point, over its seeds. "
+              f"ok: eval_mse ≤ {rep.opts.threshold:g}. Brackets: 95% intervals (bootstrap, "
+              "seeded so they reproduce; Wilson for ok), n/a under 3 runs.",
+              list(range(first + 4)), "groups-table"),
+             ("The final training loss by grid point, over its seeds.",
+              list(range(len(keys))) + [len(keys)] + loss, "groups-loss-table")]
+    tables = [P.table([cols[i] for i in idx], [[line[i] for i in idx] for line in cells],
+                      caption, sortable=True, numeric=NUMERIC, id=id, titles=GROUP_TITLES)
+              for caption, idx, id in parts]
+    pic, warnings = F.bands(rows, keys, stats)
+    rep.warnings += warnings
+    label = ", ".join(keys) or "all members"
+    return tables[0] + figure(pic, f"Median training loss by group ({label}) with 10–90 "
+                              "percentile bands", "Each group's median training loss by step "
+                              "(thick line) between its 10th and 90th percentiles over seeds "
+                              "(thin lines of the same colour and dashes, faint fill); the "
+                              "legend gives each group's median eval_mse and its 95% "
+                              "interval.") + tables[1]
+
+
+def _halving(h: dict) -> str:
+    out = [P.facts([("η", P.esc(h["eta"])), ("ranking rule", P.esc(h["rule"])),
+                    ("rungs", P.esc(" → ".join(str(s) for s in h["rungs"]) + " steps"))])]
+    history = h.get("history", [])
+    if not history:
+        return "\n".join(out + [P.note("No rung has been ranked yet.")])
+    for rung in history:
+        points = rung["points"]
+        went = sum(1 for p in points if p["kept"])
+        body = [[p["rank"], P.Cell(" ".join(f"{k}={cell(v, k)}"
+                                            for k, v in p["point"].items())),
+                 P.Cell("-" if p["score"] is None else f"{p['score']:.3e}", p["score"]),
+                 P.Cell("✓ went on" if p["kept"] else f"✂ stopped at step {rung['step']}",
+                        int(p["kept"]))]
+                for p in points]
+        out.append(P.table(["rank", "point", "score", "outcome"], body,
+                           f"Step {rung['step']}: {len(points)} points ranked by "
+                           f"{h['rule']}, {went} went on", numeric={"rank", "score"}))
+    return "\n".join(out)
+
+
+def _paired(rows: list[Row], keys: list[str], opts: Options) -> str:
+    from sincos_cli.stats.groups import paired
+
+    try:
+        pairs = paired(rows, keys, opts.reference)
+    except ValueError as e:
+        return P.note(P.esc(str(e)))
+    cols, body = paired_table(pairs, keys)
+    return P.table(cols, body, "Each group against the reference, seed by seed on eval_mse: "
+                   "the median ratio (below 1: better than the reference) with its 95% "
+                   "interval, a Wilcoxon signed-rank p-value, and wins and losses over the "
+                   "shared seeds.", numeric=NUMERIC, id="paired-table")
+
+
+def _members(rows: list[Row], keys: list[str]) -> str:
+    cols = ["id", "seed", *keys, "status", "eval_mse", "final_loss", "best_loss", "steps",
+            "train_seconds"]
+    return runs_table(rows, cols, "members-table", f"All {len(rows):,} members, by id. "
+                      "Click a header to sort.")
+
+
+def picks(rows: list[Row]) -> list[tuple[str, Row]]:
+    """The best, median and worst completed members by eval_mse (fewer when fewer ran)."""
+    done = sorted((r for r in rows if r.status == "completed"
+                   and isinstance(r.value("eval_mse"), (int, float))),
+                  key=lambda r: (r.value("eval_mse"), sort_key(r.id)))
+    if not done:
+        return []
+    chosen = [("best", done[0]), ("median", done[(len(done) - 1) // 2]), ("worst", done[-1])]
+    seen, out = set(), []
+    for name, r in chosen:
+        if r.id not in seen:
+            seen.add(r.id)
+            out.append((name, r))
+    return out
+
+
+def _examples(rep: Report, rows: list[Row], keys: list[str]) -> str:
+    chosen = picks(rows)
+    if not chosen or rep.opts.animation == "none":
+        return P.note("No completed member to show." if not chosen else
+                      "Left out (--animation none).")
+    figs = []
+    for name, r in chosen:
+        point = " ".join(f"{k}={cell(r.setting(k), k)}" for k in keys if k != "set")
+        point = f"seed {r.config.get('seed')}" + (f", {point}" if point else "")
+        what = f"the {name} member, {r.id} ({point}; eval_mse {r.value('eval_mse'):.3e})"
+        figs.append(f"<div><h3>{P.esc(name.capitalize())}: {P.esc(r.id)}</h3>"
+                    + rep.part(f"{r.id}'s replay", lambda r=r, what=what: replay(
+                        r.path, rep.opts, what)) + "</div>")
+    return f'<div class="figs">{"".join(figs)}</div>'

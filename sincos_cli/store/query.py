@@ -1,0 +1,220 @@
+"""The run store as a whole: tags and notes, filters and sweeps folded to one row (standard
+library only). `compare`, `show`, `tag`, `rm` (removal.py) and the Python API use it.
+
+Tags and the note live in meta.json, the one file of a run that may change after it ends
+(config.json never does).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sincos_cli.errors import FilterError, SincosError
+
+from .files import read_json
+from .meta import check_tag
+from .record import Row
+from .runs import sort_key, status
+
+# -- filters ----------------------------------------------------------------------------------
+
+_OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "!=": lambda a, b: a != b,
+        "=": lambda a, b: a == b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
+_WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*(<=|>=|!=|==|=|<|>)\s*(.*?)\s*$")
+
+
+@dataclass(frozen=True)
+class Where:
+    key: str
+    op: str
+    value: object
+
+    def __call__(self, row) -> bool:
+        if self.key == "tag":
+            has = self.value in row.tags
+            return has if self.op == "=" else not has
+        v = row_value(row, self.key)
+        if v is None:
+            return self.op == "!=" and self.value is not None
+        if isinstance(self.value, str) != isinstance(v, str):
+            return self.op == "!="
+        try:
+            return _OPS[self.op](v, self.value)
+        except TypeError:
+            return False
+
+
+def row_value(row, key: str):
+    if key == "sweep":
+        return row.sweep or "none"
+    if key == "set":  # a sweep member's seeds: selection or holdout
+        return row.setting("set")
+    return row.setting(key) if key in row.config else row.value(key)
+
+
+SUMMARY_KEYS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
+                "steps_per_second", "created")
+
+
+def parse_where(exprs: list[str]) -> list[Where]:
+    """`KEY OP VALUE` filters (OP one of = != < <= > >=) on a setting, a result, status,
+    sweep, tag or id. Unknown keys, operators and values are refused."""
+    from dataclasses import fields
+
+    from sincos_cli.config import TrainConfig
+
+    known = sorted({*(f.name for f in fields(TrainConfig)), *SUMMARY_KEYS, "status",
+                    "sweep", "tag", "id", "set"})
+    out = []
+    for expr in exprs:
+        m = _WHERE.match(expr)
+        if not m or not m.group(3):
+            raise FilterError(f"{expr!r} is not KEY OP VALUE, with OP one of =, !=, <, "
+                              "<=, >, >=")
+        key, op, text = m.group(1).replace("-", "_"), m.group(2), m.group(3)
+        op = "=" if op == "==" else op
+        if key not in known:
+            raise FilterError(f"unknown key {key!r}; choose from {', '.join(known)}")
+        if key == "tag":
+            if op not in ("=", "!="):
+                raise FilterError("tags take only = and != (tag=NAME, tag!=NAME)")
+            out.append(Where(key, op, check_tag(text)))
+            continue
+        text_keys = ("sweep", "status", "id", "created", "set")  # compared as written
+        out.append(Where(key, op, text if key in text_keys else _parse_value(text)))
+    return out
+
+
+def _parse_value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if low in ("none", "null"):
+        return None
+    try:
+        v = float(text)
+    except ValueError:
+        return text
+    if math.isnan(v):
+        raise FilterError(f"{text!r} compares with nothing")
+    return int(v) if re.fullmatch(r"[-+]?\d+", text) else v + 0.0
+
+
+def parse_age(text: str) -> float:
+    """`7d`, `12h`, `30m`, `90s`, `2w` as seconds."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*", text)
+    if not m:
+        raise FilterError(f"{text!r}: expected a number and a unit, e.g. 7d, 12h, 30m")
+    return float(m.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+
+
+def created_epoch(row) -> float | None:
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(str(row.created).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def select(rows, wheres=(), statuses=(), older_than: float | None = None):
+    now = time.time()
+    out = []
+    for r in rows:
+        if statuses and r.status not in statuses:
+            continue
+        if older_than is not None:
+            t = created_epoch(r)
+            if t is None or now - t < older_than:
+                continue
+        if all(w(r) for w in wheres):
+            out.append(r)
+    return out
+
+
+# -- sweeps folded ----------------------------------------------------------------------------
+
+def fold(rows, root: Path) -> tuple[list[dict], list]:
+    """Rows split into one summary per sweep (in the order first seen) and the runs outside
+    sweeps. A sweep's summary: id, status, members by status, grid keys, the median and the
+    best eval_mse of its members."""
+    import statistics
+
+    by: dict[str, list] = {}
+    loose = []
+    for r in rows:
+        if r.sweep:
+            by.setdefault(r.sweep, []).append(r)
+        else:
+            loose.append(r)
+    sweeps = []
+    for sid, members in by.items():
+        path = members[0].path.parent / sid
+        try:
+            doc = read_json(path / "sweep.json")
+            st, grid, total = status(doc), list(doc.get("grid") or {}), len(doc["members"])
+        except (SincosError, KeyError, TypeError):
+            st, grid, total = "corrupt", [], len(members)
+        counts: dict[str, int] = {}
+        for m in members:
+            counts[m.status] = counts.get(m.status, 0) + 1
+        evals = [v for m in members if isinstance(v := m.value("eval_mse"), (int, float))]
+        sweeps.append({"id": sid, "status": st, "members": total, "by_status": counts,
+                       "grid": grid, "eval_median": statistics.median(evals) if evals else None,
+                       "eval_best": min(evals) if evals else None})
+    return sweeps, loose
+
+
+def _sorted(items, key: str, value):
+    """Items by value(item, name) (`-name` descending), missing values always last."""
+    desc, name = key.startswith("-"), key.lstrip("-")
+    present = [r for r in items if value(r, name) is not None]
+    missing = [r for r in items if value(r, name) is None]
+
+    def k(r):
+        v = value(r, name)
+        return (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+    return sorted(present, key=k, reverse=desc) + missing
+
+
+GROUP_SORT = {"eval_median": ("eval_mse", "median"), "eval_mean": ("eval_mse", "mean"),
+              "eval_min": ("eval_mse", "min"), "eval_max": ("eval_mse", "max"),
+              "loss_median": ("final_loss", "median"), "loss_mean": ("final_loss", "mean"),
+              "loss_min": ("final_loss", "min"), "loss_max": ("final_loss", "max")}
+
+
+def group_value(g: dict, name: str):
+    if name in GROUP_SORT:
+        metric, stat = GROUP_SORT[name]
+        return g[metric][stat]
+    if name == "ok":
+        return g["ok_count"] / g["n"] if g["n"] else None
+    return g.get(name)
+
+
+def sort_groups(stats: list[dict], key: str | None, keys: list[str]) -> list[dict]:
+    """--group-by rows by a column of their table (ok, n, eval_median…); ValueError naming
+    the valid ones otherwise."""
+    if not key:
+        return stats
+    known = [*keys, "n", "ok", "completed", "failed", *GROUP_SORT]
+    if key.lstrip("-") not in known:
+        raise ValueError(f"unknown column {key.lstrip('-')!r}; choose from {', '.join(known)}")
+    return _sorted(stats, key, group_value)
+
+
+def sort_rows(rows: list[Row], key: str | None, known: list[str]) -> list[Row]:
+    """By run number, or by a column (`-col` descending); missing values always last."""
+    rows = sorted(rows, key=lambda r: sort_key(r.id))
+    if not key:
+        return rows
+    desc, name = key.startswith("-"), key.lstrip("-")
+    if name not in known:
+        raise ValueError(f"unknown column {name!r}; choose from {', '.join(known)}")
+    if name == "id":
+        return rows[::-1] if desc else rows
+    return _sorted(rows, key, lambda r, n: r.value(n))

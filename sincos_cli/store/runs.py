@@ -1,0 +1,333 @@
+"""The runs dir: run ids and names, allocation, selectors, sweeps' members, and a run's
+status (standard library only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sincos_cli.errors import SincosError
+
+from .files import read_json
+
+SCHEMA = 2  # 2: trace.bin appended (1: trace.npz rewritten at each checkpoint)
+NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
+ID_RE = re.compile(r"^run-(\d+)$")
+FILES = ("run.json", "config.json", "metrics.jsonl", "summary.json", "checkpoint.pt",
+         "trace.bin")  # trace.npz in schema 1
+
+
+def runs_dir(option: str | os.PathLike | None = None) -> Path:
+    """--runs-dir, else $SINCOS_RUNS_DIR, else ./runs."""
+    return Path(option or os.environ.get("SINCOS_RUNS_DIR") or "runs")
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_name(name: str) -> str:
+    """A --name a selector reads the same way: not `latest`, not all digits (a run
+    number), no leading `.` or `-` (hidden, or an option), not `sweep-*` (sweeps)."""
+    if not NAME_RE.match(name):
+        raise SincosError(
+            f"invalid run name {name!r}: use letters, digits, '.', '_' and '-' only")
+    if name == "latest" or name.isdigit() or name[0] in ".-":
+        raise SincosError(f"invalid run name {name!r}: 'latest', numbers and names starting "
+                          "with '.' or '-' mean something else to the commands that take runs")
+    if name.startswith("sweep-"):
+        raise SincosError(f"invalid run name {name!r}: sweep-* names are for sweeps")
+    return name
+
+
+def check_output(path: Path, prefix: str | None) -> None:
+    """An output file a command is asked to write must not be a file of a run or sweep
+    folder (after resolving symlinks and `..`): only `{prefix}.*` may be written there, and
+    nothing when prefix is None."""
+    target = path.resolve()
+    folder = target.parent
+    if (folder / "run.json").exists() or (folder / "sweep.json").exists():
+        if prefix is None:
+            raise SincosError(f"refusing to write {path}: it is in the run folder "
+                              f"{folder.name}, and this command never writes into runs")
+        if not re.match(rf"{re.escape(prefix)}[.-]", target.name):
+            raise SincosError(f"refusing to write {path}: it is in the run folder "
+                              f"{folder.name}, where this command writes only {prefix}.* "
+                              f"and {prefix}-*")
+
+
+def allocate(root: Path, name: str | None = None) -> Path:
+    """Create a new, empty run folder and return it; never reuses an existing one."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SincosError(f"cannot create runs dir {root}: {e.strerror}") from None
+    if name is not None:
+        path = root / check_name(name)
+        if name in named_by_sweeps(root):
+            raise SincosError(f"run {name!r} is named by a sweep in {root}: its id stays "
+                              "that sweep's (sincos sweep --resume trains it again)")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            raise SincosError(f"run {name!r} already exists in {root}") from None
+        except OSError as e:
+            raise SincosError(f"cannot create run folder in {root}: {e.strerror}") from None
+        return path
+    return allocate_many(root, 1)[0]
+
+
+def named_by_sweeps(root: Path) -> list[str]:
+    """Every run id a sweep in `root` names, made or not: such an id is never handed to
+    another run (a removed member leaves a hole that the sweep's resume fills)."""
+    names = []
+    for p in _children(root):
+        if not SWEEP_RE.match(p.name) or p.is_symlink():
+            continue
+        try:
+            members = json.loads((p / "sweep.json").read_bytes()).get("members")
+            names += [m["run"] for m in members if isinstance(m.get("run"), str)]
+        except (OSError, ValueError, AttributeError, TypeError):
+            continue  # not readable: the sweep's own commands say so
+    return names
+
+
+def allocate_many(root: Path, count: int, prefix: str = "run") -> list[Path]:
+    """`count` new, empty folders `{prefix}-NN` numbered after the highest there; mkdir is
+    atomic, so concurrent allocations never share one (the loser moves on)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SincosError(f"cannot create runs dir {root}: {e.strerror}") from None
+    pattern = re.compile(rf"^{re.escape(prefix)}-(\d+)$")
+    taken = [p.name for p in _children(root)] + (named_by_sweeps(root) if prefix == "run"
+                                                  else [])
+    nums = (pattern.match(name) for name in taken)
+    n = max((int(m.group(1)) for m in nums if m), default=0) + 1
+    out: list[Path] = []
+    try:
+        while len(out) < count:
+            path = root / f"{prefix}-{n:02d}"
+            with _signals_held():  # a signal lands before the mkdir or after the append
+                try:
+                    path.mkdir()
+                    out.append(path)
+                except FileExistsError:
+                    pass
+            n += 1
+    except BaseException as e:
+        # A full disk or a signal halfway: the folders made so far are empty; none stays.
+        remove_empty(out)
+        if isinstance(e, OSError):
+            raise SincosError(f"cannot create a folder in {root}: {e.strerror}") from None
+        raise
+    return out
+
+
+@contextmanager
+def _signals_held():
+    """Ctrl-C, SIGTERM and SIGHUP wait until the block is done (then arrive as usual)."""
+    import signal
+
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+    try:
+        old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    except (AttributeError, OSError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def remove_empty(folders) -> None:
+    """Remove folders that allocation made and nothing has written into yet (a `.lock`
+    alone does not count)."""
+    for path in folders:
+        try:
+            for f in path.iterdir():
+                if f.name != ".lock":
+                    break
+            else:
+                (path / ".lock").unlink(missing_ok=True)
+                path.rmdir()
+        except OSError:
+            pass
+
+
+# -- finding runs ------------------------------------------------------------------------
+
+def run_number(name: str) -> int | None:
+    m = ID_RE.match(name)
+    return int(m.group(1)) if m else None
+
+
+def sort_key(name: str):
+    n = run_number(name)
+    return (0, n, name) if n is not None else (1, 0, name)
+
+
+def _children(root: Path):
+    try:
+        return [p for p in root.iterdir() if not p.name.startswith(".")]
+    except FileNotFoundError:
+        return []
+    except OSError as e:
+        raise SincosError(f"cannot read runs dir {root}: {e.strerror}") from None
+
+
+def _is_run(p: Path) -> bool:
+    try:
+        return p.is_dir() and not p.is_symlink() and (p / "run.json").exists()
+    except PermissionError:  # a folder we may not look into: listed, readers say so
+        return not SWEEP_RE.match(p.name)
+
+
+def list_runs(root: Path) -> list[Path]:
+    """Run folders in `root` ordered by number (run-100 after run-99), then named ones.
+
+    Symlinks are skipped: a run folder must live inside the runs dir.
+    """
+    found = [p for p in _children(root) if _is_run(p)]
+    return sorted(found, key=lambda p: sort_key(p.name))
+
+
+def _names(root: Path) -> str:
+    names = [p.name for p in list_runs(root)]
+    return ", ".join(names) if names else "none"
+
+
+def resolve(root: Path, selector: str) -> Path:
+    """A run named by id, number, `latest`, or a path to its folder."""
+    if os.sep in selector or selector.startswith("."):
+        path = Path(selector)
+        if not (path / "run.json").is_file():
+            raise SincosError(f"{selector} is not a run folder (no run.json)")
+        return path.resolve()
+    if selector == "latest":
+        runs = list_runs(root)
+        if not runs:
+            raise SincosError(f"no runs in {root}")
+        return max(runs, key=lambda p: (_created(p), sort_key(p.name)))
+    name = f"run-{int(selector):02d}" if selector.isdigit() else selector
+    if not NAME_RE.match(name):
+        raise SincosError(f"invalid run name {selector!r}")
+    path = root / name
+    if path.is_symlink():
+        raise SincosError(f"run {name} is a symlink; run folders must live in {root}")
+    if not (path / "run.json").is_file():
+        raise SincosError(f"no run {selector!r} in {root} (runs: {_names(root)})")
+    return path
+
+
+SWEEP_RE = re.compile(r"^sweep-\d+$")
+
+
+def sweep_path(root: Path, selector: str) -> Path | None:
+    """The sweep folder a selector names (`sweep-01` or a path to one), else None. Its
+    members live beside it (sweep.parent), whatever the runs dir is."""
+    if os.sep in selector:
+        path = Path(selector)
+        return path.resolve() if (path / "sweep.json").is_file() else None
+    if not SWEEP_RE.match(selector):
+        return None
+    if (root / selector).is_symlink():
+        raise SincosError(f"sweep {selector} is a symlink; sweep folders must live in {root}")
+    if not (root / selector / "sweep.json").is_file():
+        raise SincosError(f"no sweep {selector!r} in {root}")
+    return root / selector
+
+
+def read_sweep(sweep: Path) -> dict:
+    """sweep.json with every member entry checked before anything uses it: a plain run
+    name in the sweep's own folder (no path, no `..`, not a symlink) and a config object.
+    Anything else makes the file corrupt: a one-line SincosError, nothing touched."""
+    path = sweep / "sweep.json"
+    doc = read_json(path)
+    members = doc.get("members")
+    if not isinstance(members, list):
+        raise SincosError(f"{path} is corrupt: 'members' is not a list")
+    for i, m in enumerate(members, 1):
+        run = m.get("run") if isinstance(m, dict) else None
+        if not isinstance(run, str) or not NAME_RE.match(run) or run.startswith("."):
+            raise SincosError(f"{path} is corrupt: member {i} names {run!r}, not a run "
+                              f"folder beside the sweep")
+        if not isinstance(m.get("config"), dict):
+            raise SincosError(f"{path} is corrupt: member {i} ({run}) has no config")
+        if (sweep.parent / run).is_symlink():
+            raise SincosError(f"{path} is corrupt: member {i} ({run}) is a symlink; "
+                              f"members must live beside the sweep")
+    return doc
+
+
+def expand(root: Path, selectors: list[str]) -> list[Path]:
+    """Run folders for selectors; a sweep stands for its members (those made so far),
+    read from the folder that holds the sweep."""
+    out: list[Path] = []
+    for sel in selectors:
+        sweep = sweep_path(root, sel)
+        if sweep is None:
+            out.append(resolve(root, sel))
+            continue
+        home = sweep.parent
+        ids = [m["run"] for m in read_sweep(sweep)["members"]]
+        out += [home / i for i in ids if is_member(sweep, home / i)]
+    return out
+
+
+def is_member(sweep: Path, run: Path) -> bool:
+    """A run folder is a sweep's member when its run.json points back at the sweep (a name
+    in sweep.json alone makes nothing a member); a run.json that cannot be read counts, so
+    its readers can name it as damaged."""
+    if not (run / "run.json").is_file():
+        return False
+    try:
+        return json.loads((run / "run.json").read_bytes()).get("sweep") == sweep.name
+    except (OSError, ValueError, AttributeError):
+        return True
+
+
+def _created(path: Path) -> str:
+    try:
+        return str(json.loads((path / "run.json").read_text()).get("created", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def process_start(pid: int) -> str | None:
+    """The kernel's start tick of a process (Linux), to tell a reused pid from ours."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return stat.rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def status(run: dict) -> str:
+    """The status a reader reports: `running` whose process is gone is `crashed`."""
+    st = run.get("status", "unknown")
+    if st != "running" or run.get("host") != socket.gethostname():
+        return st
+    pid = run.get("pid")
+    if not isinstance(pid, int) or not pid_alive(pid):
+        return "crashed"
+    started = run.get("pid_start")
+    if started is not None and process_start(pid) not in (None, started):
+        return "crashed"
+    return st

@@ -1,0 +1,193 @@
+"""`sincos show`: what one run or one sweep is, as a dict (for --json) and as text (standard
+library only: reads JSON files, never a checkpoint)."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import fields
+from pathlib import Path
+
+from sincos_cli.config import TrainConfig
+from sincos_cli.errors import SincosError
+
+from .files import read_json
+from .record import load_row
+from .runs import is_member, read_sweep, status
+
+NOT_FLAGS = ("eval_batches", "x_spacing")  # settings no train flag sets
+
+
+def reproduce(config: dict) -> str:
+    """The `sincos train` line that trains this run again: its seed, its recipe, and every
+    setting off the defaults (flags given win over the recipe's)."""
+    default = TrainConfig()
+    words = ["sincos", "train", "--seed", str(config.get("seed", 0))]
+    if config.get("recipe", "seed") != "seed":
+        words += ["--recipe", str(config["recipe"])]
+    for f in fields(TrainConfig):
+        k = f.name
+        if k in ("seed", "recipe", *NOT_FLAGS) or k not in config:
+            continue
+        v = config[k]
+        if v == getattr(default, k):
+            continue
+        flag = "--" + k.replace("_", "-")
+        if isinstance(v, bool):
+            words.append(flag if v else f"--no-{k.replace('_', '-')}")
+        else:
+            words += [flag, str(v)]
+    return shlex.join(words)
+
+
+def off_defaults(config: dict) -> list[str]:
+    default = TrainConfig()
+    return [f.name for f in fields(TrainConfig)
+            if f.name in config and f.name != "seed"
+            and config[f.name] != getattr(default, f.name)]
+
+
+def run_info(path: Path, row=None) -> dict:
+    """What show prints of a run; `row`: its load_row(path), when the caller has it."""
+    row = row if row is not None else load_row(path)
+    try:
+        run = read_json(path / "run.json")
+    except SincosError:
+        run = {}
+    files = []
+    for f in sorted(path.iterdir()):
+        if f.is_file():
+            files.append({"name": f.name, "bytes": f.stat().st_size})
+    return {"kind": "run", "id": row.id, "path": str(path.resolve()), "status": row.status,
+            "error": row.error or row.problem, "created": row.created,
+            "ended": run.get("ended"), "host": row.host, "sweep": row.sweep,
+            "group": run.get("group"), "tags": row.tags, "note": row.note,
+            "meta_problem": row.meta_problem, "config": row.config,
+            "off_defaults": off_defaults(row.config), "summary": row.summary,
+            "resumes": run.get("resumes", []), "files": files,
+            "reproduce": reproduce(row.config) if row.config else None}
+
+
+def seed_ranges(seeds: list[int]) -> str:
+    out, start, prev = [], None, None
+    for s in sorted(seeds):
+        if start is None:
+            start = prev = s
+        elif s == prev + 1:
+            prev = s
+        else:
+            out.append(f"{start}-{prev}" if prev != start else str(start))
+            start = prev = s
+    if start is not None:
+        out.append(f"{start}-{prev}" if prev != start else str(start))
+    return ",".join(out)
+
+
+def sweep_info(sweep: Path) -> dict:
+    doc = read_sweep(sweep)
+    home = sweep.parent
+    counts: dict[str, int] = {}
+    missing, ranked = [], []
+    for m in doc["members"]:
+        p = home / m["run"]
+        if not is_member(sweep, p):  # gone, or another run's folder now
+            missing.append(m["run"])
+            counts["missing"] = counts.get("missing", 0) + 1
+            continue
+        row = load_row(p)
+        counts[row.status] = counts.get(row.status, 0) + 1
+        ev = row.value("eval_mse")
+        if isinstance(ev, (int, float)) and row.status == "completed":
+            ranked.append({"run": m["run"], "seed": m["seed"], "point": m["point"],
+                           "eval_mse": ev})
+    ranked.sort(key=lambda r: r["eval_mse"])  # completed members (not pruned at a rung)
+    return {"kind": "sweep", "id": doc.get("id", sweep.name), "path": str(sweep.resolve()),
+            "status": status(doc), "created": doc.get("created"), "ended": doc.get("ended"),
+            "argv": doc.get("argv"), "base": doc.get("base", {}), "grid": doc.get("grid", {}),
+            "seeds": seed_ranges(doc.get("seeds", [])), "members": len(doc["members"]),
+            "by_status": counts, "missing": missing, "best": ranked[:3],
+            "worst": ranked[::-1][:3], "resumes": doc.get("resumes", []),
+            "halving": doc.get("halving"), "batch": doc.get("batch")}
+
+
+def engine(doc: dict) -> str:
+    """How a sweep's members were trained, from sweep.json (or show's dict of it)."""
+    size = (doc.get("batch") or {}).get("group_size")
+    return f"batched, groups of at most {size} members" if size else \
+        "one member at a time (--no-batch)"
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, bool):
+        return str(v).lower()
+    return "-" if v is None else str(v)
+
+
+def render(doc: dict) -> str:
+    lines = []
+    add = lines.append
+    if doc["kind"] == "run":
+        err = f" ({doc['error']})" if doc["error"] else ""
+        add(f"{doc['id']}  {doc['status']}{err}")
+        add(f"  path      {doc['path']}")
+        add(f"  created   {_fmt(doc['created'])}   ended {_fmt(doc['ended'])}   "
+            f"host {_fmt(doc['host'])}")
+        if doc["sweep"]:
+            group = f" (trained in a batched group of {doc['group']})" if doc["group"] else ""
+            add(f"  sweep     {doc['sweep']}{group}")
+        if doc.get("meta_problem"):
+            add(f"  meta      damaged: {doc['meta_problem']}")
+        if doc["tags"] or doc["note"]:
+            add(f"  tags      {' '.join(doc['tags']) or '-'}")
+            if doc["note"]:
+                add(f"  note      {doc['note']}")
+        s = doc["summary"]
+        add("results")
+        for k in ("eval_mse", "final_loss", "best_loss", "best_step", "steps",
+                  "train_seconds", "steps_per_second"):
+            if k in s:
+                add(f"  {k:<17} {_fmt(s[k])}")
+        add("settings (* off the defaults)")
+        for k, v in doc["config"].items():
+            add(f"  {'*' if k in doc['off_defaults'] else ' '} {k:<22} {_fmt(v)}")
+        if doc["resumes"]:
+            add("resumes")
+            for r in doc["resumes"]:
+                add(f"  at step {r.get('at_step')} ({_fmt(r.get('time'))}, from "
+                    f"{r.get('from_status')})")
+        add("files")
+        for f in doc["files"]:
+            add(f"  {f['name']:<17} {f['bytes']:>12,} bytes")
+        if doc["reproduce"]:
+            add("reproduce")
+            add(f"  {doc['reproduce']}")
+        return "\n".join(lines) + "\n"
+    add(f"{doc['id']}  {doc['status']}  ({doc['members']} members)")
+    add(f"  path      {doc['path']}")
+    add(f"  created   {_fmt(doc['created'])}   ended {_fmt(doc['ended'])}")
+    add(f"  grid      {' × '.join(f'{k}={v}' for k, v in doc['grid'].items()) or '(seeds only)'}")
+    add(f"  seeds     {doc['seeds']}")
+    add(f"  engine    {engine(doc)}")
+    if doc["base"]:
+        add(f"  base      {' '.join(f'{k}={_fmt(v)}' for k, v in doc['base'].items())}")
+    add("members   " + ", ".join(f"{n} {st}" for st, n in sorted(doc["by_status"].items())))
+    if doc["missing"]:
+        shown = ", ".join(doc["missing"][:10]) + (" …" if len(doc["missing"]) > 10 else "")
+        add(f"  missing   {shown} (sincos sweep --resume {doc['id']} trains them again)")
+    h = doc.get("halving")
+    if h:
+        add(f"halving   η={h['eta']}, rule {h['rule']}, rungs "
+            + " → ".join(str(s) for s in h["rungs"]))
+        for rung in h.get("history", []):
+            went = [r for r in rung["points"] if r["kept"]]
+            add(f"  step {rung['step']}: {len(rung['points'])} points, {len(went)} went on: "
+                + "; ".join(" ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
+                            + f" ({_fmt(r['score'])})" for r in went))
+    for title in ("best", "worst"):
+        if doc[title]:
+            add(f"{title} by eval_mse")
+            for r in doc[title]:
+                point = " ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
+                add(f"  {r['run']:<10} {_fmt(r['eval_mse']):>10}  seed {r['seed']}  {point}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,159 @@
+"""The training trace: per step, window row 0's x, target and post-update prediction.
+
+Schema 2 (trace.bin) is append-only: a 16-byte header (magic, version, T), then one
+fixed-size record a step (a numpy structured dtype), appended and flushed as training goes.
+A checkpoint costs the same at step 1,000 and at step 1,000,000; resume cuts the file back
+to the checkpoint's step with os.truncate. Readers read what is there into memory and
+ignore a torn last record: a memory map would die of SIGBUS when a resume shortens the file
+under it. Schema 1 (trace.npz, rewritten whole at each checkpoint) is still read.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from sincos_cli.errors import SincosError
+
+NAME = "trace.bin"
+OLD_NAME = "trace.npz"  # schema 1
+MAGIC = b"SCTRACE\0"
+VERSION = 1
+HEADER = struct.Struct("<8sII")  # magic, record version, T: 16 bytes
+KEYS = ("step", "loss", "x", "target", "prediction")
+MAX_T = 1 << 20  # windows longer than this are no run's: the header is damaged
+
+
+def record_dtype(T: int) -> np.dtype:
+    return np.dtype([("step", "<i8"), ("loss", "<f8"), ("x", "<f8", (T,)),
+                     ("target", "<f4", (T,)), ("prediction", "<f4", (T,))])
+
+
+class TraceWriter:
+    """Appends one record a step to trace.bin; cut() trims it back for a resume."""
+
+    def __init__(self, path: Path, T: int):
+        self.path, self.dtype = path, record_dtype(T)
+        new = not path.exists() or path.stat().st_size < HEADER.size
+        self.f = open(path, "ab", buffering=0)
+        if new:
+            os.ftruncate(self.f.fileno(), 0)
+            self.f.write(HEADER.pack(MAGIC, VERSION, T))
+        else:
+            _check_header(path, T)
+        self._rec = np.zeros(1, self.dtype)
+
+    def append(self, step: int, loss: float, x, target, prediction) -> None:
+        r = self._rec[0]
+        r["step"], r["loss"] = step, loss
+        r["x"], r["target"], r["prediction"] = x, target, prediction
+        self.f.write(self._rec.tobytes())  # unbuffered: on disk (in the page cache) now
+
+    def cut(self, steps: int) -> int:
+        """Keep the records of steps before `steps`, and no torn one; return how many are
+        kept. Records go in step order, so a binary search over the memory-mapped steps
+        finds the cut without reading the history."""
+        size = os.fstat(self.f.fileno()).st_size
+        whole = (size - HEADER.size) // self.dtype.itemsize
+        keep = 0
+        if whole:
+            recs = np.memmap(self.path, dtype=self.dtype, mode="r", offset=HEADER.size,
+                             shape=(whole,))
+            keep = int(np.searchsorted(recs["step"], steps))
+            del recs
+        os.ftruncate(self.f.fileno(), HEADER.size + keep * self.dtype.itemsize)
+        return keep
+
+    def close(self) -> None:
+        self.f.close()
+
+
+def _check_header(path: Path, T: int | None = None) -> int:
+    with open(path, "rb") as f:
+        head = f.read(HEADER.size)
+    if len(head) < HEADER.size:
+        raise SincosError(f"{path} holds no steps yet")
+    magic, version, t = HEADER.unpack(head)
+    if magic != MAGIC or version != VERSION or not 1 <= t <= MAX_T:
+        raise SincosError(f"{path} is not a sincos trace")
+    if T is not None and t != T:
+        raise SincosError(f"{path} has windows of {t} points, the run {T}")
+    return t
+
+
+def read(folder: Path) -> dict[str, np.ndarray]:
+    """The run's trace as arrays in memory: a one-line SincosError when missing or damaged.
+    A torn last record (a crash mid-write) is left out; a file that shrinks while it is
+    read (a resume cutting it) gives the records that were there."""
+    path = folder / NAME
+    if path.exists():
+        T = _check_header(path, _configured_T(folder))
+        dtype = record_dtype(T)
+        try:
+            with open(path, "rb") as f:
+                f.seek(HEADER.size)
+                data = f.read()
+        except OSError as e:
+            raise SincosError(f"cannot read {path}: {e.strerror}") from None
+        n = len(data) // dtype.itemsize
+        if n == 0:
+            raise SincosError(f"{path} holds no steps yet")
+        recs = np.frombuffer(data, dtype=dtype, count=n)
+        if n > 1 and not bool(np.all(np.diff(recs["step"]) > 0)):
+            raise SincosError(f"{path} is damaged (its steps are out of order)")
+        trace = {k: recs[k] for k in KEYS}
+    else:
+        trace = _read_npz(folder / OLD_NAME)
+    n = len(trace["step"])
+    shapes = {trace[k].shape for k in ("x", "target", "prediction")}
+    if len(shapes) != 1 or len(trace["loss"]) != n or next(iter(shapes))[0] != n:
+        raise SincosError(f"{path} is inconsistent (arrays of different lengths)")
+    return trace
+
+
+def _configured_T(folder: Path) -> int | None:
+    """The run's window length from config.json, to check the trace header against."""
+    import json
+
+    try:
+        t = json.loads((folder / "config.json").read_bytes()).get("time_steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return t if isinstance(t, int) and not isinstance(t, bool) else None
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            trace = {k: np.asarray(z[k]) for k in KEYS}
+    except FileNotFoundError:
+        raise SincosError(f"{path.parent / NAME} is missing: the run has no trace yet") \
+            from None
+    except KeyError as e:
+        raise SincosError(f"{path} lacks {e.args[0]!r}") from None
+    except Exception as e:  # zipfile, numpy and pickle refusals all mean "damaged"
+        raise SincosError(f"{path} is not a readable trace ({type(e).__name__})") from None
+    if len(trace["step"]) == 0:
+        raise SincosError(f"{path} holds no steps yet")
+    return trace
+
+
+def migrate(folder: Path, T: int, steps: int) -> TraceWriter:
+    """A schema-1 run being resumed: its trace.npz (steps before `steps`) becomes trace.bin,
+    then trace.npz goes. An unreadable trace.npz starts trace.bin empty (with a warning
+    from the caller)."""
+    old = folder / OLD_NAME
+    writer = TraceWriter(folder / NAME, T)
+    writer.cut(0)
+    try:
+        trace = _read_npz(old)
+    except SincosError:
+        return writer
+    keep = trace["step"] < steps
+    for i in np.flatnonzero(keep):
+        writer.append(*(trace[k][i] for k in KEYS))
+    old.unlink()
+    return writer

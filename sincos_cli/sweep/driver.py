@@ -1,0 +1,396 @@
+"""A sweep: its folder (sweep.json), its members' run folders, and the loop that trains them.
+
+    runs/sweep-01/sweep.json   id, schema, status, argv, created/ended, base settings, grid,
+                               seeds, members (grid point + seed -> run id)
+
+Members live beside their sweep: whatever --runs-dir says, `sweep.parent` is their home.
+Member run ids are allocated when the sweep is made (empty folders, so no concurrent
+`sincos train` takes them) and written once into sweep.json; a member's own run.json says
+how far it got. So sweep.json stays small in writes whatever the sweep's size, and resume
+reads each member's state from its run folder.
+
+Faults, as the loop sees them: nothing is ever cancelled. At most a few jobs per worker are
+submitted at a time, so on a stop the driver stops submitting and waits for the members in
+flight, which checkpoint and end `interrupted`. A local worker that dies breaks the pool:
+its member is `crashed`, the others were ended by the pool; the pool is rebuilt and each
+member re-planned from what its folder says. A lost cluster ends the sweep `interrupted`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections import Counter, deque
+from concurrent.futures import FIRST_COMPLETED, wait
+from pathlib import Path
+
+from sincos_cli.errors import SincosError
+from sincos_cli.store.files import (
+    atomic_write_bytes,
+    atomic_write_json,
+    hold_lock,
+    read_json,
+    release_lock,
+)
+from sincos_cli.store.runs import (
+    allocate_many,
+    process_start,
+    read_sweep,
+    remove_empty,
+    status,
+    utc_now,
+)
+
+from . import halving, holdout
+from .plan import group_units, member_state, mode_for, plan_jobs
+
+SCHEMA = 1
+CRASHES_ALLOWED = 1  # a member whose worker died is tried again once, then left `crashed`
+POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
+
+
+def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
+           members, count: int, checkpoint_every: int, meta: dict | None = None,
+           halving_plan: dict | None = None, holdout_plan: dict | None = None,
+           batch: dict | None = None) -> tuple[Path, dict]:
+    """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
+    signal halfway, none of them is left behind."""
+    sweep = allocate_many(root, 1, "sweep")[0]
+    runs: list[Path] = []
+    try:
+        runs = allocate_many(root, count)
+        doc = {"id": sweep.name, "schema": SCHEMA, "status": "running", "argv": argv,
+               "pid": os.getpid(), "pid_start": process_start(os.getpid()),
+               "host": socket.gethostname(), "created": utc_now(), "ended": None,
+               "base": base, "grid": grid, "seeds": seeds,
+               "checkpoint_every": checkpoint_every, **({"meta": meta} if meta else {}),
+               **({"halving": halving_plan} if halving_plan else {}),
+               **({"holdout": holdout_plan} if holdout_plan else {}),
+               **({"batch": batch} if batch else {}),
+               "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
+                            "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
+        atomic_write_json(sweep / "sweep.json", doc)
+    except BaseException:
+        remove_empty(runs)
+        shutil.rmtree(sweep, ignore_errors=True)
+        raise
+    return sweep, doc
+
+
+def lock(sweep: Path) -> int:
+    """Held while a sweep runs: a second `--resume` of it is refused."""
+    return hold_lock(sweep, f"sweep {sweep.name} is running in another sincos process")
+
+
+def check_resumable(doc: dict, sweep: Path) -> None:
+    """Refuse (writing nothing) a sweep that is still running, here or on another host."""
+    if status(doc) == "running":
+        where = "" if doc.get("host") == socket.gethostname() else f" on {doc.get('host')}"
+        raise SincosError(f"sweep {sweep.name} is still running{where} (pid {doc.get('pid')})")
+
+
+def open_for_resume(sweep: Path, doc: dict, argv: list[str]) -> dict:
+    doc.setdefault("resumes", []).append({"time": utc_now(), "argv": argv,
+                                          "from_status": status(doc)})
+    doc.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()),
+               host=socket.gethostname(), ended=None)
+    atomic_write_json(sweep / "sweep.json", doc)
+    return doc
+
+
+def _files_of(path: Path) -> dict[str, bytes]:
+    return {f.name: f.read_bytes() for f in path.iterdir()
+            if f.is_file() and not f.name.startswith(".")}
+
+
+def _write_back(path: Path, files: dict[str, bytes]) -> None:
+    """A cluster member's files into its run folder, each atomically, run.json last (its
+    status is the commit point)."""
+    path.mkdir(exist_ok=True)
+    for name in sorted(files, key=lambda n: n == "run.json"):
+        if "/" in name or name.startswith("."):
+            continue
+        atomic_write_bytes(path / name, files[name])
+
+
+# -- the loop ------------------------------------------------------------------------------
+
+def execute(home: Path, jobs: list[dict], engine, should_stop, on_result,
+            grouping=None) -> dict:
+    """Train the jobs, a few units per worker in flight; collect results as they come. A
+    unit is one member (today's engine) or, with `grouping`, a group of members trained
+    as one batched model. On should_stop(): submit nothing more and ask the members in
+    flight to stop (they end `interrupted` with a checkpoint). Returns counts by outcome,
+    plus "lost": the reason the cluster was lost, if it was."""
+    regroup = grouping or (lambda js: [[j] for j in js])
+    queue = deque(regroup(jobs))
+    pending: dict = {}
+    counts: Counter = Counter()
+    crashes: Counter = Counter()
+    broken: list[list[dict]] = []
+    lost, stopped, restarts = None, False, 0
+    while queue or pending or broken:
+        if not stopped and should_stop():
+            stopped = True
+            engine.stop()
+        if broken and not pending:  # every future of the broken pool has answered
+            members = [job for unit in broken for job in unit]
+            broken = []
+            if stopped or restarts >= POOL_RESTARTS:
+                if not stopped:
+                    lost = lost or f"the local worker pool broke {restarts + 1} times"
+                for job in members:
+                    _settle(home, job, counts, on_result)
+                continue
+            restarts += 1
+            engine.restart()  # the old workers are gone: their folders say where they got
+            again = []
+            for job in members:
+                path = home / job["id"]
+                state, _ = member_state(path, job["config"])
+                if state in ("running", "crashed"):
+                    crashes[job["id"]] += 1
+                if crashes[job["id"]] > CRASHES_ALLOWED:
+                    _settle(home, job, counts, on_result)
+                    continue
+                again.append({**job, "mode": mode_for(path, state)})
+            queue.extendleft(reversed(regroup(again)))
+        while queue and not (stopped or lost or broken) and len(pending) < engine.slots:
+            unit = queue.popleft()
+            try:
+                future = engine.executor.submit(*_submission(home, unit, engine, grouping))
+            except Exception as e:  # a worker died while idle: the pool refuses work
+                if engine.classify(e) != "broken":
+                    raise
+                queue.appendleft(unit)
+                if not pending:  # nothing in flight to wait for: rebuild it now
+                    if restarts >= POOL_RESTARTS:
+                        lost = f"the local worker pool broke {restarts + 1} times"
+                    else:
+                        restarts += 1
+                        engine.restart()
+                break
+            pending[future] = unit
+        if not pending:
+            if stopped or lost:
+                break
+            continue
+        done, _ = wait(list(pending), timeout=0.2, return_when=FIRST_COMPLETED)
+        for f in done:
+            unit = pending.pop(f)
+            results, kind = _outcome(f, unit, engine)
+            if kind == "broken":
+                broken.append(unit)
+                continue
+            if kind == "lost":
+                lost = lost or results[0]["error"]
+                counts["skipped"] += len(unit)
+                continue
+            for job, result in zip(unit, results, strict=True):
+                if result.get("files"):
+                    _write_back(home / job["id"], result["files"])
+                if result["status"] == "limit":  # the machine's limit: stop, don't fail all
+                    lost = lost or f"{result['error']} (a limit of this machine: see ulimit -a)"
+                    counts["skipped"] += 1
+                    continue
+                counts[result["status"]] += 1
+                on_result(result)
+    counts["skipped"] += sum(len(unit) for unit in queue)
+    return {**counts, "lost": lost}
+
+
+def _submission(home: Path, unit: list[dict], engine, grouping) -> tuple:
+    """(function, job) for the executor: one member alone, or a group."""
+    jobs = [_prepared(home, job, engine) for job in unit]
+    if grouping is None:
+        return _call, jobs[0]
+    return _call_group, {"members": jobs, **engine.job_extra}
+
+
+def _prepared(home: Path, job: dict, engine) -> dict:
+    job = {**job, **engine.job_extra}
+    if engine.shared_fs:
+        (home / job["id"]).mkdir(exist_ok=True)
+        job["dir"] = str((home / job["id"]).resolve())
+    elif job["mode"] == "resume":
+        job["files"] = _files_of(home / job["id"])
+    return job
+
+
+def _outcome(f, unit: list[dict], engine) -> tuple[list[dict], str]:
+    """A finished future as (each member's result, kind): kind is "result", "broken" (the
+    local pool broke: re-plan from disk), "lost" (the cluster is gone) or "crashed"."""
+    ids = [job["id"] for job in unit]
+    if f.cancelled():  # we never cancel: the cluster cancelled it
+        why = engine.lost_reason("its tasks were cancelled")
+        return [{"id": i, "error": why} for i in ids], "lost"
+    e = f.exception()
+    if e is None:
+        r = f.result()
+        return (r["results"] if "results" in r else [r]), "result"
+    kind = engine.classify(e)
+    if kind == "lost":
+        return [{"id": i, "error": engine.lost_reason(str(e))} for i in ids], "lost"
+    if kind == "broken":
+        return [], "broken"
+    if kind == "crashed":  # a task that killed every worker it ran on
+        return [{"id": i, "status": "crashed",
+                 "error": f"its workers died ({type(e).__name__})"} for i in ids], "result"
+    why = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+    return [{"id": i, "status": "failed", "error": why} for i in ids], "result"
+
+
+def _settle(home: Path, job: dict, counts: Counter, on_result) -> None:
+    """A member of a broken pool that is not tried again: counted as its folder says."""
+    state, _ = member_state(home / job["id"], job["config"])
+    kind = {"running": "crashed", "new": "skipped"}.get(state, state)
+    counts[kind] += 1
+    if kind != "skipped":
+        on_result({"id": job["id"], "status": kind,
+                   "error": "its worker died" if kind == "crashed" else None})
+
+
+def _call(job: dict) -> dict:
+    from .member import run
+
+    return run(job)
+
+
+def _call_group(job: dict) -> dict:
+    from .group_run import run_group
+
+    return run_group(job)
+
+
+def finish(sweep: Path, status_: str) -> None:
+    doc = read_json(sweep / "sweep.json")
+    doc.update(status=status_, ended=utc_now())
+    atomic_write_json(sweep / "sweep.json", doc)
+
+
+def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, str | None]:
+    """The sweep's final (status, exit code, message) from the outcomes of its members."""
+    from sincos_cli.training.launch import EXIT_CODES
+
+    failed, crashed = counts.get("failed", 0), counts.get("crashed", 0)
+    again = f"resume with: sincos sweep --resume {sweep_id}"
+    if signum is not None:
+        return "interrupted", EXIT_CODES[signum], None
+    if counts.get("lost"):
+        return "interrupted", 1, f"{counts['lost']}; {again}"
+    if crashed:
+        return "interrupted", 1, (f"{crashed} of {total} members crashed (their worker "
+                                  f"died); {again}")
+    stopped = counts.get("interrupted", 0)
+    if stopped:  # no signal here: their workers stopped them (a driver paused past the
+        # cluster's heartbeat, say); the sweep is not done
+        return "interrupted", 1, (f"{stopped} of {total} members were interrupted (their "
+                                  f"workers stopped them); {again}")
+    if failed:
+        return "failed", 1, f"{failed} of {total} members failed"
+    return "completed", 0, None
+
+
+def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
+              cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
+              threshold: float, restart_damaged: bool = False, meta: dict | None = None,
+              halving_plan: dict | None = None, holdout_plan: dict | None = None,
+              batch: dict | None = None):
+    """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
+    exit code, message or None, final status). batch: {"group_size": N} trains members
+    in groups (group.py), None one by one; a resume without it keeps what sweep.json
+    says (a sweep made before batching existed goes on one by one, exactly)."""
+    from sincos_cli.store.runs import sweep_path
+    from sincos_cli.training.launch import Stop
+    from sincos_cli.views.progress import SweepProgress
+
+    from . import engines
+
+    if resume is not None:
+        sweep = sweep_path(root, resume)
+        if sweep is None:
+            raise SincosError(f"{resume!r} is not a sweep (sweep-NN or a path to one)")
+        check_resumable(read_sweep(sweep), sweep)  # before a cluster is even asked
+    # The engine first: an unreachable cluster is reported before anything is made.
+    engine = engines.dask(cluster) if cluster else engines.local(
+        workers or engines.default_workers())
+    fd, stop, owned, ok = None, None, False, False
+    try:
+        if resume is not None:
+            fd = lock(sweep)
+            doc = read_sweep(sweep)
+            check_resumable(doc, sweep)
+            home = sweep.parent
+            jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
+            if doc.get("halving") and halving.finished(home, doc):
+                jobs = []
+            if not jobs and holdout.finished(home, doc):
+                ok = True
+                n = len(doc["members"])
+                pruned = sum(member_state(home / m["run"], m["config"])[0] == "pruned"
+                             for m in doc["members"]) if doc.get("halving") else 0
+                what = (f"all {n} member{'s' * (n != 1)} completed" if not pruned else
+                        f"every rung is done ({n - pruned} completed, {pruned} pruned)")
+                return (sweep.name, group_stats(home, doc, threshold), 0,
+                        f"nothing to do: {what}", "completed")
+            if batch is not None:
+                doc["batch"] = batch
+            doc = open_for_resume(sweep, doc, argv)
+        else:
+            base, grid, seeds, members, count = plan
+            sweep, doc = create(root, argv, base, grid, seeds, members, count,
+                                checkpoint_every, meta, halving_plan, holdout_plan, batch)
+            fd = lock(sweep)
+            home = sweep.parent
+            jobs, done = plan_jobs(home, doc, argv)
+        owned = True
+
+        def on_second() -> None:
+            engine.kill()
+            finish(sweep, "interrupted")
+
+        stop = Stop(on_second=on_second)
+        b = doc.get("batch") or {}
+        grouping = (lambda js: group_units(js, b["group_size"], engine.workers)) \
+            if b.get("group_size") else None
+
+        def train(js: list[dict]) -> dict:
+            return execute(home, js, engine, stop, bar.on_result, grouping)
+        h = doc.get("holdout")
+        total = len(doc["members"]) + (
+            h["top"] * len(h["seeds"]) if h and h.get("chosen") is None else 0)
+        with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
+            if doc.get("halving"):
+                counts = halving.run(home, sweep, doc, argv, train, stop, restart_damaged,
+                                     bar.on_result)
+            else:
+                counts = train(jobs)
+            settled = not (stop() or counts.get("lost") or counts.get("crashed"))
+            if h and settled:
+                more = holdout.run(home, sweep, doc, argv, train)
+                counts["lost"] = counts.get("lost") or more.pop("lost", None)
+                for k, v in more.items():
+                    counts[k] = counts.get(k, 0) + v
+            state, code, message = verdict(counts, total, stop.signum, sweep.name)
+            finish(sweep, state)  # the commit point: a later signal changes nothing
+            stop.committed = True
+        ok = True
+    except BaseException:
+        if owned and not (stop is not None and stop.committed):
+            finish(sweep, "failed")
+        raise
+    finally:
+        engine.close(abort=not ok)
+        if fd is not None:
+            release_lock(fd)
+    return sweep.name, group_stats(home, doc, threshold), code, message, state
+
+
+def group_stats(home: Path, doc: dict, threshold: float) -> list[dict]:
+    from sincos_cli.stats.groups import groups
+    from sincos_cli.store.record import load_row
+
+    rows = [load_row(home / m["run"]) for m in doc["members"]]
+    keys = list(doc["grid"]) + (["set"] if doc.get("holdout") else [])
+    return groups(rows, keys, threshold)

@@ -1,0 +1,8 @@
+"""What users look at on a terminal or in a window: tables, plots, the replay and the live view.
+
+table (compare's tables, fitted to the terminal), progress (the bar and log lines), scene
+(one frame's drawing, shared by the replay and the live view), animate (GIF and MP4), live
+(training drawn as it runs), plot (compare --plot).
+
+May import: the store, stats and training (the live view draws the training windows).
+"""

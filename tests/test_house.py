@@ -1,0 +1,131 @@
+"""The house rules, checked on the source: packages import only the layers below them, no
+module imports itself back through others (lazily or not), no module passes 400 lines, and
+every package says what it holds and what it may import."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parent.parent / "sincos_cli"
+CORE = {"errors", "text", "config", ""}  # "" is sincos_cli itself (__version__)
+# What each package may import besides CORE and itself: a layer sees only those below it.
+LAYERS = {
+    "store": set(),
+    "stats": set(),
+    "training": {"store"},
+    "views": {"store", "stats", "training"},
+    "report": {"store", "stats", "training", "views"},
+    "sweep": {"store", "stats", "training", "views"},
+}
+MAX_LINES = 400
+
+
+def modules() -> dict[str, Path]:
+    """Dotted names under sincos_cli (`store.runs`, `cli`, `store` for its __init__)."""
+    out = {}
+    for p in SRC.rglob("*.py"):
+        parts = p.relative_to(SRC).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    return out
+
+
+def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
+    """The sincos modules `name` imports anywhere in its text, function bodies included."""
+    pkg = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = pkg[: len(pkg) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            elif (node.module or "").startswith("sincos_cli"):
+                target = node.module.removeprefix("sincos_cli").lstrip(".")
+            else:
+                continue
+            for alias in node.names:
+                sub = f"{target}.{alias.name}".lstrip(".")
+                found.add(sub if sub in known else target)
+        elif isinstance(node, ast.Import):
+            found |= {a.name.removeprefix("sincos_cli").lstrip(".") for a in node.names
+                      if a.name.startswith("sincos_cli")}
+    found.discard(name)
+    return found
+
+
+GRAPH = {name: imports(name, path, modules()) for name, path in modules().items()}
+
+
+def package(name: str) -> str:
+    head = name.split(".")[0]
+    return head if head in LAYERS else ""
+
+
+@pytest.mark.parametrize("pkg", sorted(LAYERS))
+def test_a_package_imports_only_the_layers_below_it(pkg):
+    wrong = sorted(f"{m} imports {t}" for m, ts in GRAPH.items() if package(m) == pkg
+                   for t in ts if t not in CORE and package(t) not in LAYERS[pkg] | {pkg})
+    assert not wrong
+
+
+def test_the_core_modules_import_no_package():
+    wrong = sorted(f"{m} imports {t}" for m in CORE - {""} for t in GRAPH[m] if t not in CORE)
+    assert not wrong
+
+
+def test_no_import_circle_not_even_through_a_lazy_import():
+    seen, stack, circles = set(), [], []
+
+    def visit(m):
+        if m in stack:
+            circles.append(" -> ".join([*stack[stack.index(m):], m]))
+            return
+        if m in seen:
+            return
+        stack.append(m)
+        for t in sorted(GRAPH.get(m, ())):
+            visit(t)
+        stack.pop()
+        seen.add(m)
+
+    for m in sorted(GRAPH):
+        visit(m)
+    assert not circles
+
+
+def test_no_module_is_over_400_lines():
+    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long
+
+
+@pytest.mark.parametrize("pkg", sorted([*LAYERS, "commands"]))
+def test_every_package_says_what_it_holds_and_may_import(pkg):
+    doc = ast.get_docstring(ast.parse((SRC / pkg / "__init__.py").read_text())) or ""
+    holds = {p.stem for p in (SRC / pkg).glob("*.py")} - {"__init__"}
+    assert all(m in doc for m in holds), sorted(m for m in holds if m not in doc)
+    assert pkg == "commands" or "May import" in doc
+
+
+# Calls that change the process or the disk: none may run when a module is imported.
+SIDE_EFFECTS = re.compile(r"^(os\.(umask|putenv|chdir|environ\.(setdefault|update))|signal\."
+                          r"|atexit\.|torch\.|np\.random\.|random\.seed|open$|print$"
+                          r"|logging\.basicConfig|warnings\.(filterwarnings|simplefilter)"
+                          r"|sys\.|.*\.(mkdir|write_text|write_bytes|unlink)$)")
+
+
+def test_no_module_does_work_when_imported():
+    """Importing a module changes nothing (no umask flipped and put back, no handler
+    installed, no file touched): the statements at module level call nothing that does."""
+    wrong = []
+    for name, path in modules().items():
+        if name == "__main__":
+            continue
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.AsyncFunctionDef)):
+                continue
+            for call in ast.walk(node):
+                if isinstance(call, ast.Call) and SIDE_EFFECTS.match(ast.unparse(call.func)):
+                    wrong.append(f"{name}: {ast.unparse(call)}")
+    assert not wrong
