@@ -12,6 +12,15 @@ class FilterError(ValueError):
     """A bad --where, tag or selector: the CLI prints it as a usage error (exit 2)."""
 
 
+class OptionError(ValueError):
+    """Bad options, found by the library as it plans: the CLI prints a usage error naming
+    `option` when there is one (exit 2)."""
+
+    def __init__(self, message: str, option: str | None = None):
+        super().__init__(message)
+        self.option = option
+
+
 def first_line(e: BaseException, limit: int = 160) -> str:
     """An exception's message cut to one line (torch's can run to dozens)."""
     text = str(e).strip()
@@ -20,8 +29,9 @@ def first_line(e: BaseException, limit: int = 160) -> str:
 
 def reason(e: BaseException) -> str:
     """Why something failed, in one line: an expected failure's own words, anything else
-    (a damaged file that broke a parser) named by its type as well."""
-    if isinstance(e, (SincosError, OSError)):
+    (a damaged file that broke a parser, a full disk) named by its type as well. A failed
+    run's run.json, a sweep member's result and a report's damaged part all say it so."""
+    if isinstance(e, SincosError):
         return str(e)
     return f"{type(e).__name__}: {first_line(e)}"
 

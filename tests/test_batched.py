@@ -259,15 +259,16 @@ def test_a_group_resumed_from_its_checkpoints_continues_exactly():
 
 
 def test_groups_follow_the_member_order_and_keep_every_worker_busy():
+    from sincos_cli.sweep.jobs import Job
     from sincos_cli.sweep.plan import group_units
 
-    jobs = [{"id": f"run-{i}", "config": {"seed": i, "hidden": 10 if i % 10 else 20}}
-            for i in range(100)]
+    jobs = [Job(f"run-{i}", {"seed": i, "hidden": 10 if i % 10 else 20}, "new", [], "sweep-01",
+                100) for i in range(100)]
     units = group_units(jobs, 32, 2)
     # run-0 is of hidden 20 (10 such), so its class comes first; 90 of hidden 10 after
     assert [len(u) for u in units] == [5, 5, 23, 23, 23, 21]
-    assert [j["id"] for u in units for j in u] == [j["id"] for j in jobs if j["config"][
-        "hidden"] == 20] + [j["id"] for j in jobs if j["config"]["hidden"] == 10]
+    assert [j.id for u in units for j in u] == [j.id for j in jobs if j.config[
+        "hidden"] == 20] + [j.id for j in jobs if j.config["hidden"] == 10]
     assert [len(u) for u in group_units(jobs[1:4], 32, 2)] == [2, 1]
     assert [len(u) for u in group_units(jobs[1:10], 4, 1)] == [3, 3, 3]
 

@@ -17,7 +17,7 @@ from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException
 
 from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
-from sincos_cli.errors import SincosError, debugging, first_line
+from sincos_cli.errors import OptionError, SincosError, debugging, first_line
 from sincos_cli.text import visible
 
 ARGV: list[str] = ["sincos"]  # the command line as given (set by the group), for run.json
@@ -41,13 +41,16 @@ def say(message: str) -> None:
 
 
 def guarded(fn):
-    """Run a command body; SincosError and OS errors become one line and exit 1."""
+    """Run a command body; SincosError and OS errors become one line and exit 1, an
+    OptionError a usage error (exit 2)."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except OptionError as e:  # the library found a bad option as it planned: exit 2
+            raise typer.BadParameter(str(e), param_hint=e.option) from None
         except SincosError as e:
             fail(str(e))
         except BrokenPipeError:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Annotated
 
 import typer
 from typer._click.core import ParameterSource
 
+from sincos_cli.sweep.design import MAX_MEMBERS
 from sincos_cli.sweep.plan import GROUP_SIZE
 
 from .common import (
@@ -26,8 +26,6 @@ from .common import (
     meta_of,
     with_settings,
 )
-
-MAX_MEMBERS = 10_000  # more asks for --yes
 
 
 @guarded
@@ -107,13 +105,11 @@ def sweep(
         sincos compare sweep-01 --group-by hidden,lr
     """
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
-    from sincos_cli.sweep import grid as gridmod
+    from sincos_cli.sweep.design import HalvingAsk, HoldoutAsk, design, resumed_batching
     from sincos_cli.sweep.driver import run_sweep
 
     root = pick_runs_dir(runs_dir)
     meta = meta_of(tag, note)
-    given = {n for n in ("batch", "group_size")
-             if ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE}
     if group_size is not None and not batch:
         raise typer.BadParameter("--group-size is for batched members; drop --no-batch",
                                  param_hint="--group-size")
@@ -121,115 +117,42 @@ def sweep(
     base = given_settings(ctx, settings)
     if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
         base["recipe"] = recipe.value
+    plan = batching = None
     if resume is not None:
         if base or seeds or set_ or meta or holdout_seeds:
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
-        plan, halving_plan, holdout_plan = None, None, None
-        batching = {"group_size": (group_size or GROUP_SIZE) if batch else 0} if given else None
         if halving:
             raise typer.BadParameter("a resumed sweep keeps its halving settings",
                                      param_hint="--halving")
+        if any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+               for n in ("batch", "group_size")):
+            batching = resumed_batching(batch, group_size)
     elif restart_damaged:
         raise typer.BadParameter("--restart-damaged is for --resume",
                                  param_hint="--restart-damaged")
+    elif seeds is None:
+        raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10", param_hint="--seeds")
     else:
-        if seeds is None:
-            raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10",
-                                     param_hint="--seeds")
-        try:
-            grid = gridmod.parse_sets(set_ or [])
-            count = gridmod.count(grid, gridmod.count_seeds(seeds))
-            if count > gridmod.MAX_COUNT:
-                raise gridmod.GridError(f"{count:,} members is more than one sweep can "
-                                        f"hold ({gridmod.MAX_COUNT:,}): split the study")
-            if count > MAX_MEMBERS and not yes:
-                raise typer.BadParameter(f"{count:,} members: pass --yes to make that many",
-                                         param_hint="--yes")
-            points = gridmod.points(base, grid)
-            seed_list = gridmod.parse_seeds(seeds)
-        except gridmod.GridError as e:
-            raise typer.BadParameter(str(e)) from None
-        from sincos_cli.training import budget
-
-        biggest = max((cfg for _, cfg in points), key=budget.train_bytes)
-        at_once = 1 if cluster else (workers or os.cpu_count() or 1)
-        try:  # the member that needs the most memory, times the workers training at once
-            budget.check_train(biggest, workers=at_once)
-            size, why = budget.fit_group(biggest, group_size or GROUP_SIZE, at_once) \
-                if batch else (0, None)
-        except ValueError as e:
-            raise typer.BadParameter(str(e)) from None
-        if why:
-            print(f"note: {why}", file=sys.stderr)
-        batching = {"group_size": size}
-        plan = (base, grid, seed_list, gridmod.members(base, grid, seed_list), count)
-        halving_plan = _halving_plan(eta, first_rung, rank, points, grid,
-                                     threshold) if halving else None
-        holdout_plan = _holdout_plan(holdout_seeds, seed_list, holdout_top, len(points)) \
-            if holdout_seeds else None
-    sweep_id, groups, code, message, _ = run_sweep(
+        plan = design(
+            base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
+            cluster=bool(cluster), batch=batch, group_size=group_size,
+            halving=HalvingAsk(eta, first_rung, rank) if halving else None,
+            holdout=HoldoutAsk(holdout_seeds, holdout_top) if holdout_seeds else None)
+        if plan.note:
+            print(f"note: {plan.note}", file=sys.stderr)
+    result = run_sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
-        restart_damaged=restart_damaged, meta=meta,
-        halving_plan=halving_plan, holdout_plan=holdout_plan, batch=batching)
+        restart_damaged=restart_damaged, meta=meta, batch=batching)
     if as_json:
-        emit_json(groups)
+        emit_json(result.groups)
     else:
-        print(sweep_id)
-    if message:
-        print(f"Error: {message}" if code else message, file=sys.stderr)
-    if code in (129, 130, 143):
-        print(f"interrupted; resume with: sincos sweep --resume {sweep_id}", file=sys.stderr)
-    if code:
-        raise typer.Exit(code)
-
-
-def _halving_plan(eta: int, first: int | None, rank: str, points, grid: dict,
-                  threshold: float) -> dict:
-    """sweep.json's "halving": checked here, before anything is made (exit 2)."""
-    from sincos_cli.sweep import halving
-
-    if len(points) < 2:
-        raise typer.BadParameter("--halving ranks grid points: give at least two "
-                                 "(--set KEY=A,B)", param_hint="--halving")
-    if eta < 2:
-        raise typer.BadParameter(f"η must be 2 or more, got {eta}", param_hint="--eta")
-    if rank not in halving.RULES:
-        raise typer.BadParameter(f"choose from {', '.join(halving.RULES)}, got {rank!r}",
-                                 param_hint="--rank")
-    if "steps" in grid:
-        raise typer.BadParameter("--halving compares points at the same steps: give "
-                                 "--steps, not --set steps", param_hint="--halving")
-    steps = points[0][1].steps
-    try:
-        rungs = halving.rungs(steps, len(points), eta, first,
-                              max(cfg.warmup_steps for _, cfg in points))
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--first-rung") from None
-    return {"eta": eta, "rule": rank, "threshold": threshold, "rungs": rungs, "history": []}
-
-
-def _holdout_plan(spec: str, seeds: list[int], top: int, points: int) -> dict:
-    """sweep.json's "holdout": seeds that share none with --seeds (exit 2 otherwise)."""
-    from sincos_cli.sweep import grid as gridmod
-
-    if spec.strip().isdigit() and "-" not in spec:
-        raise typer.BadParameter("give held-out seeds as a range or a list (101-130), not a "
-                                 "count: they must be known not to overlap --seeds",
-                                 param_hint="--holdout-seeds")
-    try:
-        held = gridmod.parse_seeds(spec)
-    except gridmod.GridError as e:
-        raise typer.BadParameter(str(e).replace("--seeds", "--holdout-seeds"),
-                                 param_hint="--holdout-seeds") from None
-    both = sorted(set(held) & set(seeds))
-    if both:
-        shown = ", ".join(map(str, both[:5])) + (" …" if len(both) > 5 else "")
-        raise typer.BadParameter(f"{len(both)} held-out seed{'s' * (len(both) > 1)} also in "
-                                 f"--seeds ({shown}): the choice would have seen them",
-                                 param_hint="--holdout-seeds")
-    if top > points:
-        raise typer.BadParameter(f"--holdout-top {top} is more than the {points} grid points",
-                                 param_hint="--holdout-top")
-    return {"seeds": held, "top": top, "chosen": None}
+        print(result.sweep_id)
+    if result.message:
+        print(f"Error: {result.message}" if result.code else result.message, file=sys.stderr)
+    if result.code in (129, 130, 143):
+        print(f"interrupted; resume with: sincos sweep --resume {result.sweep_id}",
+              file=sys.stderr)
+    if result.code:
+        raise typer.Exit(result.code)

@@ -18,85 +18,39 @@ member re-planned from what its folder says. A lost cluster ends the sweep `inte
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, wait
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sincos_cli.errors import SincosError
+from sincos_cli.errors import SincosError, reason
 from sincos_cli.store.files import (
     atomic_write_bytes,
-    atomic_write_json,
-    hold_lock,
-    read_json,
     release_lock,
 )
 from sincos_cli.store.runs import (
-    allocate_many,
-    process_start,
     read_sweep,
-    remove_empty,
-    status,
-    utc_now,
 )
 
 from . import halving, holdout
+from .design import Design
+from .folder import check_resumable, create, finish, lock, open_for_resume
+from .jobs import Job, Outcome, Result, Unit
 from .plan import group_units, member_state, mode_for, plan_jobs
 
-SCHEMA = 1
 CRASHES_ALLOWED = 1  # a member whose worker died is tried again once, then left `crashed`
 POOL_RESTARTS = 3  # broken local pools rebuilt before the sweep stops
 
 
-def create(root: Path, argv: list[str], base: dict, grid: dict, seeds: list[int],
-           members, count: int, checkpoint_every: int, meta: dict | None = None,
-           halving_plan: dict | None = None, holdout_plan: dict | None = None,
-           batch: dict | None = None) -> tuple[Path, dict]:
-    """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
-    signal halfway, none of them is left behind."""
-    sweep = allocate_many(root, 1, "sweep")[0]
-    runs: list[Path] = []
-    try:
-        runs = allocate_many(root, count)
-        doc = {"id": sweep.name, "schema": SCHEMA, "status": "running", "argv": argv,
-               "pid": os.getpid(), "pid_start": process_start(os.getpid()),
-               "host": socket.gethostname(), "created": utc_now(), "ended": None,
-               "base": base, "grid": grid, "seeds": seeds,
-               "checkpoint_every": checkpoint_every, **({"meta": meta} if meta else {}),
-               **({"halving": halving_plan} if halving_plan else {}),
-               **({"holdout": holdout_plan} if holdout_plan else {}),
-               **({"batch": batch} if batch else {}),
-               "members": [{"point": m["point"], "seed": m["seed"], "run": p.name,
-                            "config": m["config"]} for m, p in zip(members, runs, strict=True)]}
-        atomic_write_json(sweep / "sweep.json", doc)
-    except BaseException:
-        remove_empty(runs)
-        shutil.rmtree(sweep, ignore_errors=True)
-        raise
-    return sweep, doc
+@dataclass(frozen=True)
+class SweepResult:
+    """How a sweep's run ended: what the command prints and exits with."""
 
-
-def lock(sweep: Path) -> int:
-    """Held while a sweep runs: a second `--resume` of it is refused."""
-    return hold_lock(sweep, f"sweep {sweep.name} is running in another sincos process")
-
-
-def check_resumable(doc: dict, sweep: Path) -> None:
-    """Refuse (writing nothing) a sweep that is still running, here or on another host."""
-    if status(doc) == "running":
-        where = "" if doc.get("host") == socket.gethostname() else f" on {doc.get('host')}"
-        raise SincosError(f"sweep {sweep.name} is still running{where} (pid {doc.get('pid')})")
-
-
-def open_for_resume(sweep: Path, doc: dict, argv: list[str]) -> dict:
-    doc.setdefault("resumes", []).append({"time": utc_now(), "argv": argv,
-                                          "from_status": status(doc)})
-    doc.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()),
-               host=socket.gethostname(), ended=None)
-    atomic_write_json(sweep / "sweep.json", doc)
-    return doc
+    sweep_id: str
+    groups: list[dict]  # the group statistics (stats.groups) over its members
+    code: int  # the exit code: 0, 1, or 129/130/143 for a signal
+    message: str | None  # what to tell the user (an error when code is not 0)
+    status: str  # sweep.json's final status
 
 
 def _files_of(path: Path) -> dict[str, bytes]:
@@ -116,7 +70,7 @@ def _write_back(path: Path, files: dict[str, bytes]) -> None:
 
 # -- the loop ------------------------------------------------------------------------------
 
-def execute(home: Path, jobs: list[dict], engine, should_stop, on_result,
+def execute(home: Path, jobs: list[Job], engine, should_stop, on_result,
             grouping=None) -> dict:
     """Train the jobs, a few units per worker in flight; collect results as they come. A
     unit is one member (today's engine) or, with `grouping`, a group of members trained
@@ -128,7 +82,7 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result,
     pending: dict = {}
     counts: Counter = Counter()
     crashes: Counter = Counter()
-    broken: list[list[dict]] = []
+    broken: list[list[Job]] = []
     lost, stopped, restarts = None, False, 0
     while queue or pending or broken:
         if not stopped and should_stop():
@@ -147,14 +101,14 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result,
             engine.restart()  # the old workers are gone: their folders say where they got
             again = []
             for job in members:
-                path = home / job["id"]
-                state, _ = member_state(path, job["config"])
+                path = home / job.id
+                state, _ = member_state(path, job.config)
                 if state in ("running", "crashed"):
-                    crashes[job["id"]] += 1
-                if crashes[job["id"]] > CRASHES_ALLOWED:
+                    crashes[job.id] += 1
+                if crashes[job.id] > CRASHES_ALLOWED:
                     _settle(home, job, counts, on_result)
                     continue
-                again.append({**job, "mode": mode_for(path, state)})
+                again.append(job.again(mode_for(path, state)))
             queue.extendleft(reversed(regroup(again)))
         while queue and not (stopped or lost or broken) and len(pending) < engine.slots:
             unit = queue.popleft()
@@ -184,89 +138,78 @@ def execute(home: Path, jobs: list[dict], engine, should_stop, on_result,
                 broken.append(unit)
                 continue
             if kind == "lost":
-                lost = lost or results[0]["error"]
-                counts["skipped"] += len(unit)
+                lost = lost or results[0].error
+                counts[Outcome.SKIPPED] += len(unit)
                 continue
             for job, result in zip(unit, results, strict=True):
-                if result.get("files"):
-                    _write_back(home / job["id"], result["files"])
-                if result["status"] == "limit":  # the machine's limit: stop, don't fail all
-                    lost = lost or f"{result['error']} (a limit of this machine: see ulimit -a)"
-                    counts["skipped"] += 1
+                if result.files:
+                    _write_back(home / job.id, result.files)
+                if result.status == Outcome.LIMIT:  # the machine's limit: stop, don't fail all
+                    lost = lost or f"{result.error} (a limit of this machine: see ulimit -a)"
+                    counts[Outcome.SKIPPED] += 1
                     continue
-                counts[result["status"]] += 1
+                counts[result.status] += 1
                 on_result(result)
-    counts["skipped"] += sum(len(unit) for unit in queue)
-    return {**counts, "lost": lost}
+    counts[Outcome.SKIPPED] += sum(len(unit) for unit in queue)
+    return {**{str(k): v for k, v in counts.items()}, "lost": lost}
 
 
-def _submission(home: Path, unit: list[dict], engine, grouping) -> tuple:
-    """(function, job) for the executor: one member alone, or a group."""
-    jobs = [_prepared(home, job, engine) for job in unit]
-    if grouping is None:
-        return _call, jobs[0]
-    return _call_group, {"members": jobs, **engine.job_extra}
+def _submission(home: Path, unit: list[Job], engine, grouping) -> tuple:
+    """(function, Unit) for the executor: one member alone, or a group."""
+    task = Unit([_prepared(home, job, engine) for job in unit], engine.control)
+    return (_call if grouping is None else _call_group), task
 
 
-def _prepared(home: Path, job: dict, engine) -> dict:
-    job = {**job, **engine.job_extra}
+def _prepared(home: Path, job: Job, engine) -> Job:
     if engine.shared_fs:
-        (home / job["id"]).mkdir(exist_ok=True)
-        job["dir"] = str((home / job["id"]).resolve())
-    elif job["mode"] == "resume":
-        job["files"] = _files_of(home / job["id"])
+        (home / job.id).mkdir(exist_ok=True)
+        return replace(job, dir=str((home / job.id).resolve()))
+    if job.mode == "resume":
+        return replace(job, files=_files_of(home / job.id))
     return job
 
 
-def _outcome(f, unit: list[dict], engine) -> tuple[list[dict], str]:
+def _outcome(f, unit: list[Job], engine) -> tuple[list[Result], str]:
     """A finished future as (each member's result, kind): kind is "result", "broken" (the
-    local pool broke: re-plan from disk), "lost" (the cluster is gone) or "crashed"."""
-    ids = [job["id"] for job in unit]
+    local pool broke: re-plan from disk) or "lost" (the cluster is gone)."""
+    def each(status: Outcome, error: str) -> list[Result]:
+        return [Result(job.id, status, error=error) for job in unit]
+
     if f.cancelled():  # we never cancel: the cluster cancelled it
-        why = engine.lost_reason("its tasks were cancelled")
-        return [{"id": i, "error": why} for i in ids], "lost"
+        return each(Outcome.SKIPPED, engine.lost_reason("its tasks were cancelled")), "lost"
     e = f.exception()
     if e is None:
-        r = f.result()
-        return (r["results"] if "results" in r else [r]), "result"
+        return f.result(), "result"
     kind = engine.classify(e)
     if kind == "lost":
-        return [{"id": i, "error": engine.lost_reason(str(e))} for i in ids], "lost"
+        return each(Outcome.SKIPPED, engine.lost_reason(str(e))), "lost"
     if kind == "broken":
         return [], "broken"
     if kind == "crashed":  # a task that killed every worker it ran on
-        return [{"id": i, "status": "crashed",
-                 "error": f"its workers died ({type(e).__name__})"} for i in ids], "result"
-    why = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-    return [{"id": i, "status": "failed", "error": why} for i in ids], "result"
+        return each(Outcome.CRASHED, f"its workers died ({type(e).__name__})"), "result"
+    return each(Outcome.FAILED, reason(e)), "result"
 
 
-def _settle(home: Path, job: dict, counts: Counter, on_result) -> None:
+def _settle(home: Path, job: Job, counts: Counter, on_result) -> None:
     """A member of a broken pool that is not tried again: counted as its folder says."""
-    state, _ = member_state(home / job["id"], job["config"])
-    kind = {"running": "crashed", "new": "skipped"}.get(state, state)
+    state, _ = member_state(home / job.id, job.config)
+    kind = Outcome({"running": "crashed", "new": "skipped"}.get(state, state))
     counts[kind] += 1
-    if kind != "skipped":
-        on_result({"id": job["id"], "status": kind,
-                   "error": "its worker died" if kind == "crashed" else None})
+    if kind != Outcome.SKIPPED:
+        on_result(Result(job.id, kind,
+                         error="its worker died" if kind == Outcome.CRASHED else None))
 
 
-def _call(job: dict) -> dict:
+def _call(unit: Unit) -> list[Result]:
     from .member import run
 
-    return run(job)
+    return [run(unit)]
 
 
-def _call_group(job: dict) -> dict:
+def _call_group(unit: Unit) -> list[Result]:
     from .group_run import run_group
 
-    return run_group(job)
-
-
-def finish(sweep: Path, status_: str) -> None:
-    doc = read_json(sweep / "sweep.json")
-    doc.update(status=status_, ended=utc_now())
-    atomic_write_json(sweep / "sweep.json", doc)
+    return run_group(unit)
 
 
 def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, str | None]:
@@ -292,15 +235,13 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
     return "completed", 0, None
 
 
-def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
+def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
               threshold: float, restart_damaged: bool = False, meta: dict | None = None,
-              halving_plan: dict | None = None, holdout_plan: dict | None = None,
-              batch: dict | None = None):
-    """Make (or resume) a sweep and train its members; return (sweep id, group statistics,
-    exit code, message or None, final status). batch: {"group_size": N} trains members
-    in groups (group.py), None one by one; a resume without it keeps what sweep.json
-    says (a sweep made before batching existed goes on one by one, exactly)."""
+              batch: dict | None = None) -> SweepResult:
+    """Make the designed sweep (or resume one) and train its members. batch, on a resume:
+    {"group_size": N} to change how members are trained (0: one by one); None keeps what
+    sweep.json says (a sweep made before batching existed goes on one by one, exactly)."""
     from sincos_cli.store.runs import sweep_path
     from sincos_cli.training.launch import Stop
     from sincos_cli.views.progress import SweepProgress
@@ -332,15 +273,13 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
                              for m in doc["members"]) if doc.get("halving") else 0
                 what = (f"all {n} member{'s' * (n != 1)} completed" if not pruned else
                         f"every rung is done ({n - pruned} completed, {pruned} pruned)")
-                return (sweep.name, group_stats(home, doc, threshold), 0,
-                        f"nothing to do: {what}", "completed")
+                return SweepResult(sweep.name, group_stats(home, doc, threshold), 0,
+                                   f"nothing to do: {what}", "completed")
             if batch is not None:
                 doc["batch"] = batch
             doc = open_for_resume(sweep, doc, argv)
         else:
-            base, grid, seeds, members, count = plan
-            sweep, doc = create(root, argv, base, grid, seeds, members, count,
-                                checkpoint_every, meta, halving_plan, holdout_plan, batch)
+            sweep, doc = create(root, argv, design, checkpoint_every, meta)
             fd = lock(sweep)
             home = sweep.parent
             jobs, done = plan_jobs(home, doc, argv)
@@ -384,7 +323,7 @@ def run_sweep(root: Path, plan, *, resume: str | None, workers: int | None,
         engine.close(abort=not ok)
         if fd is not None:
             release_lock(fd)
-    return sweep.name, group_stats(home, doc, threshold), code, message, state
+    return SweepResult(sweep.name, group_stats(home, doc, threshold), code, message, state)
 
 
 def group_stats(home: Path, doc: dict, threshold: float) -> list[dict]:

@@ -9,7 +9,8 @@ sweep loop needs around it.
   driver beats a heartbeat in a Dask Variable: members stop when asked, or when the beat
   stops (a driver that was killed collects nothing, so its members should not go on).
 
-The sweep loop only submits `member.run` and reads results, whichever engine it has.
+The sweep loop only submits units (member.run, group_run.run_group) and reads results,
+whichever engine it has.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from pathlib import Path
 
 from sincos_cli.errors import SincosError, first_line
 
+from .jobs import Control
+
 HEARTBEAT_S = 1.0
 # How long to wait for a cluster's answer before giving up on it, in one line.
 CONNECT_TIMEOUT_S = float(os.environ.get("SINCOS_CLUSTER_TIMEOUT", "10"))
@@ -34,7 +37,7 @@ HEARTBEAT_TIMEOUT_S = float(os.environ.get("SINCOS_HEARTBEAT_TIMEOUT", "30"))
 
 class LocalEngine:
     shared_fs = True
-    job_extra: dict = {}
+    control = None  # the workers share an Event and signals instead
 
     def __init__(self, workers: int):
         import multiprocessing as mp
@@ -50,10 +53,10 @@ class LocalEngine:
     def _pool(self):
         from concurrent.futures import ProcessPoolExecutor
 
-        from . import member
+        from . import worker
 
         return ProcessPoolExecutor(self.workers, mp_context=self._ctx,
-                                   initializer=member.init_local,
+                                   initializer=worker.init_local,
                                    initargs=(self._stop, os.getpid()))
 
     def stop(self) -> None:
@@ -178,7 +181,7 @@ class DaskEngine:
         self.slots = max(2, 2 * threads)
         self.workers = max(1, threads)  # tasks the cluster runs at once
         self.name = f"dask {self.address} ({len(workers)} workers)"
-        self.job_extra = {"control": self._control, "heartbeat_timeout": HEARTBEAT_TIMEOUT_S}
+        self.control = Control(self._control, HEARTBEAT_TIMEOUT_S)
         self.executor = self.client.get_executor(pure=False)
 
     def _heartbeat(self) -> None:

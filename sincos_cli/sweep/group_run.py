@@ -2,112 +2,82 @@
 member's run folder is written by the same Recorder as `sincos train`'s, and ends as
 launch.run_to_end ends a run. Members leave the group as they complete, pause at a rung or
 fail (alone, with their last finite checkpoint); a stop ends them all, each with its
-checkpoint. The worker's signals, stop flag and engines are member.py's.
+checkpoint. The worker's life (signals, stop flag, folders) is worker.py's, as member.py's is.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from sincos_cli.config import TrainConfig
+from sincos_cli.errors import reason
 
-from . import member
-from .member import _failed, _stopper, _torch_once
+from .jobs import Job, Outcome, Result, Unit
+from .member import run_extra
+from .worker import clear, failed, serve, stopping_reason
 
 
-def run_group(job: dict) -> dict:
-    """Train (or resume) the members of job["members"] together; their results, in order.
-    Each member's folder and files are what `run` would make of it alone."""
-    _torch_once()
-    stop = _stopper(job)
-    members = job["members"]
-    if stop():
-        return {"results": [{"id": m["id"], "status": "skipped", "files": None}
-                            for m in members]}
-    if all(m.get("dir") for m in members):
-        member._BUSY = True
-        try:
-            results = _train_group([Path(m["dir"]) for m in members], members, stop)
-            return {"results": [{**r, "files": None} for r in results]}
-        finally:
-            member._BUSY = False
-            if member._TERM:  # the members are on disk; the driver is gone or the pool broke
-                os._exit(0)
-    with tempfile.TemporaryDirectory(prefix="sincos-group-") as d:
-        paths = []
-        for m in members:
-            path = Path(d) / m["id"]
-            path.mkdir()
-            for name, data in (m.get("files") or {}).items():
-                (path / name).write_bytes(data)
-            paths.append(path)
-        results = _train_group(paths, members, stop)
-        for r, path in zip(results, paths, strict=True):
-            r["files"] = {f.name: f.read_bytes() for f in path.iterdir()
-                          if f.is_file() and not f.name.startswith(".")}
-        return {"results": results}
+def run_group(unit: Unit) -> list[Result]:
+    """Train (or resume) the unit's members together; their results, in order. Each
+    member's folder and files are what member.run would make of it alone."""
+    return serve(unit, _train_group)
 
 
 class _Slot:
     """One member in its group: its job, folder, lock, recorder and place."""
 
-    def __init__(self, path: Path, job: dict, cfg: TrainConfig, ckpt, lock: int):
+    def __init__(self, path: Path, job: Job, cfg: TrainConfig, ckpt, lock: int):
         self.path, self.job, self.cfg, self.ckpt, self.lock = path, job, cfg, ckpt, lock
         self.rec = self.view = None
-        self.result: dict | None = None
+        self.result: Result | None = None
 
 
-def _train_group(paths: list[Path], jobs: list[dict], stop) -> list[dict]:
+def _train_group(paths: list[Path], jobs: list[Job], stop) -> list[Result]:
     """The group loop: members leave as they complete, pause at a rung, fail (alone, with
     their last finite checkpoint) or are stopped (all, each with its checkpoint)."""
     from sincos_cli.errors import Diverged
     from sincos_cli.store.files import release_lock
     from sincos_cli.training.group import GroupTrainer, MemberView
-    from sincos_cli.training.launch import _lock, check_checkpoint_config
+    from sincos_cli.training.launch import check_checkpoint_config, lock_run
     from sincos_cli.training.recorder import Recorder
     from sincos_cli.training.train import load_checkpoint_file
 
     everyone: list[_Slot] = []
-    failed_early: dict[str, dict] = {}
+    failed_early: dict[str, Result] = {}
     try:
         for path, job in zip(paths, jobs, strict=True):  # a refused member: as it was
             try:
-                cfg = TrainConfig.from_dict(job["config"])
-                lock = _lock(path)
+                cfg = TrainConfig.from_dict(job.config)
+                lock = lock_run(path)
             except Exception as e:  # noqa: BLE001 (reported as the member's failure)
-                failed_early[job["id"]] = _failed(job, e)
+                failed_early[job.id] = failed(job, e)
                 continue
             s = _Slot(path, job, cfg, None, lock)
             everyone.append(s)
             try:
-                if job["mode"] == "restart":
-                    for f in path.iterdir():
-                        if f.is_file() and f.name != ".lock":
-                            f.unlink()
-                if job["mode"] == "resume":
+                if job.mode == "restart":
+                    clear(path)
+                if job.mode == "resume":
                     s.ckpt = load_checkpoint_file(path / "checkpoint.pt")
-                    check_checkpoint_config(path, s.ckpt, job["config"])
+                    check_checkpoint_config(path, s.ckpt, job.config)
             except Exception as e:  # noqa: BLE001
-                s.result = _failed(job, e)
+                s.result = failed(job, e)
         slots = [s for s in everyone if s.result is None]
         group = _stack(slots, GroupTrainer) if slots else None
         slots = [s for s in slots if s.result is None]
         for j, s in enumerate(slots):
             s.view = MemberView(group, j)
             try:
-                s.rec = Recorder(s.path, s.view, s.job["checkpoint_every"])
+                s.rec = Recorder(s.path, s.view, s.job.checkpoint_every)
                 if s.ckpt is not None:
-                    s.rec.resume(s.job["argv"], "cpu", s.ckpt)
+                    s.rec.resume(s.job.argv, "cpu", s.ckpt)
                 else:
-                    extra = {"sweep": s.job["sweep"], "group": len(slots),
-                             **({"holdout": True} if s.job.get("holdout") else {})}
-                    s.rec.start(s.job["argv"], "cpu", extra=extra, meta=s.job.get("meta"))
+                    extra = {**run_extra(s.job), "group": len(slots)}
+                    s.rec.start(s.job.argv, "cpu", extra=extra, meta=s.job.meta)
                 s.ckpt = None
             except Exception as e:  # noqa: BLE001 (this member alone could not start)
-                s.result = _failed(s.job, e)
+                s.result = failed(s.job, e)
         slots = _keep(group, slots, [s for s in slots if s.result is None])
         if slots:
             group.start_clock()
@@ -140,8 +110,8 @@ def _train_group(paths: list[Path], jobs: list[dict], stop) -> list[dict]:
     finally:
         for s in everyone:
             release_lock(s.lock)
-    out = {**failed_early, **{s.job["id"]: s.result for s in everyone}}
-    return [out[j["id"]] for j in jobs]
+    out = {**failed_early, **{s.job.id: s.result for s in everyone}}
+    return [out[j.id] for j in jobs]
 
 
 def _stack(slots: list[_Slot], GroupTrainer):
@@ -156,7 +126,7 @@ def _stack(slots: list[_Slot], GroupTrainer):
             j = getattr(e, "member", None)
             if j is None:
                 raise
-            slots[j].result = _failed(slots[j].job, e)
+            slots[j].result = failed(slots[j].job, e)
             del slots[j]
     return None
 
@@ -176,7 +146,7 @@ def _keep(group, slots: list[_Slot], staying: list[_Slot]) -> list[_Slot]:
 def _ending(s: _Slot, stop) -> str | None:
     """Why member s stops training now: completed, stopped (the sweep was), paused (at a
     halving rung), or None: it goes on."""
-    step, stop_at = s.view.step, s.job.get("stop_at")
+    step, stop_at = s.view.step, s.job.stop_at
     if step >= s.cfg.steps:
         return "completed"
     if stop():
@@ -206,13 +176,12 @@ def _finish(s: _Slot, why: str) -> None:
         if why == "completed":
             summary = s.rec.finish("completed", s.view.evaluate())
         elif why == "interrupted":
-            reason = ("stopped: the sweep's driver ended" if member._TERM
-                      else "stopped: the sweep was interrupted")
-            summary = s.rec.finish("interrupted", s.view.evaluate() if step else None, reason)
+            summary = s.rec.finish("interrupted", s.view.evaluate() if step else None,
+                                   stopping_reason())
         else:
             summary = s.rec.finish("interrupted", s.view.evaluate(),
                                    f"paused at step {step}: a successive-halving rung")
-        s.result = {"id": s.job["id"], "status": why, "summary": summary}
+        s.result = Result(s.job.id, Outcome(why), summary=summary)
     except Exception as e:  # noqa: BLE001 (as run_to_end: the last checkpoint stays)
         _fail(s, e)
 
@@ -220,12 +189,10 @@ def _finish(s: _Slot, why: str) -> None:
 def _fail(s: _Slot, e: BaseException) -> None:
     """As launch.run_to_end fails a run: metrics and trace cut back to the last
     checkpoint, run.json `failed` with the reason; the member's result."""
-    from sincos_cli.training.launch import failure_reason
-
     try:
         s.rec.close()
         s.rec.rewind()
-        s.rec.mark("failed", failure_reason(e))
+        s.rec.mark("failed", reason(e))
     except Exception:  # noqa: BLE001 (a full disk: the result still says why)
         pass
-    s.result = _failed(s.job, e)
+    s.result = failed(s.job, e)

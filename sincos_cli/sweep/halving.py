@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import math
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 from sincos_cli.errors import SincosError
 from sincos_cli.store.files import atomic_write_json, read_json, read_metrics
 
+from .jobs import Outcome, Result
 from .plan import job_for, member_state, mode_for, plan_jobs
 
 RULES = ("trend", "median", "ok")
@@ -126,7 +128,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
                 if state == "completed" or (not last and steps_done(path) >= step):
                     continue
                 job = job_for(m, mode_for(path, state), doc, argv)
-                jobs.append({**job, "stop_at": None if last else step})
+                jobs.append(replace(job, stop_at=None if last else step))
         counts = execute_jobs(jobs)
         totals["lost"] = totals["lost"] or counts.pop("lost", None)
         for k, v in counts.items():
@@ -151,8 +153,8 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
                 for m in p["members"][key]:
                     _mark_pruned(home / m["run"], why)
                     if on_result is not None:  # progress counts it as done
-                        on_result({"id": m["run"], "status": "pruned",
-                                   "error": why.removeprefix("pruned ")})
+                        on_result(Result(m["run"], Outcome.PRUNED,
+                                         error=why.removeprefix("pruned ")))
                 totals["pruned"] = totals.get("pruned", 0) + len(p["members"][key])
         history.append({"step": step, "points": record, "kept": keep})
         atomic_write_json(sweep / "sweep.json", doc)

@@ -15,6 +15,8 @@ from sincos_cli.errors import SincosError
 from sincos_cli.store.files import read_json
 from sincos_cli.store.runs import status
 
+from .jobs import Job
+
 
 def _files(path: Path) -> list[str]:
     try:
@@ -89,11 +91,11 @@ def plan_jobs(home: Path, doc: dict, argv: list[str], restart_damaged: bool = Fa
     return jobs, done
 
 
-def job_for(m: dict, mode: str, doc: dict, argv: list[str]) -> dict:
+def job_for(m: dict, mode: str, doc: dict, argv: list[str]) -> Job:
     """What a worker needs to train member `m` (a held-out member says so in its run.json)."""
-    return {"id": m["run"], "config": m["config"], "mode": mode, "argv": argv,
-            "sweep": doc["id"], "checkpoint_every": doc["checkpoint_every"],
-            "meta": doc.get("meta"), **({"holdout": True} if m.get("holdout") else {})}
+    return Job(id=m["run"], config=m["config"], mode=mode, argv=argv, sweep=doc["id"],
+               checkpoint_every=doc["checkpoint_every"], meta=doc.get("meta"),
+               holdout=bool(m.get("holdout")))
 
 
 def _move_aside(path: Path) -> Path:
@@ -112,16 +114,16 @@ def _move_aside(path: Path) -> Path:
 GROUP_SIZE = 32
 
 
-def group_units(jobs: list[dict], cap: int, workers: int) -> list[list[dict]]:
+def group_units(jobs: list[Job], cap: int, workers: int) -> list[list[Job]]:
     """Jobs in groups to train as one batched model: members that share every shape
     setting (config.SHAPE), in member order, at most `cap` to a group and split evenly
     into a multiple of the workers' number of groups while members last (none idles at
     the end). Which members
     share a group changes no member's numbers (tests/test_batched.py), so how the sweep
     is scheduled never shows in its results."""
-    classes: dict[tuple, list[dict]] = {}
+    classes: dict[tuple, list[Job]] = {}
     for job in jobs:
-        cfg = TrainConfig.from_dict(job["config"])
+        cfg = TrainConfig.from_dict(job.config)
         classes.setdefault(tuple(getattr(cfg, k) for k in SHAPE), []).append(job)
     units = []
     for members in classes.values():

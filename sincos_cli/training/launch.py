@@ -10,7 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sincos_cli.config import FROZEN_ON_RESUME, TrainConfig, disagreement
-from sincos_cli.errors import Diverged, SincosError, debugging, first_line
+from sincos_cli.errors import Diverged, SincosError, debugging, reason
 from sincos_cli.store.files import hold_lock, read_json, release_lock
 from sincos_cli.store.runs import allocate, resolve, status
 
@@ -61,7 +61,8 @@ class Stop:
             signal.signal(sig, signal.SIG_IGN if late else old)
 
 
-def _lock(path: Path) -> int:
+def lock_run(path: Path) -> int:
+    """The run folder's lock for this process's life: a second trainer of it is refused."""
     return hold_lock(path, f"run {path.name} is in use by another sincos process")
 
 
@@ -133,7 +134,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
     dev = setup_torch(threads, device)
     if resume is not None:
         path, cfg, ckpt = prepare_resume(root, resume, given or {})
-        lock = _lock(path)
+        lock = lock_run(path)
         trainer = Trainer(cfg, dev)
         trainer.load_checkpoint(ckpt)
     else:
@@ -152,7 +153,7 @@ def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: 
         else:
             path = allocate(root, name)
             try:
-                lock = _lock(path)
+                lock = lock_run(path)
                 rec = Recorder(path, trainer, checkpoint_every)
                 rec.start(argv, str(dev), meta=meta)
             except BaseException:
@@ -175,12 +176,12 @@ def _train(trainer, rec, path: Path, display, stop: Stop):
         rec.on_step(info)
         display.on_step(info)
 
-    def reason() -> str:
+    def why_stopped() -> str:
         return (f"stopped by signal {signal.Signals(stop.signum).name}" if stop()
                 else "stopped: the live window was closed")
 
     status, summary, error = run_to_end(trainer, rec, on_step, lambda: stop() or closed(),
-                                        reason)
+                                        why_stopped)
     stop.committed = True  # run.json holds the final status: a later signal changes nothing
     if status == "completed":
         return path, summary, 0
@@ -190,15 +191,10 @@ def _train(trainer, rec, path: Path, display, stop: Stop):
         kept = (f"the last finite checkpoint (step {rec.saved_step}) is kept"
                 if rec.saved_step else "no checkpoint was written")
         raise SincosError(f"training {error}; {kept}")
-    raise SincosError(f"training failed: {failure_reason(error)}")
+    raise SincosError(f"training failed: {reason(error)}")
 
 
-def failure_reason(e: BaseException) -> str:
-    """A failed run's one-line error, as run.json records it."""
-    return str(e) if isinstance(e, SincosError) else f"{type(e).__name__}: {first_line(e)}"
-
-
-def run_to_end(trainer, rec, on_step, should_stop, reason):
+def run_to_end(trainer, rec, on_step, should_stop, why_stopped):
     """Train until done or should_stop(), then commit the final status in the run folder:
     ("completed" | "interrupted", summary, None), or ("failed", None, the exception) with
     metrics and trace cut back to the last checkpoint. `sincos train` and sweep members
@@ -207,13 +203,13 @@ def run_to_end(trainer, rec, on_step, should_stop, reason):
         trainer.fit(on_step, should_stop=should_stop)
         if should_stop():
             summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
-                                 reason())
+                                 why_stopped())
             return "interrupted", summary, None
         return "completed", rec.finish("completed", trainer.evaluate()), None
     except Exception as e:  # Diverged: the last checkpoint (all finite) stays
         rec.close()
         rec.rewind()
-        rec.mark("failed", failure_reason(e))
+        rec.mark("failed", reason(e))
         if debugging() and not isinstance(e, Diverged):
             raise
         return "failed", None, e

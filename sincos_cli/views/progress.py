@@ -95,12 +95,13 @@ class SweepProgress:
         best = f"best eval_mse {self.best:.3g}" if self.best is not None else ""
         return f"failed {self.failed}  {best}".rstrip()
 
-    def on_result(self, result: dict) -> None:
-        status = result["status"]
+    def on_result(self, result) -> None:
+        """A member ended (a sweep.jobs.Result: id, status, summary, error)."""
+        status = result.status
         if status in ("completed", "failed", "pruned"):
             self.done += 1
         self.failed += status == "failed"
-        ev = (result.get("summary") or {}).get("eval_mse")
+        ev = (result.summary or {}).get("eval_mse")
         if isinstance(ev, (int, float)) and (self.best is None or ev < self.best):
             self.best = ev
         if self.quiet or status == "skipped":
@@ -108,8 +109,8 @@ class SweepProgress:
         if self.bar is not None:
             self.bar.update(self.task, completed=self.done, info=self._info())
             return
-        what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else result.get("error")
-        words = [result["id"], status, what, f"({self.done}/{self.total} done, "
+        what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else result.error
+        words = [result.id, status, what, f"({self.done}/{self.total} done, "
                  f"{self.failed} failed)"]
         print(" ".join(w for w in words if w), file=self.stream, flush=True)
 

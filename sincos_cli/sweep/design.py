@@ -1,0 +1,136 @@
+"""A new sweep's design, checked and sized before anything is made: the grid times the
+seeds, the memory its workers will need, the size of its batched groups, and its halving
+rungs and held-out seeds. A bad request is an OptionError naming the option (exit 2)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from sincos_cli.errors import OptionError
+
+from . import grid as gridmod
+from .plan import GROUP_SIZE
+
+MAX_MEMBERS = 10_000  # more asks for --yes
+
+
+@dataclass(frozen=True)
+class HalvingAsk:
+    """--halving's settings as given."""
+
+    eta: int = 3
+    first: int | None = None  # the first rung's step (None: chosen from the steps)
+    rank: str = "trend"
+
+
+@dataclass(frozen=True)
+class HoldoutAsk:
+    """--holdout-seeds and --holdout-top as given."""
+
+    seeds: str
+    top: int = 1
+
+
+@dataclass(frozen=True)
+class Design:
+    """What sweep.json will say of a new sweep, and how its members will be trained."""
+
+    base: dict  # the settings every member shares
+    grid: dict  # key -> values
+    seeds: list[int]
+    members: list[dict]  # point, seed and config of each, in order
+    batch: dict  # {"group_size": N}; 0 trains each member alone
+    halving: dict | None = None  # sweep.json's "halving"
+    holdout: dict | None = None  # sweep.json's "holdout"
+    note: str | None = None  # why groups are smaller than asked (memory)
+
+    @property
+    def count(self) -> int:
+        return len(self.members)
+
+
+def design(base: dict, sets: list[str], seeds: str, *, threshold: float, yes: bool = False,
+           workers: int | None = None, cluster: bool = False, batch: bool = True,
+           group_size: int | None = None, halving: HalvingAsk | None = None,
+           holdout: HoldoutAsk | None = None) -> Design:
+    """The sweep that `sincos sweep` with these options makes, or an OptionError."""
+    from sincos_cli.training import budget
+
+    try:
+        grid = gridmod.parse_sets(sets)
+        count = gridmod.count(grid, gridmod.count_seeds(seeds))
+        if count > gridmod.MAX_COUNT:
+            raise gridmod.GridError(f"{count:,} members is more than one sweep can hold "
+                                    f"({gridmod.MAX_COUNT:,}): split the study")
+        if count > MAX_MEMBERS and not yes:
+            raise OptionError(f"{count:,} members: pass --yes to make that many", "--yes")
+        points = gridmod.points(base, grid)
+        seed_list = gridmod.parse_seeds(seeds)
+    except gridmod.GridError as e:
+        raise OptionError(str(e)) from None
+    biggest = max((cfg for _, cfg in points), key=budget.train_bytes)
+    at_once = 1 if cluster else (workers or os.cpu_count() or 1)
+    try:  # the member that needs the most memory, times the workers training at once
+        budget.check_train(biggest, workers=at_once)
+        size, why = budget.fit_group(biggest, group_size or GROUP_SIZE, at_once) \
+            if batch else (0, None)
+    except ValueError as e:
+        raise OptionError(str(e)) from None
+    return Design(
+        base=base, grid=grid, seeds=seed_list,
+        members=list(gridmod.members(base, grid, seed_list)), batch={"group_size": size},
+        halving=_halving(halving, points, grid, threshold) if halving else None,
+        holdout=_holdout(holdout, seed_list, len(points)) if holdout else None, note=why)
+
+
+def resumed_batching(batch: bool, group_size: int | None) -> dict:
+    """sweep.json's "batch" for a resume that gives --batch/--no-batch or --group-size."""
+    return {"group_size": (group_size or GROUP_SIZE) if batch else 0}
+
+
+def _halving(ask: HalvingAsk, points, grid: dict, threshold: float) -> dict:
+    """sweep.json's "halving"."""
+    from . import halving
+
+    if len(points) < 2:
+        raise OptionError("--halving ranks grid points: give at least two (--set KEY=A,B)",
+                          "--halving")
+    if ask.eta < 2:
+        raise OptionError(f"η must be 2 or more, got {ask.eta}", "--eta")
+    if ask.rank not in halving.RULES:
+        raise OptionError(f"choose from {', '.join(halving.RULES)}, got {ask.rank!r}",
+                          "--rank")
+    if "steps" in grid:
+        raise OptionError("--halving compares points at the same steps: give --steps, not "
+                          "--set steps", "--halving")
+    steps = points[0][1].steps
+    try:
+        rungs = halving.rungs(steps, len(points), ask.eta, ask.first,
+                              max(cfg.warmup_steps for _, cfg in points))
+    except ValueError as e:
+        raise OptionError(str(e), "--first-rung") from None
+    return {"eta": ask.eta, "rule": ask.rank, "threshold": threshold, "rungs": rungs,
+            "history": []}
+
+
+def _holdout(ask: HoldoutAsk, seeds: list[int], points: int) -> dict:
+    """sweep.json's "holdout": seeds that share none with --seeds."""
+    if ask.seeds.strip().isdigit() and "-" not in ask.seeds:
+        raise OptionError("give held-out seeds as a range or a list (101-130), not a count: "
+                          "they must be known not to overlap --seeds", "--holdout-seeds")
+    try:
+        held = gridmod.parse_seeds(ask.seeds)
+    except gridmod.GridError as e:
+        raise OptionError(str(e).replace("--seeds", "--holdout-seeds"),
+                          "--holdout-seeds") from None
+    both = sorted(set(held) & set(seeds))
+    if both:
+        shown = ", ".join(map(str, both[:5])) + (" …" if len(both) > 5 else "")
+        raise OptionError(f"{len(both)} held-out seed{'s' * (len(both) > 1)} also in "
+                          f"--seeds ({shown}): the choice would have seen them",
+                          "--holdout-seeds")
+    if ask.top > points:
+        raise OptionError(f"--holdout-top {ask.top} is more than the {points} grid points",
+                          "--holdout-top")
+    return {"seeds": held, "top": ask.top, "chosen": None}
