@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from sincos_cli.training import numerics
 
 numerics.strict_env()  # as the CLI does, before this session's torch does any product
 
+EXE = os.path.join(os.path.dirname(sys.executable), "sincos")  # the real console script
 # A run small enough to train in well under a second, big enough to learn something.
 TINY = ["--steps", "40", "--batch-size", "8", "--time-steps", "10", "--hidden", "8",
         "--seed", "3", "--quiet"]
@@ -118,6 +120,41 @@ def drain(fd: int) -> bytes:
 
 def read(path: Path):
     return json.loads(path.read_text())
+
+
+def losses(path: Path) -> list[float]:
+    """A run's training losses, step by step, from its metrics.jsonl."""
+    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def steps_of(path: Path) -> list[int]:
+    return [json.loads(ln)["step"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def start(*args, root: Path, **kw) -> subprocess.Popen:
+    """The real `sincos` with these arguments, running in the background on `root`."""
+    return subprocess.Popen([EXE, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "SINCOS_RUNS_DIR": str(root)}, **kw)
+
+
+def wait_for(cond, what: str, timeout: float = 90, proc=None) -> None:
+    """Poll cond() until it holds; fail naming `what` on timeout, or when proc ends first."""
+    deadline = time.time() + timeout
+    while not cond():
+        assert time.time() < deadline, f"timed out waiting for {what}"
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"exited {proc.returncode} before {what}: {proc.communicate()}")
+        time.sleep(0.02)
+
+
+def steps_written(path: Path) -> int:
+    """Lines in a run's metrics.jsonl so far (0 before it exists)."""
+    try:
+        with open(path / "metrics.jsonl", "rb") as f:
+            return sum(1 for _ in f)
+    except FileNotFoundError:
+        return 0
 
 
 def gone(pids) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import read, sincos
+from conftest import losses, read, sincos
 
 from sincos_cli.config import TrainConfig, resolve
 from sincos_cli.training.batched import Net
@@ -278,10 +278,6 @@ def test_groups_follow_the_member_order_and_keep_every_worker_busy():
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]
 
 
-def _losses(path):
-    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
-
-
 def _sweep(runs_dir, *args, small=SMALL, env=None):
     out = sincos("sweep", *small, *args, "-q", env={"SINCOS_RUNS_DIR": str(runs_dir)} | (env or {}))
     assert out.returncode == 0, out.stderr
@@ -308,7 +304,7 @@ def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
     member = next(m["run"] for m in doc["members"] if m["point"] == {"cell": "gru",
                                                                      "lr": 0.01}
                   and m["seed"] == 3)
-    assert _losses(runs_dir / member)[:20] == pytest.approx(_losses(runs_dir / "solo")[:20],
+    assert losses(runs_dir / member)[:20] == pytest.approx(losses(runs_dir / "solo")[:20],
                                                             rel=1e-5)
     assert read(runs_dir / member / "config.json") == read(runs_dir / "solo" / "config.json")
     # read by every command, and continued alone by train --resume
@@ -335,7 +331,7 @@ def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path, path)
              for d in (a, b)}
     assert sizes[a] == {10} and max(sizes[b]) < 10, sizes
     for i in range(1, 11):
-        assert _losses(a / f"run-{i:02d}") == _losses(b / f"run-{i:02d}")
+        assert losses(a / f"run-{i:02d}") == losses(b / f"run-{i:02d}")
         assert read(a / f"run-{i:02d}" / "summary.json")["eval_mse"] == \
             read(b / f"run-{i:02d}" / "summary.json")["eval_mse"]
 
@@ -347,7 +343,7 @@ def test_a_diverging_member_fails_alone_and_its_group_trains_on(runs_dir):
     assert out.returncode == 1 and "Error: 2 of 4 members failed" in out.stderr
     for rid in ("run-01", "run-02"):
         assert read(runs_dir / rid / "run.json")["status"] == "completed"
-        assert len(_losses(runs_dir / rid)) == 30
+        assert len(losses(runs_dir / rid)) == 30
     for rid in ("run-03", "run-04"):
         run = read(runs_dir / rid / "run.json")
         assert run["status"] == "failed" and run["error"].startswith("diverged at step")
@@ -381,13 +377,13 @@ def test_members_leave_their_group_as_they_finish(runs_dir):
     rest train on (their losses are a group of their own's, to the bit)."""
     _sweep(runs_dir, "--seeds", "1-2", "--set", "steps=10,30", "--workers", "1",
            small=SMALL[2:])
-    short = [_losses(runs_dir / r) for r in ("run-01", "run-02")]
-    long = [_losses(runs_dir / r) for r in ("run-03", "run-04")]
+    short = [losses(runs_dir / r) for r in ("run-01", "run-02")]
+    long = [losses(runs_dir / r) for r in ("run-03", "run-04")]
     assert [len(x) for x in short + long] == [10, 10, 30, 30]
     assert read(runs_dir / "run-04" / "run.json")["group"] == 4
     alone = runs_dir.parent / "alone"
     _sweep(alone, "--seeds", "1-2", "--steps", "30", "--workers", "1")
-    assert long == [_losses(alone / r) for r in ("run-01", "run-02")]
+    assert long == [losses(alone / r) for r in ("run-01", "run-02")]
 
 
 SOLO = """
@@ -425,7 +421,7 @@ def test_fifty_seeds_of_the_seed_model_match_solo_training(runs_dir):
     for m in doc["members"]:
         ref = solo[m["seed"]]
         path = runs_dir / m["run"]
-        assert _losses(path)[:20] == pytest.approx(ref["first"], rel=1e-5)
+        assert losses(path)[:20] == pytest.approx(ref["first"], rel=1e-5)
         ev = read(path / "summary.json")["eval_mse"]
         worst = max(worst, abs(ev - ref["eval_mse"]) / ref["eval_mse"])
     print(f"worst relative eval_mse difference over 50 seeds: {worst:.2e}")

@@ -4,43 +4,26 @@ import json
 import os
 import signal
 import subprocess
-import sys
-import time
 
 import numpy as np
 import pytest
 import torch
-from conftest import TINY, read, sincos
+from conftest import EXE, TINY, losses, read, sincos, start, steps_written, wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sincos_cli.errors import SincosError
 from sincos_cli.store.trace import read as load_trace
 
-EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 LONG = [a if a != "40" else "1000000" for a in TINY]  # TINY, but practically endless
 
 
-def start(runs_dir, *args):
-    return subprocess.Popen([EXE, "train", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)})
+def train(runs_dir, *args):
+    return start("train", *args, root=runs_dir)
 
 
 def wait_for_steps(path, n, proc, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if (path / "metrics.jsonl").exists():
-            with open(path / "metrics.jsonl", "rb") as f:
-                if sum(1 for _ in f) >= n:
-                    return
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.02)
-    raise AssertionError("training did not get going")
-
-
-def losses(path):
-    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
+    wait_for(lambda: steps_written(path) >= n, f"{n} steps of {path.name}", timeout, proc)
 
 
 def weights(path):
@@ -65,7 +48,7 @@ def assert_same_trace(a, b):
 
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_finishes_the_step_saves_and_exits(runs_dir, sig, code):
-    p = start(runs_dir, *LONG, "--name", "cut")
+    p = train(runs_dir, *LONG, "--name", "cut")
     wait_for_steps(runs_dir / "cut", 30, p)
     p.send_signal(sig)
     out, err = p.communicate(timeout=60)
@@ -81,7 +64,7 @@ def test_signal_finishes_the_step_saves_and_exits(runs_dir, sig, code):
 def test_two_ctrl_c_at_once_are_one_stop_leaving_a_readable_run(runs_dir):
     """A second signal within launch.SAME_STOP_S of the first is the same stop (`timeout`
     signals its child, then the child's group): the run saves and ends `interrupted`."""
-    p = start(runs_dir, *LONG, "--name", "twice")
+    p = train(runs_dir, *LONG, "--name", "twice")
     wait_for_steps(runs_dir / "twice", 30, p)
     p.send_signal(signal.SIGINT)
     p.send_signal(signal.SIGINT)
@@ -92,7 +75,7 @@ def test_two_ctrl_c_at_once_are_one_stop_leaving_a_readable_run(runs_dir):
 
 
 def test_interrupt_then_resume_equals_training_straight(runs_dir):
-    p = start(runs_dir, *LONG, "--name", "cut")
+    p = train(runs_dir, *LONG, "--name", "cut")
     wait_for_steps(runs_dir / "cut", 25, p)
     p.send_signal(signal.SIGINT)
     p.communicate(timeout=60)
@@ -117,7 +100,7 @@ def test_interrupt_then_resume_equals_training_straight(runs_dir):
 
 
 def test_kill_9_reads_as_crashed_and_resumes_from_the_last_checkpoint(runs_dir, cli, tmp_path):
-    p = start(runs_dir, *LONG, "--name", "dead", "--checkpoint-every", "25")
+    p = train(runs_dir, *LONG, "--name", "dead", "--checkpoint-every", "25")
     wait_for_steps(runs_dir / "dead", 80, p)
     p.kill()
     p.wait()
@@ -201,7 +184,7 @@ def test_resume_after_config_json_was_edited_is_refused(cli, trained_copy, edit,
 
 
 def test_four_trains_at_once_get_four_folders(runs_dir):
-    procs = [start(runs_dir, *TINY, "--steps", "30") for _ in range(4)]
+    procs = [train(runs_dir, *TINY, "--steps", "30") for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
     ids = sorted(o.strip() for o, _ in outs)
@@ -315,7 +298,7 @@ def test_random_interrupts_and_kills_then_resumes_equal_a_straight_run(runs_dir)
     args = [a if a != "40" else str(total) for a in TINY] + ["--checkpoint-every", "7"]
     path = runs_dir / "hop"
     for i in range(3):
-        p = start(runs_dir, *args, "--name", "hop") if i == 0 else subprocess.Popen(
+        p = train(runs_dir, *args, "--name", "hop") if i == 0 else subprocess.Popen(
             [EXE, "train", "--resume", "hop", "--steps", str(total), "-q"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             env={**os.environ, **env})

@@ -7,13 +7,10 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from conftest import TINY, descendants, drain, read, sincos, stdout_a_terminal
-
-EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
+from conftest import EXE, TINY, descendants, drain, read, sincos, stdout_a_terminal
 
 
 @pytest.mark.parametrize("target", ["{run}/checkpoint.pt", "{run}/run.json",

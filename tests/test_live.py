@@ -7,16 +7,14 @@ import select
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
-from conftest import TINY, read
+from conftest import EXE, TINY, read
 
 from sincos_cli.views.live import braille, raster
 
-EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 BRAILLE = range(0x2801, 0x2900)
 
 

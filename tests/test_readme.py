@@ -1,4 +1,5 @@
-"""The README's quick start and .ci/run must say the same two commands."""
+"""The README and the manual: .ci/run says the quick start's two commands, and every example
+in the README and docs/ works in order."""
 
 from pathlib import Path
 
@@ -76,8 +77,25 @@ def shorter(cmd: str) -> str:
     return cmd.replace("pip install -e '.[dev]' && ", "")
 
 
+def manual() -> list[Path]:
+    """The README, then the docs pages in the site's order (mkdocs.yml's nav)."""
+    import yaml
+
+    nav = yaml.safe_load((ROOT / "mkdocs.yml").read_text())["nav"]
+    return [ROOT / "README.md", *(ROOT / "docs" / next(iter(e.values())) for e in nav)]
+
+
+def test_the_manual_lists_every_page_in_the_readme_and_the_site():
+    pages = {p.name for p in (ROOT / "docs").glob("*.md")}
+    assert {p.name for p in manual()[1:]} == pages
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"docs/{p}" in readme for p in pages - {"index.md"})
+    assert len(readme.splitlines()) <= 150
+
+
 def test_the_readme_examples_work_in_order(tmp_path):
-    """A newcomer's path: every example, in the README's order, in a fresh folder."""
+    """A newcomer's path: every example, the README's then the manual's pages in the site's
+    order, in a fresh folder."""
     import os
     import shutil
     import subprocess
@@ -87,9 +105,9 @@ def test_the_readme_examples_work_in_order(tmp_path):
         import pytest
 
         pytest.skip("jq is not installed (.ci/run installs it)")
-    text = (ROOT / "README.md").read_text()
+    text = "\n".join(p.read_text() for p in manual())
     cmds = [c for c in readme_examples(text) if not any(k in c for k in SKIP)]
-    assert len(cmds) > 30
+    assert len(cmds) > 50
     script = ["set -o pipefail", "cd " + str(tmp_path)]
     for n, c in enumerate(cmds):
         script += [shorter(c), f"echo \"@@ {n} $?\" >&2"]

@@ -10,15 +10,13 @@ import pty
 import re
 import shutil
 import subprocess
-import sys
 
 import numpy as np
 import pytest
-from conftest import drain, read, sincos
+from conftest import EXE, drain, read, sincos
 
 from sincos_cli.views.table import fit
 
-EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "20", "--batch-size", "8", "--time-steps", "10"]
 
 

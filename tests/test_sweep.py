@@ -4,21 +4,15 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-from conftest import descendants, read, sincos
+from conftest import EXE, descendants, losses, read, sincos
 
 from sincos_cli.stats.groups import describe
 from sincos_cli.sweep.grid import GridError, members, parse_seeds, parse_sets
 
-EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
-
-
-def losses(path):
-    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
 
 
 def test_seed_specs():

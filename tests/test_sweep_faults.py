@@ -10,25 +10,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import TINY, descendants, gone, read, sincos
+from conftest import EXE, TINY, descendants, gone, losses, read, sincos, start, steps_of, wait_for
 
-EXE = os.path.join(os.path.dirname(sys.executable), "sincos")
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
 SLOW = ["--steps", "1200", "--batch-size", "8", "--time-steps", "10", "--checkpoint-every",
         "20"]
-
-
-def losses(path: Path) -> list[float]:
-    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
-
-
-def steps_of(path: Path) -> list[int]:
-    return [json.loads(ln)["step"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -39,20 +29,6 @@ def tree(root: Path) -> dict[str, bytes]:
 
 def env_for(root: Path) -> dict:
     return {**os.environ, "SINCOS_RUNS_DIR": str(root)}
-
-
-def start(*args, root: Path, **kw) -> subprocess.Popen:
-    return subprocess.Popen([EXE, *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env_for(root), **kw)
-
-
-def wait_for(cond, what: str, timeout: float = 90, proc=None):
-    deadline = time.time() + timeout
-    while not cond():
-        assert time.time() < deadline, f"timed out waiting for {what}"
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"exited {proc.returncode} before {what}: {proc.communicate()}")
-        time.sleep(0.05)
 
 
 @pytest.fixture
