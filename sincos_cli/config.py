@@ -22,7 +22,7 @@ FROZEN_ON_RESUME = (
 )
 
 # The settings that change a tensor's shape: sweep members that share them train together
-# as one batched model (group.py); all the others may differ within a group.
+# as one batched model (training/group.py); all the others may differ within a group.
 SHAPE = ("cell", "hidden", "layers", "batch_size", "time_steps", "predict_advances_state")
 
 # What a run made before a setting existed was trained with: a config.json without the key
@@ -100,11 +100,11 @@ class TrainConfig:
 
 
 # A recipe fills settings the user did not give; explicit flags still win.
-# robust: chosen with `sincos sweep` under the Keras initialisation (README, "Beyond the
-# seed"): a grid over cell (lstm, gru), layers (1, 2), schedule (constant, cosine), lr
-# (0.004, 0.01) and clip (0, 0.5), warm-up 25, at the seed's batch, window, hidden size
-# and 501 steps, seeds 1-10; the one setting with eval_mse ≤ 1e-4 on all ten (the
-# largest margin), then reported on seeds 11-30, which it never saw.
+# robust: chosen with `sincos sweep` under the Keras initialisation (docs/findings.md): a
+# grid over cell (lstm, gru), layers (1, 2), schedule (constant, cosine), lr (0.004, 0.01)
+# and clip (0, 0.5), warm-up 25, at the seed's batch, window, hidden size and 501 steps,
+# seeds 1-10; the one setting with eval_mse ≤ 1e-4 on all ten (the largest margin), then
+# reported on seeds 11-30, which it never saw.
 RECIPE_SETTINGS: dict[str, dict] = {
     "seed": {},
     "robust": {"schedule": "cosine", "lr": 0.004, "warmup_steps": 25, "clip": 0.5},

@@ -5,7 +5,7 @@ characters (C0, DEL, C1: ESC starts the sequences that set a window's title or c
 screen), bidi overrides and isolates (which reorder what is shown) and lone surrogates (a
 name whose bytes are not UTF-8) print as escapes, `\\x1b`, `\\u202e`, `\\udcff`, so they are
 seen and never acted on. JSON and CSV keep the exact text; the HTML report escapes at its
-own one place (page.py).
+own one place (report/html.py).
 """
 
 from __future__ import annotations

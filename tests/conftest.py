@@ -24,6 +24,19 @@ TINY = ["--steps", "40", "--batch-size", "8", "--time-steps", "10", "--hidden", 
         "--seed", "3", "--quiet"]
 
 
+KINDS = ("dask", "browser", "display")  # markers that make a test slow as well
+
+
+def pytest_collection_modifyitems(items):
+    """A test that starts a cluster, a browser or a display is slow too, so `-m 'not slow'`
+    leaves out all of them; a test that uses the browser fixture is a browser test."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
+        if any(item.get_closest_marker(k) for k in KINDS):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def runs_dir(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "runs"
@@ -40,6 +53,17 @@ def cli(runs_dir):
     def invoke(*args: str, input: str | None = None):
         return runner.invoke(app, [str(a) for a in args], input=input)
     return invoke
+
+
+def in_process(*args, root: Path | None = None, input: str | None = None,
+               env: dict | None = None) -> subprocess.CompletedProcess:
+    """The app run in this process, for commands where no signal is involved: no start-up
+    and no second torch import. Returns what `sincos()` does (returncode, stdout, stderr);
+    `root` is the runs dir (else the test's own)."""
+    env = {**(env or {}), **({"SINCOS_RUNS_DIR": str(root)} if root is not None else {})}
+    res = CliRunner().invoke(app, [str(a) for a in args], input=input, env=env)
+    return subprocess.CompletedProcess(["sincos", *map(str, args)], res.exit_code, res.stdout,
+                                       res.stderr)
 
 
 def sincos(*args: str, env: dict | None = None, input: str | None = None, cwd=None,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import losses, read, sincos
+from conftest import in_process, losses, read, sincos
 
 from sincos_cli.config import TrainConfig, resolve
 from sincos_cli.training.batched import Net
@@ -314,7 +314,7 @@ def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
     assert more.returncode == 0, more.stderr
     assert [json.loads(ln)["step"] for ln in (runs_dir / member / "metrics.jsonl").open()] \
         == list(range(40))
-    shown = sincos("show", "sweep-01", env=env)
+    shown = in_process("show", "sweep-01", env=env)
     assert shown.returncode == 0 and "completed" in shown.stdout
 
 
@@ -402,7 +402,7 @@ print(json.dumps(out))
 
 
 def test_fifty_seeds_of_the_seed_model_match_solo_training(runs_dir):
-    """The README's claim: batched members match `sincos train` within float32 noise, on
+    """docs/sweeps.md's claim: batched members match `sincos train` within float32 noise, on
     50 seeds × 501 steps: the first 20 losses within 1e-5 relative, eval_mse within 1%
     on every seed (chaotic training lets float32 rounding grow, so not to the bit)."""
     import subprocess

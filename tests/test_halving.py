@@ -7,7 +7,7 @@ import signal
 import time
 
 import pytest
-from conftest import read, sincos
+from conftest import in_process, read, sincos
 from test_sweep_faults import start, steps_of, wait_for
 
 from sincos_cli.sweep.halving import rungs
@@ -58,7 +58,7 @@ def test_points_stop_at_rungs_and_the_best_go_on(halved):
             assert run["status"] == "pruned" and n in (10, 30)
             assert run["error"].startswith(f"pruned at step {n}: rank ")
     assert spent <= 0.40 * 18 * 90  # member-steps against the full grid
-    text = sincos("show", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)}).stdout
+    text = in_process("show", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)}).stdout
     assert "halving   η=3, rule trend, rungs 10 → 30 → 90" in text
     assert "step 10: 9 points, 3 went on" in text
     out = sincos("sweep", "--resume", "sweep-01", env={"SINCOS_RUNS_DIR": str(halved)})
@@ -158,7 +158,7 @@ def test_the_chosen_point_is_trained_on_seeds_the_choice_never_saw(runs_dir):
     assert groups[-1]["eval_mse"]["median_ci"] is not None  # 3 seeds: an interval
     again = sincos("sweep", "--resume", "sweep-01")
     assert again.returncode == 0 and "nothing to do" in again.stderr
-    rows = json.loads(sincos("compare", "--where", "set=holdout", "--json").stdout)
+    rows = json.loads(in_process("compare", "--where", "set=holdout", "--json").stdout)
     assert sorted(r["config"]["seed"] for r in rows) == [101, 102, 103]
 
 

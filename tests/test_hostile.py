@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read, sincos
+from conftest import in_process, read, sincos
 
 SMALL = ["--steps", "20", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]
 # what a hostile folder says: terminal escapes (title, clear screen, bell, C1, a bidi
@@ -63,14 +63,14 @@ def test_rm_by_path_never_removes_a_symlinks_target_or_outside_the_runs_dir(stor
     shutil.copytree(store / "run-03", outside / "run-03")
     (store / "link").symlink_to(outside / "run-03")
     for args in (["--dry-run"], ["--yes"]):
-        out = sincos("rm", f"{store}/link", *args)
+        out = in_process("rm", f"{store}/link", *args)
         assert out.returncode == 2 and "is a symlink" in out.stderr, out.stderr
         assert "run-03" not in out.stdout
-        out = sincos("rm", str(outside / "run-03"), *args)
+        out = in_process("rm", str(outside / "run-03"), *args)
         assert out.returncode == 2 and "not in the runs dir" in out.stderr, out.stderr
     assert (outside / "run-03" / "run.json").is_file() and (store / "link").is_symlink()
     # a path inside the runs dir is fine
-    out = sincos("rm", f"{store}/run-03/", "--yes")
+    out = in_process("rm", f"{store}/run-03/", "--yes")
     assert out.returncode == 0, out.stderr
     assert "run-03" not in listing(store) and (outside / "run-03").is_dir()
 
@@ -80,7 +80,7 @@ def test_a_symlinked_sweep_is_refused_and_the_runs_beside_it_stay(store, tmp_pat
     shutil.copytree(store, other)
     (store / "sweep-02").symlink_to(other / "sweep-01")
     before = listing(store)
-    out = sincos("rm", "sweep-02", "--yes")
+    out = in_process("rm", "sweep-02", "--yes")
     assert out.returncode == 2 and "sweep-02 is a symlink" in out.stderr, out.stderr
     assert listing(store) == before and listing(other) == before[:-1]
 
@@ -89,10 +89,10 @@ def test_a_run_a_sweep_names_but_that_is_not_its_member_is_kept(store):
     doc = read(store / "sweep-01" / "sweep.json")
     doc["members"].append({**doc["members"][0], "run": "run-03"})
     write(store / "sweep-01" / "sweep.json", doc)
-    out = sincos("rm", "sweep-01", "--dry-run")
+    out = in_process("rm", "sweep-01", "--dry-run")
     assert out.stdout.split() == ["run-01", "run-02", "sweep-01"]
     assert "kept run-03: its run.json names no sweep, not sweep-01" in out.stderr
-    out = sincos("rm", "sweep-01", "--yes")
+    out = in_process("rm", "sweep-01", "--yes")
     assert out.returncode == 0, out.stderr
     assert listing(store) == ["run-03"]
 
@@ -100,7 +100,7 @@ def test_a_run_a_sweep_names_but_that_is_not_its_member_is_kept(store):
 def test_a_member_that_is_a_plain_file_is_named_and_kept(store):
     shutil.rmtree(store / "run-02")
     (store / "run-02").write_text("not a run")
-    out = sincos("rm", "sweep-01", "--yes")
+    out = in_process("rm", "sweep-01", "--yes")
     assert out.returncode == 0, out.stderr
     assert "kept run-02: not a run folder" in out.stderr
     assert "removed 1 run and 1 sweep" in out.stderr
@@ -163,10 +163,10 @@ def test_rm_purges_only_its_own_leftovers_in_the_runs_dir(store, tmp_path):
     (store / ".rm-old-photos" / "a.jpg").write_text("x")
     (store / ".rm-999999-run-09").mkdir()  # a removal killed with -9 left this
     (store / ".rm-999998-run-08").write_text("x")  # and this, once a plain file
-    out = sincos("rm", "--status", "crashed", "--dry-run")
+    out = in_process("rm", "--status", "crashed", "--dry-run")
     assert "would finish the removal of .rm-999999-run-09" in out.stderr
     assert (store / ".rm-999999-run-09").exists()
-    out = sincos("rm", "--status", "crashed", "--yes")  # nothing to remove: still finishes
+    out = in_process("rm", "--status", "crashed", "--yes")  # nothing to remove: still finishes
     assert out.returncode == 0 and "Nothing to remove" in out.stderr
     assert listing(store) == [".rm-old-photos", "run-01", "run-02", "run-03", "sweep-01"]
 
@@ -175,11 +175,11 @@ def test_rm_refuses_what_runs_on_another_host(store):
     run = read(store / "run-03" / "run.json")
     write(store / "run-03" / "run.json", {**run, "status": "running", "host": "node-7",
                                           "pid": 4242})
-    out = sincos("rm", "run-03", "--yes")
+    out = in_process("rm", "run-03", "--yes")
     assert out.returncode == 2 and "running on node-7 (pid 4242)" in out.stderr, out.stderr
     doc = read(store / "sweep-01" / "sweep.json")
     write(store / "sweep-01" / "sweep.json", {**doc, "status": "running", "host": "node-7"})
-    out = sincos("rm", "sweep-01", "--yes")
+    out = in_process("rm", "sweep-01", "--yes")
     assert out.returncode == 2 and "node-7" in out.stderr, out.stderr
     assert listing(store) == ["run-01", "run-02", "run-03", "sweep-01"]
 
@@ -194,9 +194,9 @@ def test_names_from_a_folder_reach_the_terminal_escaped(store):
         raw_free(out.stdout + out.stderr)
         assert "run-\\x1b]0;pwned\\x07\\u202e" in out.stdout, (args, out.stdout)
     # JSON keeps the exact name
-    rows = json.loads(sincos("compare", "--flat", "--json").stdout)
+    rows = json.loads(in_process("compare", "--flat", "--json").stdout)
     assert bad in [r["id"] for r in rows]
-    out = sincos("tag", f"{store}/{bad}", "+x")
+    out = in_process("tag", f"{store}/{bad}", "+x")
     assert out.returncode == 0 and out.stdout == "run-\\x1b]0;pwned\\x07\\u202e\tx\n"
 
 
@@ -209,14 +209,14 @@ def test_show_and_compare_print_a_folders_text_visibly_escaped(store):
     write(store / "run-03" / "meta.json", {"tags": [], "note": PAYLOAD})
     config = read(store / "run-03" / "config.json")
     write(store / "run-03" / "config.json", {**config, "task": PAYLOAD})
-    out = sincos("show", "run-03")
+    out = in_process("show", "run-03")
     assert out.returncode == 0, out.stderr
     raw_free(out.stdout)
     assert "\\x1b]0;pwned\\x07\\x1b[2J\\x0d\\x08\\x9b31m\\u202eevil<img" in out.stdout
-    out = sincos("compare", "--all")
+    out = in_process("compare", "--all")
     raw_free(out.stdout + out.stderr)
     assert "\\x1b]0;pwned" in out.stdout
-    js = json.loads(sincos("show", "run-03", "--json").stdout)
+    js = json.loads(in_process("show", "run-03", "--json").stdout)
     assert js["note"] == PAYLOAD and js["error"] == PAYLOAD  # JSON: the exact text
 
 
@@ -233,7 +233,7 @@ def test_twenty_concurrent_taggers_lose_no_tag(store):
 
 def test_a_damaged_meta_json_is_shown_and_never_written_over(store):
     (store / "run-03" / "meta.json").write_text('{"tags": ["keep"], "note": "mine"')
-    out = sincos("show", "run-03")
+    out = in_process("show", "run-03")
     assert out.returncode == 0 and "meta      damaged:" in out.stdout, out.stdout
     assert "meta.json is not valid JSON" in out.stdout or "meta.json" in out.stdout
     for args in (["tag", "run-03", "+x"], ["note", "run-03", "new"]):
@@ -241,7 +241,7 @@ def test_a_damaged_meta_json_is_shown_and_never_written_over(store):
         assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
         assert "meta.json" in out.stderr and "kept as they are" in out.stderr
     assert (store / "run-03" / "meta.json").read_text() == '{"tags": ["keep"], "note": "mine"'
-    assert json.loads(sincos("show", "run-03", "--json").stdout)["meta_problem"]
+    assert json.loads(in_process("show", "run-03", "--json").stdout)["meta_problem"]
 
 
 # -- the Python API ----------------------------------------------------------------------------
@@ -280,21 +280,21 @@ def test_resume_never_writes_through_a_symlink_in_the_run_folder(trained_copy, t
 
 
 def test_an_id_a_sweep_names_is_never_given_to_another_run(store):
-    assert sincos("rm", "run-02", "--yes").returncode == 0  # a hole the resume fills
+    assert in_process("rm", "run-02", "--yes").returncode == 0  # a hole the resume fills
     shutil.rmtree(store / "run-03")
     out = sincos("train", *SMALL, "--seed", "777", "-q")
     assert out.returncode == 0 and out.stdout.strip() == "run-03", out.stdout
     out = sincos("train", *SMALL, "--name", "run-02", "-q")
     assert out.returncode == 1 and "named by a sweep" in out.stderr
-    doc = json.loads(sincos("show", "sweep-01", "--json").stdout)
+    doc = json.loads(in_process("show", "sweep-01", "--json").stdout)
     assert doc["missing"] == ["run-02"]
     # a foreign run put in a member's place is no member: not counted, not removed
     shutil.copytree(store / "run-03", store / "run-02")
-    doc = json.loads(sincos("show", "sweep-01", "--json").stdout)
+    doc = json.loads(in_process("show", "sweep-01", "--json").stdout)
     assert doc["missing"] == ["run-02"] and doc["by_status"] == {"completed": 1, "missing": 1}
-    rows = json.loads(sincos("compare", "sweep-01", "--flat", "--json").stdout)
+    rows = json.loads(in_process("compare", "sweep-01", "--flat", "--json").stdout)
     assert [r["id"] for r in rows] == ["run-01"]
-    assert sincos("rm", "sweep-01", "--yes").returncode == 0
+    assert in_process("rm", "sweep-01", "--yes").returncode == 0
     assert listing(store) == ["run-02", "run-03"]
 
 
@@ -323,6 +323,7 @@ def _plant(run: Path, name: str) -> None:
     write(run / "meta.json", {"tags": [name], "note": name + " \udcff"})
 
 
+@pytest.mark.browser
 def test_a_report_shows_every_planted_text_and_runs_no_script(store, tmp_path):
     from browser import Browser, chromium
     from test_report import self_contained

@@ -6,7 +6,7 @@ import io
 import json
 
 import pytest
-from conftest import sincos
+from conftest import in_process, sincos
 
 from sincos_cli.stats.groups import flatten, groups
 from sincos_cli.stats.intervals import bootstrap, wilson
@@ -55,20 +55,20 @@ def test_compare_group_by_shows_intervals_in_table_json_and_csv(runs_dir):
                  "--seeds", "1-3", "--set", "hidden=4,8", "--set", "lr=0.006,0.01",
                  "--workers", "2", "-q")
     assert out.returncode == 0, out.stderr
-    table = sincos("compare", "sweep-01", "--group-by", "hidden").stdout.splitlines()
+    table = in_process("compare", "sweep-01", "--group-by", "hidden").stdout.splitlines()
     assert "ok" in table[0] and "eval_median" in table[0]
     assert "0/6 [0.00, 0.39]" in table[1]  # Wilson on 6 runs, none ok at 15 steps
-    small = sincos("compare", "sweep-01", "--group-by", "hidden,lr,seed").stdout
+    small = in_process("compare", "sweep-01", "--group-by", "hidden,lr,seed").stdout
     assert "[n/a]" in small  # one run a group: no interval, never a number
-    groups_json = json.loads(sincos("compare", "sweep-01", "--json").stdout)
+    groups_json = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     g = groups_json[0]
     assert g["eval_mse"]["median_ci"][0] <= g["eval_mse"]["median"] <= \
         g["eval_mse"]["median_ci"][1]
-    again = json.loads(sincos("compare", "sweep-01", "--json").stdout)
+    again = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     assert again == groups_json  # reproduces exactly
-    rows = list(csv.DictReader(io.StringIO(sincos("compare", "sweep-01", "--csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(in_process("compare", "sweep-01", "--csv").stdout)))
     assert float(rows[0]["eval_mse_median_lo"]) <= float(rows[0]["eval_mse_median"])
-    plain = json.loads(sincos("compare", "sweep-01", "--json", "--no-intervals").stdout)
+    plain = json.loads(in_process("compare", "sweep-01", "--json", "--no-intervals").stdout)
     assert "median_ci" not in plain[0]["eval_mse"] and "ok_ci" not in plain[0]
     swept = json.loads(sincos("sweep", "--resume", "sweep-01", "--json").stdout)
     assert swept == groups_json  # sweep --json: the same numbers, from the same functions
@@ -123,20 +123,20 @@ def test_paired_through_the_cli(runs_dir):
     out = sincos("sweep", "--steps", "15", "--batch-size", "8", "--time-steps", "10",
                  "--seeds", "1-5", "--set", "recipe=seed,robust", "--workers", "2", "-q")
     assert out.returncode == 0, out.stderr
-    table = sincos("compare", "sweep-01", "--group-by", "recipe", "--paired").stdout
+    table = in_process("compare", "sweep-01", "--group-by", "recipe", "--paired").stdout
     assert "vs" in table and "(reference)" in table and "wilcoxon_p" in table
-    got = json.loads(sincos("compare", "sweep-01", "--group-by", "recipe", "--paired",
-                            "--json").stdout)
+    got = json.loads(in_process("compare", "sweep-01", "--group-by", "recipe", "--paired",
+                                "--json").stdout)
     assert got[1]["paired"]["shared"] == 5 and got[1]["paired"]["reference"] == "recipe=seed"
     for args, needle in [(["--reference", "recipe=nope"], "no group has recipe=nope"),
                          (["--reference", "lr=1"], "KEY one of recipe"),
                          ([], None)]:
-        res = sincos("compare", "sweep-01", "--group-by", "recipe", "--paired", *args)
+        res = in_process("compare", "sweep-01", "--group-by", "recipe", "--paired", *args)
         if needle is None:
             assert res.returncode == 0
         else:
             assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
-    res = sincos("compare", "sweep-01", "--paired")
+    res = in_process("compare", "sweep-01", "--paired")
     assert res.returncode == 0  # a sweep groups by its grid keys: recipe
-    res = sincos("compare", "run-01", "run-02", "--paired")
+    res = in_process("compare", "run-01", "run-02", "--paired")
     assert res.returncode == 2 and "use it with --group-by" in res.stderr

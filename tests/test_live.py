@@ -15,6 +15,8 @@ from conftest import EXE, TINY, read
 
 from sincos_cli.views.live import braille, raster
 
+pytestmark = pytest.mark.display
+
 BRAILLE = range(0x2801, 0x2900)
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from browser import Browser, chromium
-from conftest import TINY, descendants, gone, sincos, stdout_a_terminal
+from conftest import TINY, descendants, gone, in_process, sincos, stdout_a_terminal
 
 ARTIFACTS = Path(os.environ.get("SINCOS_TEST_ARTIFACTS",
                                 Path(__file__).parent / "artifacts"))
@@ -139,8 +139,8 @@ def test_a_run_page_holds_its_header_settings_curves_prediction_and_replay(
     self_contained(html)
     page = Page(html)
     text = " ".join(page.text)
-    show = json.loads(sincos("show", trained_copy.name, "--json", "--runs-dir",
-                             runs_dir).stdout)
+    show = json.loads(in_process("show", trained_copy.name, "--json", "--runs-dir",
+                                 runs_dir).stdout)
     assert show["reproduce"] in text  # the command that trains it again
     for title in ("Summary", "Settings", "Loss and learning rate", "Prediction past training",
                   "Training replay"):
@@ -211,7 +211,7 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
     path = tmp_path / "report-sweep-01.html"
     self_contained(path.read_text())
     load(browser, path, "sweep")
-    groups = json.loads(sincos("compare", "sweep-01", "--json", "--runs-dir", study).stdout)
+    groups = json.loads(in_process("compare", "sweep-01", "--json", "--runs-dir", study).stdout)
     shown = table(browser, "groups-table")
     assert len(shown) == len(groups) == 2
     for g, row in zip(groups, shown):
@@ -227,8 +227,8 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
     assert [num(r["loss_median"][1]) for r in loss] == [g["final_loss"]["median"]
                                                         for g in groups]
     # every member, with compare's numbers
-    runs = json.loads(sincos("compare", "--where", "sweep=sweep-01", "--json", "--runs-dir",
-                             study).stdout)
+    runs = json.loads(in_process("compare", "--where", "sweep=sweep-01", "--json", "--runs-dir",
+                                 study).stdout)
     members = {r["id"][0]: r for r in table(browser, "members-table")}
     assert set(members) == {r["id"] for r in runs} and len(runs) == 8
     for r in runs:
@@ -244,7 +244,7 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
     assert browser.js("document.querySelectorAll('#examples img').length") == 3
     assert browser.js("document.getElementById('halving')") is None
     # the header says how the members were trained, as show does
-    shown = sincos("show", "sweep-01", "--runs-dir", study).stdout
+    shown = in_process("show", "sweep-01", "--runs-dir", study).stdout
     engine = next(ln.split("engine", 1)[1].strip() for ln in shown.splitlines()
                   if ln.strip().startswith("engine"))
     assert engine.startswith("batched, groups of at most ")
@@ -302,8 +302,8 @@ def test_a_set_page_holds_the_compare_table_and_the_curves(study, tmp_path, brow
     html = (tmp_path / "set.html").read_text()
     self_contained(html)
     load(browser, tmp_path / "set.html", "set")
-    runs = json.loads(sincos("compare", "--where", "lr=0.01", "--json", "--runs-dir",
-                             study).stdout)
+    runs = json.loads(in_process("compare", "--where", "lr=0.01", "--json", "--runs-dir",
+                                 study).stdout)
     shown = {r["id"][0]: r for r in table(browser, "runs-table")}
     assert set(shown) == {r["id"] for r in runs}
     for r in runs:

@@ -13,7 +13,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import EXE, drain, read, sincos
+from conftest import EXE, drain, in_process, read, sincos
 
 from sincos_cli.views.table import fit
 
@@ -39,8 +39,9 @@ def store(tmp_path_factory):
     return root
 
 
-def cli_in(root, *args, **kw):
-    return sincos(*args, env={"SINCOS_RUNS_DIR": str(root)}, **kw)
+def cli_in(root, *args):
+    """A command on `root`, in process: reading and tidying the store needs no signal."""
+    return in_process(*args, root=root)
 
 
 def test_results_stay_when_the_table_must_lose_columns():
@@ -177,7 +178,7 @@ def test_show_a_sweep(store):
 
 
 def test_no_runs_names_the_runs_dir_and_how_to_point_elsewhere(runs_dir):
-    out = sincos("compare")
+    out = in_process("compare")
     assert out.returncode == 0
     assert f"No runs in {runs_dir.resolve()}" in out.stderr
     assert "--runs-dir" in out.stderr and "SINCOS_RUNS_DIR" in out.stderr
@@ -191,7 +192,7 @@ def mine_once(tmp_path_factory):
     for args in (("sweep", *SMALL, "--seeds", "1-2", "-q"),
                  ("train", *SMALL, "--seed", "5", "-q"),
                  ("train", *SMALL, "--seed", "6", "--lr", "1e308", "-q")):
-        assert cli_in(root, *args).returncode in (0, 1)
+        assert in_process(*args, env={"SINCOS_RUNS_DIR": str(root)}).returncode in (0, 1)
     return root
 
 
@@ -204,7 +205,7 @@ def mine(mine_once, runs_dir):
 
 def test_rm_dry_run_lists_and_sizes_and_removes_nothing(mine):
     before = sorted(os.listdir(mine))
-    out = sincos("rm", "sweep-01", "--dry-run")
+    out = in_process("rm", "sweep-01", "--dry-run")
     assert out.returncode == 0 and out.stdout.split() == ["run-01", "run-02", "sweep-01"]
     assert "would remove 2 runs and 1 sweep, freeing" in out.stderr
     assert "KB" in out.stderr
@@ -212,26 +213,27 @@ def test_rm_dry_run_lists_and_sizes_and_removes_nothing(mine):
 
 
 def test_rm_without_a_terminal_needs_yes(mine):
-    out = sincos("rm", "run-03")
+    out = in_process("rm", "run-03")
     assert out.returncode == 2 and "pass --yes" in out.stderr and out.stdout == ""
     assert (mine / "run-03").exists()
 
 
 def test_rm_a_sweep_takes_its_members_and_filters_select_runs(mine):
-    out = sincos("rm", "sweep-01", "--yes")
+    out = in_process("rm", "sweep-01", "--yes")
     assert out.returncode == 0, out.stderr
     assert sorted(os.listdir(mine)) == ["run-03", "run-04"]
-    out = sincos("rm", "--status", "failed", "--yes")
+    out = in_process("rm", "--status", "failed", "--yes")
     assert out.returncode == 0 and out.stdout.split() == ["run-04"]
     assert sorted(os.listdir(mine)) == ["run-03"]
-    assert sincos("rm", "--older-than", "1d", "--yes").stdout == ""  # nothing that old
+    assert in_process("rm", "--older-than", "1d", "--yes").stdout == ""  # nothing that old
 
 
 def test_a_member_removed_alone_leaves_a_hole_resume_fills(mine):
-    assert sincos("rm", "run-02", "--yes").returncode == 0
-    doc = json.loads(sincos("show", "sweep-01", "--json").stdout)
+    assert in_process("rm", "run-02", "--yes").returncode == 0
+    doc = json.loads(in_process("show", "sweep-01", "--json").stdout)
     assert doc["missing"] == ["run-02"]
-    assert "sincos sweep --resume sweep-01 trains them again" in sincos("show", "sweep-01").stdout
+    shown = in_process("show", "sweep-01").stdout
+    assert "sincos sweep --resume sweep-01 trains them again" in shown
     assert sincos("sweep", "--resume", "sweep-01", "-q").returncode == 0
     assert read(mine / "run-02" / "run.json")["status"] == "completed"
 
@@ -240,9 +242,9 @@ def test_rm_refuses_running_runs_and_members_of_running_sweeps(mine):
     fd = os.open(mine / "run-03" / ".lock", os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        out = sincos("rm", "run-03", "--yes")
+        out = in_process("rm", "run-03", "--yes")
         assert out.returncode == 2 and "run-03 cannot be removed: it is running" in out.stderr
-        out = sincos("rm", "--where", "seed=5", "--yes")
+        out = in_process("rm", "--where", "seed=5", "--yes")
         assert out.returncode == 0 and "kept run-03: it is running" in out.stderr
     finally:
         os.close(fd)
@@ -250,7 +252,7 @@ def test_rm_refuses_running_runs_and_members_of_running_sweeps(mine):
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
         for target in ("run-01", "sweep-01"):
-            out = sincos("rm", target, "--yes")
+            out = in_process("rm", target, "--yes")
             assert out.returncode == 2 and "running" in out.stderr, out.stderr
     finally:
         os.close(fd)
@@ -264,7 +266,7 @@ def test_rm_refuses_running_runs_and_members_of_running_sweeps(mine):
                                          (["--status", "faild", "--yes"], "unknown status")])
 def test_rm_bad_input_is_one_line_and_removes_nothing(mine, args, needle):
     before = sorted(os.listdir(mine))
-    out = sincos("rm", *args)
+    out = in_process("rm", *args)
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and needle in out.stderr, \
         out.stderr
     assert sorted(os.listdir(mine)) == before
@@ -272,9 +274,9 @@ def test_rm_bad_input_is_one_line_and_removes_nothing(mine, args, needle):
 
 def test_a_removal_that_crashed_halfway_is_invisible_and_finished_later(mine):
     (mine / "run-03").rename(mine / ".rm-999999-run-03")  # renamed aside, not yet deleted
-    rows = json.loads(sincos("compare", "--json").stdout)
+    rows = json.loads(in_process("compare", "--json").stdout)
     assert "run-03" not in [r["id"] for r in rows]
-    assert sincos("rm", "run-04", "--yes").returncode == 0
+    assert in_process("rm", "run-04", "--yes").returncode == 0
     assert sorted(os.listdir(mine)) == ["run-01", "run-02", "sweep-01"]
 
 
@@ -282,16 +284,16 @@ def test_a_removal_that_crashed_halfway_is_invisible_and_finished_later(mine):
 
 def test_tag_and_note_change_meta_json_only(mine):
     config = (mine / "run-03" / "config.json").read_bytes()
-    out = sincos("tag", "run-03", "sweep-01", "+keep", "+best", "-old")
+    out = in_process("tag", "run-03", "sweep-01", "+keep", "+best", "-old")
     assert out.returncode == 0, out.stderr
     assert read(mine / "run-01" / "meta.json")["tags"] == ["keep", "best"]
-    assert sincos("tag", "run-03", "-keep").returncode == 0
-    assert sincos("note", "run-03", "looks odd at step 12").returncode == 0
+    assert in_process("tag", "run-03", "-keep").returncode == 0
+    assert in_process("note", "run-03", "looks odd at step 12").returncode == 0
     assert read(mine / "run-03" / "meta.json") == {"tags": ["best"],
                                                     "note": "looks odd at step 12"}
     assert (mine / "run-03" / "config.json").read_bytes() == config
-    got = [r["id"] for r in json.loads(sincos("compare", "--where", "tag=best",
-                                              "--json").stdout)]
+    got = [r["id"] for r in json.loads(in_process("compare", "--where", "tag=best",
+                                                  "--json").stdout)]
     assert got == ["run-01", "run-02", "run-03"]
 
 
@@ -299,7 +301,7 @@ def test_tag_and_note_change_meta_json_only(mine):
                                   ["tag", "run-03", "++x"], ["tag", "run-03"],
                                   ["train", "--tag", "a b"]])
 def test_bad_tags_are_refused(mine, args):
-    out = sincos(*args)
+    out = in_process(*args)
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert not (mine / "run-03" / "meta.json").exists()
     assert not (mine / "run-05").exists()

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import EXE, descendants, losses, read, sincos
+from conftest import EXE, descendants, in_process, losses, read, sincos
 
 from sincos_cli.stats.groups import describe
 from sincos_cli.sweep.grid import GridError, members, parse_seeds, parse_sets
@@ -90,17 +90,17 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
     assert losses(runs_dir / "run-04") == losses(runs_dir / "solo")
     assert read(runs_dir / "run-04" / "config.json") == read(runs_dir / "solo" / "config.json")
     # the sweep id works wherever runs are taken
-    table = json.loads(sincos("compare", "sweep-01", "--json", env=env).stdout)
+    table = json.loads(in_process("compare", "sweep-01", "--json", env=env).stdout)
     assert [g["hidden"] for g in table] == [4, 8] and all(g["n"] == 2 for g in table)
     assert set(table[0]["eval_mse"]) == {"mean", "std", "median", "min", "max", "median_ci",
                                          "mean_ci"}
-    rows = json.loads(sincos("compare", "sweep-01", "--group-by", "hidden,seed", "--json",
-                             env=env).stdout)
+    rows = json.loads(in_process("compare", "sweep-01", "--group-by", "hidden,seed", "--json",
+                                 env=env).stdout)
     assert len(rows) == 4 and all(r["n"] == 1 for r in rows)
-    csv = sincos("compare", "sweep-01", "--csv", env=env).stdout.splitlines()
+    csv = in_process("compare", "sweep-01", "--csv", env=env).stdout.splitlines()
     assert csv[0].startswith("hidden,n,ok,ok_count,ok_lo,ok_hi,completed,failed,eval_mse_mean")
     png = runs_dir.parent / "bands.png"
-    assert sincos("compare", "sweep-01", "--plot", png, env=env).returncode == 0
+    assert in_process("compare", "sweep-01", "--plot", png, env=env).returncode == 0
     assert png.stat().st_size > 1000
 
 
@@ -179,6 +179,7 @@ def dask_cluster(tmp_path_factory):
     c.close()
 
 
+@pytest.mark.dask
 def test_dask_cluster_runs_members_that_equal_local_ones(runs_dir, dask_cluster, tmp_path):
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
     out = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "hidden=4,8", "--cluster",

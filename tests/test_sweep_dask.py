@@ -14,8 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import read, sincos
-from test_sweep_faults import SMALL, env_for, expected_losses, losses, start, steps_of, wait_for
+from conftest import losses, read, sincos, start, steps_of, wait_for
+from test_sweep_faults import SMALL, env_for, expected_losses
+
+pytestmark = pytest.mark.dask
 
 pytest.importorskip("distributed")
 DASK = os.path.join(os.path.dirname(sys.executable), "dask")

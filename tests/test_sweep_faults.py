@@ -14,7 +14,19 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import EXE, TINY, descendants, gone, losses, read, sincos, start, steps_of, wait_for
+from conftest import (
+    EXE,
+    TINY,
+    descendants,
+    gone,
+    in_process,
+    losses,
+    read,
+    sincos,
+    start,
+    steps_of,
+    wait_for,
+)
 
 SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
 SLOW = ["--steps", "1200", "--batch-size", "8", "--time-steps", "10", "--checkpoint-every",
@@ -31,11 +43,19 @@ def env_for(root: Path) -> dict:
     return {**os.environ, "SINCOS_RUNS_DIR": str(root)}
 
 
-@pytest.fixture
-def small_sweep(runs_dir):
-    """A completed 2-member sweep in runs_dir."""
-    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--workers", "2", "-q")
+@pytest.fixture(scope="module")
+def small_sweep_once(tmp_path_factory) -> Path:
+    """A completed 2-member sweep, made once and never changed: tests damage copies."""
+    root = tmp_path_factory.mktemp("small-sweep") / "runs"
+    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--workers", "2", "-q", "--runs-dir", root)
     assert out.returncode == 0, out.stderr
+    return root
+
+
+@pytest.fixture
+def small_sweep(small_sweep_once, runs_dir):
+    """A completed 2-member sweep in runs_dir, this test's own copy."""
+    shutil.copytree(small_sweep_once, runs_dir, symlinks=True)
     return runs_dir / "sweep-01"
 
 
@@ -59,8 +79,8 @@ def test_a_sweep_named_by_a_path_reads_its_members_beside_it(runs_dir, tmp_path)
     for seed in (8, 9):
         assert sincos("train", *SMALL, "--seed", seed, "-q").returncode == 0
     mine = tree(runs_dir)
-    rows = json.loads(sincos("compare", other / "sweep-01", "--group-by", "seed,lr",
-                             "--json").stdout)
+    rows = json.loads(in_process("compare", other / "sweep-01", "--group-by", "seed,lr",
+                                 "--json").stdout)
     assert sorted(r["seed"] for r in rows) == [1, 2] and all(r["lr"] == 0.01 for r in rows)
     # a member lost from the sweep is trained again in the sweep's folder, not in ./runs
     shutil.rmtree(other / "run-02")
@@ -325,7 +345,7 @@ def test_group_by_steps_groups_by_the_steps_asked_for(runs_dir):
     out = sincos("sweep", *SMALL[2:], "--seeds", "1-3", "--set", "steps=20,30", "--set",
                  "lr=0.006,1e308", "-q")
     assert out.returncode == 1  # the huge lr diverges
-    rows = json.loads(sincos("compare", "sweep-01", "--json").stdout)
+    rows = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     assert [(r["steps"], r["lr"]) for r in rows] == [(20, 0.006), (20, 1e308), (30, 0.006),
                                                       (30, 1e308)]
     assert all(r["n"] == 3 for r in rows)  # failed members stay in their group
@@ -336,7 +356,7 @@ def test_group_by_steps_groups_by_the_steps_asked_for(runs_dir):
     (run / "run.json").write_text(json.dumps({**doc, "status": "interrupted"}))
     summary = read(run / "summary.json")
     (run / "summary.json").write_text(json.dumps({**summary, "steps": 7}))
-    rows = json.loads(sincos("compare", "sweep-01", "--json").stdout)
+    rows = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     assert len(rows) == 4 and rows[0]["n"] == 3 and rows[0]["completed"] == 2
 
 

@@ -1,8 +1,9 @@
-"""`sincos report`: one self-contained HTML page for a run, a sweep or a set of runs.
+"""What every report page shares: its options, the page being made (a damaged part becomes a
+note), the runs table, status cells, failures and the replay.
 
 The numbers come from the functions `show` and `compare` use (show.run_info,
 stats.groups, stats.paired, compare's cell formats), so the page and the terminal agree; the
-pictures from report_figures; the HTML from page.py.
+pictures from figures.py; the HTML from html.py.
 
 A part that cannot be shown (a damaged file, a missing checkpoint) becomes a note on the page
 saying what and why, and a warning for the caller: the rest of the page is still made.

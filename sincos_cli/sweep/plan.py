@@ -108,9 +108,9 @@ def _move_aside(path: Path) -> Path:
     raise SincosError(f"too many damaged copies of {path.name}")
 
 
-# Members in a batched group, at most: from tests/bench/bench_batched.py (README, "Batched
-# members"): throughput per core peaks between 16 and 48 members and falls past 64, when a
-# group's buffers leave the cache.
+# Members in a batched group, at most: from tests/bench/bench_batched.py (docs/sweeps.md,
+# "Batched members"): throughput per core peaks between 16 and 48 members and falls past 64,
+# when a group's buffers leave the cache.
 GROUP_SIZE = 32
 
 

@@ -1,5 +1,5 @@
-"""Successive halving against the full grid, on the README's recipe grid: 32 settings × 10
-seeds, 501 steps, whole `sincos sweep` processes, 2 workers, run folders written.
+"""Successive halving against the full grid, on the recipe grid of docs/findings.md: 32
+settings × 10 seeds, 501 steps, whole `sincos sweep` processes, 2 workers, run folders written.
 
     python tests/bench/bench_halving.py [--seeds 1-10] [--steps 501] [--workers 2]
                                         [--keep DIR] [--halving-args '--rank median']
