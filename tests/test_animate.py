@@ -28,6 +28,7 @@ def red_blue(frame):
     return int(red.sum()), int(blue.sum())
 
 
+@pytest.mark.slow
 def test_gif_default_path_frames_size_delay_loop(cli, trained_copy):
     res = cli("animate", trained_copy.name, "--quiet")
     assert res.exit_code == 0, res.stderr

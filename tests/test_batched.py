@@ -163,6 +163,7 @@ def code_paths() -> list[dict]:
     return [{"ATEN_CPU_CAPABILITY": w} for w in have] + [{"ONEDNN_MAX_CPU_ISA": "AVX2"}]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", code_paths(), ids=lambda e: "-".join(e.values()))
 def test_a_members_bits_do_not_depend_on_its_group_on_any_code_path(path):
     """Group sizes 1, 3, 5, 7 and 32, shapes whose element counts are no multiple of a
@@ -284,6 +285,7 @@ def _sweep(runs_dir, *args, small=SMALL, env=None):
     return out
 
 
+@pytest.mark.slow
 def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
     _sweep(runs_dir, "--seeds", "1-3", "--set", "cell=lstm,gru", "--set", "lr=0.006,0.01",
@@ -318,6 +320,7 @@ def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
     assert shown.returncode == 0 and "completed" in shown.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", code_paths(), ids=lambda e: "-".join(e.values()))
 def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path, path):
     """The seed's shapes (hidden 20, 50 windows of 20 steps): groups of 10, 5, 3 and 2."""
@@ -336,6 +339,7 @@ def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path, path)
             read(b / f"run-{i:02d}" / "summary.json")["eval_mse"]
 
 
+@pytest.mark.slow
 def test_a_diverging_member_fails_alone_and_its_group_trains_on(runs_dir):
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
     out = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "lr=0.006,1e308",
@@ -372,6 +376,7 @@ def test_a_group_too_big_for_memory_is_split_with_a_note(monkeypatch):
         budget.fit_group(cfg, 8, 2)
 
 
+@pytest.mark.slow
 def test_members_leave_their_group_as_they_finish(runs_dir):
     """Members with different --steps share a group: each leaves at its own end, and the
     rest train on (their losses are a group of their own's, to the bit)."""
@@ -401,6 +406,7 @@ print(json.dumps(out))
 """
 
 
+@pytest.mark.slow
 def test_fifty_seeds_of_the_seed_model_match_solo_training(runs_dir):
     """docs/sweeps.md's claim: batched members match `sincos train` within float32 noise, on
     50 seeds × 501 steps: the first 20 losses within 1e-5 relative, eval_mse within 1%

@@ -13,6 +13,7 @@ SUMMARY_KEYS = {"final_loss", "best_loss", "best_step", "eval_mse", "steps", "tr
                 "steps_per_second"}
 
 
+@pytest.mark.slow
 def test_subprocess_prints_only_the_run_id(runs_dir):
     out = sincos("train", *TINY)
     assert out.returncode == 0, out.stderr

@@ -46,6 +46,7 @@ def assert_same_trace(a, b):
         np.testing.assert_array_equal(ta[k], tb[k], err_msg=k)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_signal_finishes_the_step_saves_and_exits(runs_dir, sig, code):
     p = train(runs_dir, *LONG, "--name", "cut")
@@ -61,6 +62,7 @@ def test_signal_finishes_the_step_saves_and_exits(runs_dir, sig, code):
     assert read(runs_dir / "cut" / "summary.json")["eval_mse"] is not None
 
 
+@pytest.mark.slow
 def test_two_ctrl_c_at_once_are_one_stop_leaving_a_readable_run(runs_dir):
     """A second signal within launch.SAME_STOP_S of the first is the same stop (`timeout`
     signals its child, then the child's group): the run saves and ends `interrupted`."""
@@ -74,6 +76,7 @@ def test_two_ctrl_c_at_once_are_one_stop_leaving_a_readable_run(runs_dir):
     torch.load(runs_dir / "twice" / "checkpoint.pt", weights_only=True)
 
 
+@pytest.mark.slow
 def test_interrupt_then_resume_equals_training_straight(runs_dir):
     p = train(runs_dir, *LONG, "--name", "cut")
     wait_for_steps(runs_dir / "cut", 25, p)
@@ -99,6 +102,7 @@ def test_interrupt_then_resume_equals_training_straight(runs_dir):
     assert run["resumes"][0]["from_status"] == "interrupted"
 
 
+@pytest.mark.slow
 def test_kill_9_reads_as_crashed_and_resumes_from_the_last_checkpoint(runs_dir, cli, tmp_path):
     p = train(runs_dir, *LONG, "--name", "dead", "--checkpoint-every", "25")
     wait_for_steps(runs_dir / "dead", 80, p)
@@ -183,6 +187,7 @@ def test_resume_after_config_json_was_edited_is_refused(cli, trained_copy, edit,
     assert read(trained_copy / "run.json")["status"] == "completed"
 
 
+@pytest.mark.slow
 def test_four_trains_at_once_get_four_folders(runs_dir):
     procs = [train(runs_dir, *TINY, "--steps", "30") for _ in range(4)]
     outs = [p.communicate(timeout=120) for p in procs]
@@ -287,6 +292,7 @@ def test_readers_survive_damaged_files(tmp_path, originals, name, cut, junk, mod
             assert "\n" not in str(e)
 
 
+@pytest.mark.slow
 def test_random_interrupts_and_kills_then_resumes_equal_a_straight_run(runs_dir):
     """Stopped at random steps by SIGINT or kill -9 (which leaves metrics and trace past
     the checkpoint), resumed each time: metrics, trace and weights as if trained straight."""

@@ -35,6 +35,7 @@ def halved(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_points_stop_at_rungs_and_the_best_go_on(halved):
     doc = read(halved / "sweep-01" / "sweep.json")
     h = doc["halving"]
@@ -66,6 +67,7 @@ def test_points_stop_at_rungs_and_the_best_go_on(halved):
     assert "nothing to do: every rung is done (2 completed, 16 pruned)" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_pruned_member_is_an_ordinary_run_train_resume_continues(halved, runs_dir):
     import shutil
 
@@ -79,6 +81,7 @@ def test_a_pruned_member_is_an_ordinary_run_train_resume_continues(halved, runs_
     assert read(runs_dir / pruned / "run.json")["resumes"][-1]["from_status"] == "pruned"
 
 
+@pytest.mark.slow
 def test_an_interrupt_mid_rung_resumes_that_rung_and_never_retrains_one(runs_dir):
     args = ["--steps", "2700", *SMALL, "--checkpoint-every", "20", "--seeds", "1", *GRID,
             "--halving", "--workers", "2"]
@@ -132,6 +135,7 @@ def test_halving_records_are_json(halved):
 
 # -- held-out seeds ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_chosen_point_is_trained_on_seeds_the_choice_never_saw(runs_dir):
     out = sincos("sweep", "--steps", "30", *SMALL, "--seeds", "1-3", "--set", "lr=0.0003,0.01",
                  "--holdout-seeds", "101-103", "--workers", "2", "-q", "--json")

@@ -32,6 +32,7 @@ def test_compare_plot_never_writes_into_a_run(cli, trained_copy):
     assert not (trained_copy / "loss.png").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_signal_to_animate_ends_workers_and_ffmpeg_and_removes_temporaries(
         runs_dir, tmp_path, sig, code):
@@ -99,6 +100,7 @@ def test_animate_size_times_jobs_is_checked(cli, trained_copy, monkeypatch):
     assert not list(trained_copy.glob("animation.*")) and not list(trained_copy.glob(".*tmp"))
 
 
+@pytest.mark.slow
 def test_full_disk_ends_the_run_failed_and_resumable(runs_dir, small_disk):
     tiny = small_disk("300k")
     res = sincos("train", "--steps", "3000", "--checkpoint-every", "50", "-q",
@@ -117,6 +119,7 @@ def test_full_disk_ends_the_run_failed_and_resumable(runs_dir, small_disk):
     assert res.returncode == 0, res.stderr
 
 
+@pytest.mark.slow
 def test_late_signals_do_not_change_the_exit_code(runs_dir):
     """Signals landing around the final save: exit code and status always agree."""
     env = {**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)}
@@ -193,6 +196,7 @@ def test_predict_refuses_duplicate_columns_and_quotes_bad_values_briefly(cli, tr
     assert "\\x1b" in res.stderr and "y" * 50 not in res.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_how_to_continue(runs_dir):
     env = {**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)}
     p = subprocess.Popen([EXE, "train", *[a if a != "40" else "1000000" for a in TINY],
@@ -219,6 +223,7 @@ def _complete(shell, words, runs_dir):
     return subprocess.run([EXE], capture_output=True, text=True, env=env).stdout
 
 
+@pytest.mark.slow
 def test_shell_completion_offers_run_and_sweep_ids(runs_dir):
     for name in ("run-01", "run-02", "sweep-01"):
         (runs_dir / name).mkdir(parents=True)
@@ -274,6 +279,7 @@ def test_compare_fits_the_terminal_without_wrapping(trained, runs_dir):
         assert b"left out to fit the terminal" in p.stderr
 
 
+@pytest.mark.slow
 def test_every_commands_help_reads_at_80_columns():
     """Piped help at 80 columns: every option's full name, no line past 80, no metavar on
     a flag, and the choices a user must know (compare --sort, animate --json's fields)."""

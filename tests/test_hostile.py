@@ -58,6 +58,7 @@ def raw_free(text: str) -> None:
 
 # -- rm -------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_rm_by_path_never_removes_a_symlinks_target_or_outside_the_runs_dir(store, tmp_path):
     outside = tmp_path / "elsewhere"
     shutil.copytree(store / "run-03", outside / "run-03")
@@ -222,6 +223,7 @@ def test_show_and_compare_print_a_folders_text_visibly_escaped(store):
 
 # -- tags and notes ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_twenty_concurrent_taggers_lose_no_tag(store):
     procs = [subprocess.Popen([shutil.which("sincos", path=os.path.dirname(sys.executable)),
                                "tag", "run-03", f"+t{i}"], stdout=subprocess.DEVNULL,
@@ -261,6 +263,7 @@ def test_the_api_reports_one_damaged_item_and_returns_the_rest(store):
 
 # -- resume, ids, predict ----------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_resume_never_writes_through_a_symlink_in_the_run_folder(trained_copy, tmp_path):
     victim = tmp_path / "notes.txt"
     victim.write_text("".join(f"line {i}\n" for i in range(500)))
@@ -279,6 +282,7 @@ def test_resume_never_writes_through_a_symlink_in_the_run_folder(trained_copy, t
     assert sincos("train", "--resume", trained_copy.name, "--steps", "60", "-q").returncode == 0
 
 
+@pytest.mark.slow
 def test_an_id_a_sweep_names_is_never_given_to_another_run(store):
     assert in_process("rm", "run-02", "--yes").returncode == 0  # a hole the resume fills
     shutil.rmtree(store / "run-03")
@@ -298,6 +302,7 @@ def test_an_id_a_sweep_names_is_never_given_to_another_run(store):
     assert listing(store) == ["run-02", "run-03"]
 
 
+@pytest.mark.slow
 def test_predict_on_a_model_too_big_for_memory_is_one_line(trained_copy):
     config = read(trained_copy / "config.json")
     write(trained_copy / "config.json", {**config, "hidden": 200000})

@@ -50,6 +50,7 @@ def test_csv_spells_intervals_as_lo_and_hi_columns():
     assert "ok_ci" not in flat and "eval_mse_median_ci" not in flat
 
 
+@pytest.mark.slow
 def test_compare_group_by_shows_intervals_in_table_json_and_csv(runs_dir):
     out = sincos("sweep", "--steps", "15", "--batch-size", "8", "--time-steps", "10",
                  "--seeds", "1-3", "--set", "hidden=4,8", "--set", "lr=0.006,0.01",
@@ -119,6 +120,7 @@ def test_too_few_shared_seeds_say_so_and_none_is_an_error():
         paired(paired_rows({1: 1.0}, {1: 1.0}), ["recipe"], {"recipe": "x"})
 
 
+@pytest.mark.slow
 def test_paired_through_the_cli(runs_dir):
     out = sincos("sweep", "--steps", "15", "--batch-size", "8", "--time-steps", "10",
                  "--seeds", "1-5", "--set", "recipe=seed,robust", "--workers", "2", "-q")

@@ -24,6 +24,7 @@ def test_seed_model_matches_the_tutorial():
     assert m.head.in_features == 20 and m.head.out_features == 1
 
 
+@pytest.mark.slow
 def test_adam_is_torch_adam_bit_for_bit():
     torch.manual_seed(0)
     a = Regressor(hidden=6)

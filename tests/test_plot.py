@@ -4,6 +4,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 from conftest import read
 from PIL import Image
 
@@ -71,6 +72,7 @@ def test_many_runs_become_a_density_image(tmp_path, monkeypatch):
     assert read(tmp_path / "run-01" / "summary.json")  # nothing was written into runs
 
 
+@pytest.mark.slow
 def test_many_runs_label_the_best_beside_the_axes(tmp_path, monkeypatch):
     """600 runs: the 20 best by eval_mse are named, in a legend outside the axes, in
     twenty distinct colour and dash pairs; the x-axis takes a range."""

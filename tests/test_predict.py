@@ -107,6 +107,7 @@ def test_scores_skip_warmup_across_chunks():
     assert out["mse_after_warmup"] == pytest.approx(4.0)
 
 
+@pytest.mark.slow
 def test_output_starts_before_input_ends(trained_copy):
     import os
     import shutil
@@ -130,6 +131,7 @@ def test_output_starts_before_input_ends(trained_copy):
     assert p.returncode == 0
 
 
+@pytest.mark.slow
 def test_real_pipeline(trained_copy):
     series = "".join(f"{math.sin(i / 31.4)}\n" for i in range(500))
     out = sincos("predict", trained_copy.name, "-", input=series,
@@ -138,6 +140,7 @@ def test_real_pipeline(trained_copy):
     assert len(out.stdout.splitlines()) == 500 and out.stderr == ""
 
 
+@pytest.mark.slow
 def test_predict_never_imports_matplotlib(trained_copy):
     import subprocess
     code = ("import sys\nfrom sincos_cli.cli import app\ntry:\n"

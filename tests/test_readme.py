@@ -3,6 +3,8 @@ in the README and docs/ works in order."""
 
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -93,6 +95,7 @@ def test_the_manual_lists_every_page_in_the_readme_and_the_site():
     assert len(readme.splitlines()) <= 150
 
 
+@pytest.mark.slow
 def test_the_readme_examples_work_in_order(tmp_path):
     """A newcomer's path: every example, the README's then the manual's pages in the site's
     order, in a fresh folder."""

@@ -130,6 +130,7 @@ def num(v):
 
 # -- a run --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_run_page_holds_its_header_settings_curves_prediction_and_replay(
         trained_copy, runs_dir, tmp_path, browser):
     out = report(trained_copy.name, root=runs_dir, cwd=tmp_path)
@@ -170,6 +171,7 @@ def test_a_run_page_holds_its_header_settings_curves_prediction_and_replay(
     assert browser.js("document.documentElement.scrollWidth") <= 390
 
 
+@pytest.mark.slow
 def test_a_still_frame_instead_of_the_gif_keeps_the_page_small(trained_copy, runs_dir,
                                                                tmp_path):
     report(trained_copy.name, "--animation", "still", "--out", "s.html", root=runs_dir,
@@ -185,6 +187,7 @@ def test_a_still_frame_instead_of_the_gif_keeps_the_page_small(trained_copy, run
     assert (tmp_path / "s.html").stat().st_size < 200_000
 
 
+@pytest.mark.slow
 def test_a_damaged_run_shows_as_damaged_and_the_rest_is_written(trained_copy, runs_dir,
                                                                 tmp_path, browser):
     (trained_copy / "config.json").write_text('{"steps": ')
@@ -206,6 +209,7 @@ def test_a_damaged_run_shows_as_damaged_and_the_rest_is_written(trained_copy, ru
 
 # -- a sweep ------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
     report("sweep-01", root=study, cwd=tmp_path)
     path = tmp_path / "report-sweep-01.html"
@@ -252,6 +256,7 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
                                            ).replace("\n", "").replace("\t", "")
 
 
+@pytest.mark.slow
 def test_the_members_table_sorts_by_a_header_and_reads_without_javascript(study, tmp_path,
                                                                         browser):
     report("sweep-01", "--animation", "none", "--out", "s.html", root=study, cwd=tmp_path)
@@ -313,6 +318,7 @@ def test_a_set_page_holds_the_compare_table_and_the_curves(study, tmp_path, brow
     assert f"{len(runs)} runs" in browser.js("document.querySelector('h1').textContent")
 
 
+@pytest.mark.slow
 def test_sigterm_while_the_page_is_made_leaves_nothing(runs_dir, tmp_path):
     import signal
     import time
@@ -341,6 +347,7 @@ def test_sigterm_while_the_page_is_made_leaves_nothing(runs_dir, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # no page, no temp file
 
 
+@pytest.mark.slow
 def test_report_to_stdout_through_a_pipe(trained_copy, runs_dir, tmp_path):
     out = report(trained_copy.name, "--animation", "none", "--out", "-", root=runs_dir,
                  cwd=tmp_path)
@@ -371,6 +378,7 @@ def test_report_to_a_terminal_is_refused(trained_copy, runs_dir):
     assert p.stderr.count(b"\n") == 1
 
 
+@pytest.mark.slow
 def test_a_sweep_with_damaged_members_still_gets_its_page(study, tmp_path, browser):
     root = tmp_path / "runs"
     shutil.copytree(study, root)

@@ -57,6 +57,7 @@ def test_results_stay_when_the_table_must_lose_columns():
     assert "best_loss" not in dropped or dropped[-1] in ("best_loss", "steps")
 
 
+@pytest.mark.slow
 def test_on_a_terminal_the_note_names_what_went(store):
     master, slave = pty.openpty()
     p = subprocess.Popen([EXE, "compare", "--flat", "--all"], stdout=slave,
@@ -148,6 +149,7 @@ def test_json_carries_what_run_json_knows_and_csv_writes_booleans_one_way(store)
     assert {r["stateful"] for r in table} == {"true"} and "True" not in text
 
 
+@pytest.mark.slow
 def test_show_a_run_and_its_reproducing_command(store, tmp_path):
     out = cli_in(store, "show", "run-01")
     assert out.returncode == 0, out.stderr
@@ -228,6 +230,7 @@ def test_rm_a_sweep_takes_its_members_and_filters_select_runs(mine):
     assert in_process("rm", "--older-than", "1d", "--yes").stdout == ""  # nothing that old
 
 
+@pytest.mark.slow
 def test_a_member_removed_alone_leaves_a_hole_resume_fills(mine):
     assert in_process("rm", "run-02", "--yes").returncode == 0
     doc = json.loads(in_process("show", "sweep-01", "--json").stdout)

@@ -65,6 +65,7 @@ def test_bad_sweeps_are_refused_before_anything_is_made(cli, runs_dir, args, nee
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
 
+@pytest.mark.slow
 def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
     """--no-batch: each member exactly what `sincos train` writes (batched members are
     within float32 noise of it: tests/test_batched.py)."""
@@ -117,10 +118,12 @@ def test_a_failing_member_is_recorded_and_the_sweep_goes_on(runs_dir):
     assert "run-02 failed diverged" in out.stderr  # the plain progress line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_members_with_checkpoints_then_resume_finishes(runs_dir, sig, code):
     env = {**os.environ, "SINCOS_RUNS_DIR": str(runs_dir)}
-    args = ["--steps", "2000", "--checkpoint-every", "20", "--seeds", "1-4", "--workers", "2"]
+    args = ["--steps", "2000", "--batch-size", "8", "--time-steps", "10", "--checkpoint-every",
+            "20", "--seeds", "1-4", "--workers", "2"]
     p = subprocess.Popen([EXE, "sweep", *args], stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.time() + 60
@@ -199,6 +202,7 @@ def test_dask_cluster_runs_members_that_equal_local_ones(runs_dir, dask_cluster,
     assert sincos("predict", "run-01", "--points", "10", env=env).returncode == 0
 
 
+@pytest.mark.slow
 def test_unreachable_cluster_is_one_line_and_nothing_is_made(runs_dir):
     t0 = time.time()
     out = sincos("sweep", *SMALL, "--seeds", "1", "--cluster", "tcp://127.0.0.1:9",

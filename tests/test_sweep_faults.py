@@ -71,6 +71,7 @@ def expected_losses(tmp_path: Path, seed: int, *args: str) -> list[float]:
 
 # -- 1. a sweep named by a path --------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_sweep_named_by_a_path_reads_its_members_beside_it(runs_dir, tmp_path):
     other = tmp_path / "other"
     made = sincos("sweep", *SMALL, "--seeds", "1-2", "--lr", "0.01", "--runs-dir", other, "-q")
@@ -130,6 +131,7 @@ def test_a_member_that_is_a_symlink_is_refused(small_sweep, runs_dir):
     (lambda p: (p / "config.json").write_text(json.dumps(
         {**read(p / "config.json"), "lr": 0.5})), "config.json disagrees with sweep.json on lr"),
 ])
+@pytest.mark.slow
 def test_damaged_members_are_named_and_never_touched(small_sweep, runs_dir, damage, needle):
     damage(runs_dir / "run-02")
     shutil.rmtree(runs_dir / "run-01")
@@ -211,6 +213,7 @@ def test_resuming_a_completed_sweep_says_there_is_nothing_to_do(small_sweep):
 
 # -- 6, 7: processes killed ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_kill_9_of_the_driver_ends_its_workers_and_resume_works_at_once(runs_dir, tmp_path):
     p = start("sweep", *SLOW, "--seeds", "1-4", "--workers", "2", "-q", root=runs_dir)
     wait_for(lambda: (runs_dir / "run-01" / "checkpoint.pt").exists(), "a checkpoint", proc=p)
@@ -232,6 +235,7 @@ def test_kill_9_of_the_driver_ends_its_workers_and_resume_works_at_once(runs_dir
     assert losses(runs_dir / "run-01") == ref  # resumed exactly
 
 
+@pytest.mark.slow
 def test_kill_9_of_one_worker_crashes_its_member_alone(runs_dir):
     args = [*SLOW[:1], "600", *SLOW[2:]]
     p = start("sweep", *args, "--seeds", "1-6", "--workers", "2", root=runs_dir)
@@ -253,6 +257,7 @@ def test_kill_9_of_one_worker_crashes_its_member_alone(runs_dir):
 
 # -- 10, 11: limits and SIGHUP ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_too_few_file_descriptors_is_one_line_and_no_hang(runs_dir):
     import resource
 
@@ -273,6 +278,7 @@ def test_too_few_file_descriptors_is_one_line_and_no_hang(runs_dir):
         assert steps_of(runs_dir / n) == list(range(30))
 
 
+@pytest.mark.slow
 def test_sighup_is_sigterm_for_train(runs_dir):
     p = start("train", *SLOW, "--seed", "1", "--log-every", "1", root=runs_dir)
     wait_for(lambda: (runs_dir / "run-01" / "checkpoint.pt").exists(), "a checkpoint", proc=p)
@@ -288,6 +294,7 @@ def test_sighup_is_sigterm_for_train(runs_dir):
     assert ckpt["step"] == done == len(steps_of(runs_dir / "run-01"))  # the final checkpoint
 
 
+@pytest.mark.slow
 def test_sighup_is_sigterm_for_sweep(runs_dir):
     p = start("sweep", *SLOW, "--seeds", "1-2", "--workers", "2", root=runs_dir)
     wait_for(lambda: (runs_dir / "run-01" / "checkpoint.pt").exists(), "a checkpoint", proc=p)
@@ -301,6 +308,7 @@ def test_sighup_is_sigterm_for_sweep(runs_dir):
     assert read(runs_dir / "run-01" / "run.json")["status"] == "interrupted"
 
 
+@pytest.mark.slow
 def test_sighup_to_animate_alone_ends_workers_and_ffmpeg(runs_dir):
     # 600 large frames take 10-20 s to render, so the signal lands mid-render on any machine
     # (40 frames were done before the signal on a fast one)
@@ -320,6 +328,7 @@ def test_sighup_to_animate_alone_ends_workers_and_ffmpeg(runs_dir):
 
 # -- 12: a reader while the same run is resumed -----------------------------------------------
 
+@pytest.mark.slow
 def test_animate_survives_a_resume_cutting_the_trace(runs_dir):
     made = sincos("train", *SLOW[:1], "2000", *SLOW[2:6], "--checkpoint-every", "1000",
                   "--seed", "1", "-q")
@@ -341,6 +350,7 @@ def test_animate_survives_a_resume_cutting_the_trace(runs_dir):
 
 # -- 17, 18: grouping and small things ---------------------------------------------------------
 
+@pytest.mark.slow
 def test_group_by_steps_groups_by_the_steps_asked_for(runs_dir):
     out = sincos("sweep", *SMALL[2:], "--seeds", "1-3", "--set", "steps=20,30", "--set",
                  "lr=0.006,1e308", "-q")
@@ -390,6 +400,7 @@ def test_metrics_with_an_absurd_step_do_not_break_the_plot(cli, trained_copy, ru
     assert png.stat().st_size > 1000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["compare", "--csv"], ["compare", "--json"],
                                   ["predict", "run-01", "--points", "200000"],
                                   ["predict", "run-01", "--points", "200000", "--json"]])
@@ -402,6 +413,7 @@ def test_a_reader_that_leaves_early_is_not_an_error(trained_copy, runs_dir, args
     assert "Error" not in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_a_worker_killed_while_idle_does_not_stop_the_sweep(runs_dir):
     """Two members on three workers: the idle one is killed. The pool is broken for all,
     so the sweep rebuilds it and resumes both members, each exactly once."""
@@ -421,6 +433,7 @@ def test_a_worker_killed_while_idle_does_not_stop_the_sweep(runs_dir):
         assert steps_of(runs_dir / f"run-0{i}") == list(range(600))
 
 
+@pytest.mark.slow
 def test_a_signal_to_the_driver_and_its_group_at_once_ends_every_member_interrupted(
         runs_dir):
     """What `timeout N sincos sweep` does: SIGTERM to the driver, then to its process group
