@@ -286,9 +286,9 @@ def test_resume_never_writes_through_a_symlink_in_the_run_folder(trained_copy, t
 def test_an_id_a_sweep_names_is_never_given_to_another_run(store):
     assert in_process("rm", "run-02", "--yes").returncode == 0  # a hole the resume fills
     shutil.rmtree(store / "run-03")
-    out = sincos("train", *SMALL, "--seed", "777", "-q")
+    out = in_process("train", *SMALL, "--seed", "777", "-q")
     assert out.returncode == 0 and out.stdout.strip() == "run-03", out.stdout
-    out = sincos("train", *SMALL, "--name", "run-02", "-q")
+    out = in_process("train", *SMALL, "--name", "run-02", "-q")
     assert out.returncode == 1 and "named by a sweep" in out.stderr
     doc = json.loads(in_process("show", "sweep-01", "--json").stdout)
     assert doc["missing"] == ["run-02"]
