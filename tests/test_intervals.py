@@ -1,5 +1,6 @@
-"""95% intervals with every group statistic: reproducible, n/a under 3 runs, and the
-numbers scipy gives."""
+"""95% intervals with every group statistic: reproducible, n/a under 3 runs (6 for a
+median), and the numbers scipy gives; the interquartile mean and the probability of
+improvement as rliable computes them."""
 
 import csv
 import io
@@ -8,8 +9,8 @@ import json
 import pytest
 from conftest import in_process, sincos
 
-from sincos_cli.stats.groups import flatten, groups
-from sincos_cli.stats.intervals import bootstrap, wilson
+from sincos_cli.stats.groups import describe, flatten, groups, paired
+from sincos_cli.stats.intervals import bootstrap, improvement, wilson
 from sincos_cli.store.record import Row
 
 
@@ -33,15 +34,55 @@ def test_bootstrap_holds_the_statistic_reproduces_and_needs_three():
     assert bootstrap([1.0, 1.0, 1.0], "mean") == [1.0, 1.0]
 
 
+def test_a_median_interval_needs_six_runs_a_mean_or_iqm_three():
+    """Six is where the widest interval a median's own values allow (their min to max)
+    first covers it with 95%: 1 - 2 / 2^5 = 0.94 < 0.95 <= 1 - 2 / 2^6."""
+    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5]
+    assert bootstrap(values[:5], "median", "k") is None
+    assert bootstrap(values, "median", "k") is not None
+    assert bootstrap(values[:3], "mean", "k") is not None
+    assert bootstrap(values[:3], "iqm", "k") is not None
+    g = groups(rows_of(values[:5]), ["lr"], 1e-4)[0]["eval_mse"]
+    assert g["median_ci"] is None and g["iqm_ci"] is not None and g["mean_ci"] is not None
+
+
+def test_the_iqm_is_scipys_trimmed_mean_and_shrugs_off_a_diverged_seed():
+    from scipy.stats import trim_mean
+
+    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5, 6e-5, 8e-5, 7e-5, 1.5e-4, 0.4]  # one blew up
+    d = describe(values)
+    assert d["iqm"] == pytest.approx(trim_mean(values, 0.25), rel=1e-12)
+    assert d["iqm"] < 1e-4 < d["mean"]  # the diverged seed moves the mean, not the IQM
+    lo, hi = bootstrap(values, "iqm", "k")
+    assert lo <= d["iqm"] <= hi
+    for n in range(1, 12):  # the cut matches scipy's at every size
+        assert describe(values[:n])["iqm"] == pytest.approx(trim_mean(values[:n], 0.25))
+
+
+def test_probability_of_improvement_counts_pairs_and_half_ties():
+    assert improvement([1, 2, 3], [4, 5, 6])[0] == 1.0  # every value below every other
+    assert improvement([4, 5, 6], [1, 2, 3])[0] == 0.0
+    assert improvement([1, 2], [2, 3])[0] == 0.875  # 1<2, 1<3, 2=2 (½), 2<3: 3.5 of 4
+    same = [1e-4, 2e-4, 3e-4, 4e-4, 5e-4]
+    point, ci = improvement(same, same, "k")
+    assert point == 0.5 and ci[0] <= 0.5 <= ci[1]
+    better = [v * 0.5 for v in same]
+    point, ci = improvement(better, same, "k")
+    assert ci == improvement(better, same, "k")[1]  # seeded: the same every time
+    assert ci[0] <= point <= ci[1] and point > 0.5
+    assert improvement([1, 2], [3, 4])[1] is None  # under 3 seeds: no interval
+
+
 def test_a_groups_interval_does_not_depend_on_the_other_groups():
-    a = rows_of([1e-4, 2e-4, 3e-4, 5e-4, 8e-4], lr=0.003)
+    a = rows_of([1e-4, 2e-4, 3e-4, 5e-4, 8e-4, 9e-4], lr=0.003)
     b = rows_of([1e-3, 2e-3, 4e-3], lr=0.01)
     both = groups(a + b, ["lr"], 1e-4)
     alone = groups(a, ["lr"], 1e-4)
     flipped = groups(b + a, ["lr"], 1e-4)
-    assert both[0]["eval_mse"]["median_ci"] == alone[0]["eval_mse"]["median_ci"] \
-        == flipped[1]["eval_mse"]["median_ci"]
-    assert both[0]["ok"] == "1/5" and both[0]["ok_ci"] == wilson(1, 5)
+    for stat in ("median_ci", "iqm_ci", "mean_ci"):
+        assert both[0]["eval_mse"][stat] == alone[0]["eval_mse"][stat] \
+            == flipped[1]["eval_mse"][stat] is not None
+    assert both[0]["ok"] == "1/6" and both[0]["ok_ci"] == wilson(1, 6)
 
 
 def test_csv_spells_intervals_as_lo_and_hi_columns():
@@ -61,14 +102,18 @@ def test_compare_group_by_shows_intervals_in_table_json_and_csv(runs_dir):
     assert "0/6 [0.00, 0.39]" in table[1]  # Wilson on 6 runs, none ok at 15 steps
     small = in_process("compare", "sweep-01", "--group-by", "hidden,lr,seed").stdout
     assert "[n/a]" in small  # one run a group: no interval, never a number
+    assert "eval_iqm" in table[0]
     groups_json = json.loads(in_process("compare", "sweep-01", "--json").stdout)
-    g = groups_json[0]
-    assert g["eval_mse"]["median_ci"][0] <= g["eval_mse"]["median"] <= \
-        g["eval_mse"]["median_ci"][1]
+    g = groups_json[0]  # hidden and lr: 3 seeds a group
+    assert g["eval_mse"]["median_ci"] is None  # n/a under 6
+    for stat in ("iqm", "mean"):
+        lo, hi = g["eval_mse"][f"{stat}_ci"]
+        assert lo <= g["eval_mse"][stat] <= hi
     again = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     assert again == groups_json  # reproduces exactly
     rows = list(csv.DictReader(io.StringIO(in_process("compare", "sweep-01", "--csv").stdout)))
-    assert float(rows[0]["eval_mse_median_lo"]) <= float(rows[0]["eval_mse_median"])
+    assert float(rows[0]["eval_mse_iqm_lo"]) <= float(rows[0]["eval_mse_iqm"])
+    assert rows[0]["eval_mse_median_lo"] == ""  # n/a: an empty cell, never a number
     plain = json.loads(in_process("compare", "sweep-01", "--json", "--no-intervals").stdout)
     assert "median_ci" not in plain[0]["eval_mse"] and "ok_ci" not in plain[0]
     swept = json.loads(sincos("sweep", "--resume", "sweep-01", "--json").stdout)
@@ -89,7 +134,6 @@ def test_paired_is_seed_by_seed():
 
     from scipy.stats import wilcoxon
 
-    from sincos_cli.stats.groups import paired
 
     a = {s: 1e-3 * (1 + s) for s in range(1, 9)}
     b = {s: 1e-4 * (1 + s) * (1.5 if s == 3 else 1) for s in range(1, 9)}
@@ -104,12 +148,16 @@ def test_paired_is_seed_by_seed():
         wilcoxon([math.log(b[s] / a[s]) for s in sorted(a)]).pvalue)
     lo, hi = vs["ratio_ci"]
     assert lo <= vs["ratio_median"] <= hi
+    # every pair of a robust value and a seed value, not only the same seed
+    pairs = [(x < y) + 0.5 * (x == y) for x in (b[s] for s in a) for y in a.values()]
+    assert vs["p_improve"] == pytest.approx(sum(pairs) / len(pairs))
+    assert vs["p_improve_ci"][0] <= vs["p_improve"] <= vs["p_improve_ci"][1]
     back = paired(paired_rows(a, b), ["recipe"], {"recipe": "robust"})[1]
     assert back["wins"] == 0 and back["losses"] == 8
+    assert back["p_improve"] == pytest.approx(1 - vs["p_improve"])
 
 
 def test_too_few_shared_seeds_say_so_and_none_is_an_error():
-    from sincos_cli.stats.groups import paired
 
     few = paired(paired_rows({1: 1.0, 2: 1.0, 3: 1.0}, {1: 0.5, 2: 0.5, 7: 0.1}), ["recipe"])
     assert few[1]["shared"] == 2 and "too few" in few[1]["note"]
@@ -127,9 +175,12 @@ def test_paired_through_the_cli(runs_dir):
     assert out.returncode == 0, out.stderr
     table = in_process("compare", "sweep-01", "--group-by", "recipe", "--paired").stdout
     assert "vs" in table and "(reference)" in table and "wilcoxon_p" in table
+    assert "p_improve" in table
     got = json.loads(in_process("compare", "sweep-01", "--group-by", "recipe", "--paired",
                                 "--json").stdout)
     assert got[1]["paired"]["shared"] == 5 and got[1]["paired"]["reference"] == "recipe=seed"
+    lo, hi = got[1]["paired"]["p_improve_ci"]
+    assert 0 <= lo <= got[1]["paired"]["p_improve"] <= hi <= 1
     for args, needle in [(["--reference", "recipe=nope"], "no group has recipe=nope"),
                          (["--reference", "lr=1"], "KEY one of recipe"),
                          ([], None)]:
@@ -140,5 +191,67 @@ def test_paired_through_the_cli(runs_dir):
             assert res.returncode == 2 and res.stderr.count("\n") == 1 and needle in res.stderr
     res = in_process("compare", "sweep-01", "--paired")
     assert res.returncode == 0  # a sweep groups by its grid keys: recipe
+    # how many seeds: in the table, and in the JSON
+    res = in_process("compare", "sweep-01", "--paired", "--power", "0.8", "--effect", "0.5x")
+    assert res.returncode == 0 and "seeds for 80% power to detect 0.5× eval_mse" in res.stdout
+    got = json.loads(in_process("compare", "sweep-01", "--paired", "--power", "0.8",
+                                "--json").stdout)
+    pw = got[1]["paired"]["power"]
+    assert pw["has"] == 5 and pw["effect"] == 0.8 and 0 <= pw["power_now"] <= 1
+    assert pw["needed"] is None or pw["needed"] >= 5
+    for bad in ("0x", "1", "abc", "-2x"):
+        res = in_process("compare", "sweep-01", "--paired", "--power", "0.8", "--effect", bad)
+        assert res.returncode == 2 and "--effect" in res.stderr, res.stderr
+    # the performance profile, a figure of every group
+    png = runs_dir.parent / "profile.png"
+    res = in_process("compare", "sweep-01", "--profile", png)
+    assert res.returncode == 0 and f"wrote {png}" in res.stderr
+    from PIL import Image
+
+    assert Image.open(png).size[0] > 600
+    for args in (["run-01", "--profile", png], ["run-01", "--power", "0.8"]):
+        res = in_process("compare", *args)
+        assert res.returncode == 2 and "use it with --group-by" in res.stderr
     res = in_process("compare", "run-01", "run-02", "--paired")
     assert res.returncode == 2 and "use it with --group-by" in res.stderr
+
+
+# -- performance profiles and seeds needed --------------------------------------------------
+
+def test_a_profile_counts_the_share_at_or_under_each_threshold_with_a_band():
+    from sincos_cli.stats.profiles import profiles
+
+    a = rows_of([1e-4, 2e-4, 3e-4, 5e-4, float("nan")], lr=0.003)  # a diverged seed
+    b = rows_of([1e-3, 2e-3, 4e-3], lr=0.01)
+    pa, pb = profiles(a + b, ["lr"], taus=[1e-4, 2.5e-4, 1e-3, 1.0])
+    assert pa.point == {"lr": 0.003} and pa.n == 5 and pb.n == 3
+    assert pa.share == [0.2, 0.4, 0.8, 0.8]  # the NaN seed is never at or under τ
+    assert pb.share == [0.0, 0.0, 1 / 3, 1.0]
+    for p in (pa, pb):
+        assert all(lo <= s <= hi for lo, s, hi in zip(p.lo, p.share, p.hi, strict=True))
+    alone = profiles(a, ["lr"], taus=[1e-4, 2.5e-4, 1e-3, 1.0])[0]
+    assert alone.lo == pa.lo and alone.hi == pa.hi  # seeded by the group, not the others
+    assert profiles(rows_of([1e-4, 2e-4]), ["lr"])[0].lo is None  # under 3 seeds: no band
+
+
+def test_seeds_needed_agrees_with_theory_on_a_normal_pilot():
+    """A big normal pilot, sd 1, effect e^-0.5: the Wilcoxon test's textbook size is
+    (1.96 + 0.84)² / 0.5² / 0.955 ≈ 33 seeds for 80% power."""
+    import math
+
+    import numpy as np
+
+    from sincos_cli.stats.power import hodges_lehmann, parse_effect, power_at, seeds_needed
+
+    pilot = np.random.default_rng(7).normal(0.3, 1.0, 3000)
+    got = seeds_needed(pilot, math.exp(-0.5), 0.8, "k")
+    assert 26 <= got.needed <= 42, got
+    assert got == seeds_needed(pilot, math.exp(-0.5), 0.8, "k")  # seeded
+    assert seeds_needed(pilot, math.exp(-1.0), 0.8, "k").needed < got.needed  # bigger: fewer
+    assert power_at(pilot, math.exp(-0.5), 200, "k") > 0.99
+    # the location the test is about, and effects: a ratio, positive and not 1
+    assert hodges_lehmann([1, 2, 3, 100]) == 2.75  # the median of the 10 Walsh averages
+    assert parse_effect("0.8x") == 0.8 and parse_effect("1.25") == 1.25
+    for bad in ("1x", "0", "-1x", "nan", "x"):
+        with pytest.raises(ValueError):
+            parse_effect(bad)

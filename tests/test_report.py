@@ -223,8 +223,11 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
         assert row["ok"][0].startswith(g["ok"] + " [")  # with its Wilson interval
         e = g["eval_mse"]
         assert num(row["eval_median"][1]) == e["median"]
-        lo, hi = e["median_ci"]
-        assert row["eval_median"][0] == f"{e['median']:.2e} [{lo:.1e}, {hi:.1e}]"
+        assert e["median_ci"] is None  # 4 seeds: a median's interval needs 6
+        assert row["eval_median"][0] == f"{e['median']:.2e} [n/a]"
+        lo, hi = e["iqm_ci"]
+        assert num(row["eval_iqm"][1]) == e["iqm"]
+        assert row["eval_iqm"][0] == f"{e['iqm']:.2e} [{lo:.1e}, {hi:.1e}]"
         assert num(row["eval_mean±std"][1]) == e["mean"]
         assert num(row["eval_min"][1]) == e["min"] and num(row["eval_max"][1]) == e["max"]
     loss = table(browser, "groups-loss-table")
@@ -241,6 +244,10 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
     # paired: the second lr against the first, over the 4 shared seeds
     paired = table(browser, "paired-table")
     assert paired[0]["vs"][0] == "(reference)" and paired[1]["shared"][0] == "4"
+    assert "p_improve" in paired[1]  # (4 shared seeds: under 5, a note instead of numbers)
+    # the performance profile, a picture with its words
+    alts = browser.js("Array.from(document.images).map(i => i.alt)")
+    assert any(a.startswith("Performance profile by group (lr)") for a in alts)
     # the best, median and worst members' still frames, named by id
     best = min(runs, key=lambda r: r["summary"]["eval_mse"])
     assert browser.js("Array.from(document.querySelectorAll('#examples h3'))"

@@ -4,6 +4,7 @@ groups of them."""
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -63,11 +64,24 @@ def compare(
         "default: its grid keys).", show_default=False)] = None,
     intervals: Annotated[bool, typer.Option(
         "--intervals/--no-intervals", help="--group-by: a 95% interval with every median, "
-        "mean and ok share (bootstrap, seeded; Wilson for ok); n/a under 3 runs.")] = True,
+        "IQM (interquartile mean), mean and ok share (bootstrap, seeded; Wilson for ok); n/a "
+        "under 3 runs, and under 6 for a median.")] = True,
+    profile: Annotated[Path | None, typer.Option(
+        help="--group-by: draw each group's performance profile (the share of its seeds "
+        "with eval_mse at or under each threshold, with a 95% band) to this .png, .svg or "
+        ".pdf.", show_default=False)] = None,
     paired: Annotated[bool, typer.Option(
         "--paired", help="--group-by: each group against a reference, seed by seed: the "
-        "median eval_mse ratio with its 95% interval, a Wilcoxon signed-rank p-value, and "
-        "wins/losses over the shared seeds.")] = False,
+        "median eval_mse ratio and the probability of improvement with their 95% "
+        "intervals, a Wilcoxon signed-rank p-value, and wins/losses over the shared "
+        "seeds.")] = False,
+    power: Annotated[float | None, typer.Option(
+        min=0.5, max=0.99, help="--paired: the power wanted (0.8): how many seeds a study "
+        "needs to detect --effect, simulated from the shared seeds' spread.",
+        show_default=False)] = None,
+    effect: Annotated[str, typer.Option(
+        help="--power: the eval_mse ratio to detect against the reference (0.8x: 20% "
+        "lower).")] = "0.8x",
     reference: Annotated[str | None, typer.Option(
         help="--paired: the reference group, KEY=VALUE[,KEY=VALUE].",
         show_default="the first group")] = None,
@@ -95,13 +109,10 @@ def compare(
 
     if as_json and as_csv:
         raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
-    if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise typer.BadParameter(f"unknown suffix {plot.suffix or '(none)'!r}: use .png, "
-                                 ".svg or .pdf", param_hint="--plot")
-    if plot is not None:
-        from sincos_cli.store.runs import check_output
-
-        check_output(plot, None)
+    for path, hint in ((plot, "--plot"), (profile, "--profile")):
+        if path is not None:
+            _check_figure(path, hint)
+    pairing = Pairing(paired, reference, power, _effect(effect) if power else None)
     xr = _x_range(x_range) if x_range is not None else None
     root = pick_runs_dir(runs_dir)
     keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
@@ -127,12 +138,12 @@ def compare(
             print("No runs match.", file=sys.stderr)
         return
     if keys is not None:
-        pairing = (paired, reference)
         return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot, intervals,
-                               pairing)
-    if paired or reference:
-        raise typer.BadParameter("--paired compares groups: use it with --group-by",
-                                 param_hint="--paired")
+                               pairing, profile)
+    for given, hint in ((paired or reference or power, "--paired"), (profile, "--profile")):
+        if given:
+            raise typer.BadParameter(f"{hint} compares groups: use it with --group-by",
+                                     param_hint=hint)
     cols = columns(rows, show_all)
     known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
     try:
@@ -184,12 +195,45 @@ def _x_range(text: str) -> tuple[float | None, float | None]:
     return pair
 
 
-def _paired(rows, keys: list[str], paired: bool, reference: str | None):
+@dataclass(frozen=True)
+class Pairing:
+    """--paired and what goes with it, as given."""
+
+    paired: bool = False
+    reference: str | None = None
+    power: float | None = None
+    effect: float | None = None
+
+    @property
+    def asked(self) -> bool:
+        return bool(self.paired or self.reference or self.power)
+
+
+def _check_figure(path: Path, hint: str) -> None:
+    from sincos_cli.store.runs import check_output
+
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise typer.BadParameter(f"unknown suffix {path.suffix or '(none)'!r}: use .png, "
+                                 ".svg or .pdf", param_hint=hint)
+    check_output(path, None)
+
+
+def _effect(text: str) -> float:
+    from sincos_cli.stats.power import parse_effect
+
+    try:
+        return parse_effect(text)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--effect") from None
+
+
+def _paired(rows, keys: list[str], pairing: Pairing):
     from sincos_cli.stats.groups import paired as pair
 
-    ref = parse_reference(reference, keys) if reference is not None else None
+    ref = parse_reference(pairing.reference, keys) if pairing.reference is not None else None
+    power = (pairing.power, pairing.effect) if pairing.power else None
     try:
-        return pair(rows, keys, ref)
+        return pair(rows, keys, ref, power)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--paired") from None
 
@@ -224,7 +268,7 @@ def _folded(rows, root: Path, show_all: bool) -> None:
 
 def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
                     as_json: bool, as_csv: bool, plot: Path | None, intervals: bool,
-                    pairing=(False, None)) -> None:
+                    pairing: Pairing, profile: Path | None = None) -> None:
     from sincos_cli.stats.groups import flatten, groups
     from sincos_cli.store.query import sort_groups
     from sincos_cli.views.table import group_table, paired_table, print_table
@@ -239,7 +283,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         shown = sort_groups(stats, sort, keys)
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="--sort") from None
-    pairs = _paired(rows, keys, *pairing) if pairing[0] or pairing[1] else None
+    pairs = _paired(rows, keys, pairing) if pairing.asked else None
     if pairs is not None:
         by_point = {repr([p[k] for k in keys]): p for p in pairs}
         for g in stats:
@@ -252,6 +296,12 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
             say(f"warning: {w}")
         if as_json or as_csv:
             print(f"wrote {plot}", file=sys.stderr)
+    if profile is not None:
+        from sincos_cli.stats.profiles import profiles
+        from sincos_cli.views.profiles import profile_figure
+
+        profile_figure(profiles(rows, keys), profile, threshold=threshold)
+        print(f"wrote {profile}", file=sys.stderr)
     if as_json:
         emit_json(shown)
     elif as_csv:
@@ -265,3 +315,22 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
         if pairs is not None:
             print()
             print_table(*paired_table(pairs, keys))
+            if pairing.power:
+                _print_power(pairs, keys, pairing)
+
+
+def _print_power(pairs: list[dict], keys: list[str], pairing: Pairing) -> None:
+    """How many seeds each comparison needs, one line each, after the paired table."""
+    from sincos_cli.stats.power import ALPHA, SIMULATIONS
+
+    print(f"\nseeds for {pairing.power:.0%} power to detect {pairing.effect:g}× eval_mse "
+          f"(Wilcoxon, α = {ALPHA:g}, {SIMULATIONS} studies resampled from the shared "
+          "seeds' spread):")
+    for p in pairs:
+        if p.get("is_reference") or "power" not in p:
+            continue
+        pw = p["power"]
+        need = f"{pw['needed']:,}" if pw["needed"] is not None else "more than 5,000"
+        point = ", ".join(f"{k}={p[k]}" for k in keys)
+        print(f"  {point} vs {p['reference']}: {need} needed, {pw['has']} here "
+              f"(power now {pw['power_now']:.2f})")

@@ -266,3 +266,13 @@ def bands(rows, keys: list[str], stats: list[dict]) -> tuple[Picture, list[str]]
     from sincos_cli.views.plot import bands as draw
 
     return _file(lambda out: draw(rows, keys, out, stats=stats), ".png", "image/png")
+
+
+def profile(rows, keys: list[str], threshold: float) -> Picture:
+    """Each group's performance profile with its 95% band (views.profiles)."""
+    from sincos_cli.stats.profiles import profiles
+    from sincos_cli.views.profiles import profile_figure
+
+    pic, _ = _file(lambda out: profile_figure(profiles(rows, keys), out, threshold=threshold)
+                   or [], ".png", "image/png")
+    return pic

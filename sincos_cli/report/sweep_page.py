@@ -127,7 +127,9 @@ def _grid(doc: dict) -> str:
 GROUP_TITLES = {
     "n": "runs in the group, whatever their status",
     "ok": "runs whose eval_mse is at most the threshold [95% Wilson interval]",
-    "eval_median": "median eval_mse [95% bootstrap interval]",
+    "eval_median": "median eval_mse [95% bootstrap interval; n/a under 6 runs]",
+    "eval_iqm": "interquartile mean of eval_mse, the mean of its middle half [95% bootstrap "
+                "interval]",
     "eval_mean±std": "mean eval_mse ± its standard deviation",
     "loss_median": "median final training loss [95% bootstrap interval]",
 }
@@ -139,7 +141,7 @@ def _group_values(g: dict, keys: list[str]) -> list:
                                    g["completed"], g["failed"]]
     for m in ("eval_mse", "final_loss"):
         d = g[m]
-        vals += [d["median"], d["mean"], d["min"], d["max"]]
+        vals += [d["median"], d["iqm"], d["mean"], d["min"], d["max"]]
     return vals
 
 
@@ -155,8 +157,8 @@ def _groups(rep: Report, rows: list[Row], keys: list[str], stats: list[dict]) ->
     loss = [i for i, c in enumerate(cols) if c.startswith("loss_")]
     parts = [(f"eval_mse (MSE on fresh windows after training) by grid point, over its seeds. "
               f"ok: eval_mse ≤ {rep.opts.threshold:g}. Brackets: 95% intervals (bootstrap, "
-              "seeded so they reproduce; Wilson for ok), n/a under 3 runs.",
-              list(range(first + 4)), "groups-table"),
+              "seeded so they reproduce; Wilson for ok), n/a under 3 runs (6 for a median).",
+              list(range(first + 5)), "groups-table"),
              ("The final training loss by grid point, over its seeds.",
               list(range(len(keys))) + [len(keys)] + loss, "groups-loss-table")]
     tables = [P.table([cols[i] for i in idx], [[line[i] for i in idx] for line in cells],
@@ -165,12 +167,18 @@ def _groups(rep: Report, rows: list[Row], keys: list[str], stats: list[dict]) ->
     pic, warnings = F.bands(rows, keys, stats)
     rep.warnings += warnings
     label = ", ".join(keys) or "all members"
-    return tables[0] + figure(pic, f"Median training loss by group ({label}) with 10–90 "
-                              "percentile bands", "Each group's median training loss by step "
-                              "(thick line) between its 10th and 90th percentiles over seeds "
-                              "(thin lines of the same colour and dashes, faint fill); the "
-                              "legend gives each group's median eval_mse and its 95% "
-                              "interval.") + tables[1]
+    prof = rep.part("the performance profile", lambda: figure(
+        F.profile(rows, keys, rep.opts.threshold), f"Performance profile by group ({label})",
+        "Performance profile: for each group, the share of its seeds whose eval_mse is at or "
+        "under each threshold (log axis), with its 95% band (seeds resampled). Higher and "
+        "further left is better; a failed seed never counts. Groups differ in dashes and "
+        f"markers as well as colour; a dotted line marks the threshold, "
+        f"{rep.opts.threshold:g}, when it falls among the seeds' values."))
+    return tables[0] + prof + figure(
+        pic, f"Median training loss by group ({label}) with 10–90 percentile bands",
+        "Each group's median training loss by step (thick line) between its 10th and 90th "
+        "percentiles over seeds (thin lines of the same colour and dashes, faint fill); the "
+        "legend gives each group's median eval_mse and its 95% interval.") + tables[1]
 
 
 def _halving(h: dict) -> str:
@@ -203,9 +211,11 @@ def _paired(rows: list[Row], keys: list[str], opts: Options) -> str:
         return P.note(P.esc(str(e)))
     cols, body = paired_table(pairs, keys)
     return P.table(cols, body, "Each group against the reference, seed by seed on eval_mse: "
-                   "the median ratio (below 1: better than the reference) with its 95% "
-                   "interval, a Wilcoxon signed-rank p-value, and wins and losses over the "
-                   "shared seeds.", numeric=NUMERIC, id="paired-table")
+                   "the median ratio (below 1: better than the reference) and the "
+                   "probability of improvement (the chance that a seed of the group does "
+                   "better than a seed of the reference; 0.5: no difference), each with its "
+                   "95% interval, a Wilcoxon signed-rank p-value, and wins and losses over "
+                   "the shared seeds.", numeric=NUMERIC, id="paired-table")
 
 
 def _members(rows: list[Row], keys: list[str]) -> str:

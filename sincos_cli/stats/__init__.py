@@ -1,7 +1,9 @@
-"""Statistics over seeds: group summaries, paired comparisons and their intervals.
+"""Statistics over seeds: group summaries, paired comparisons, profiles, power, intervals.
 
-intervals (bootstrap and Wilson 95% intervals; scipy, loaded when asked for), groups
-(`compare --group-by` and `--paired`, the sweep's summary).
+intervals (bootstrap and Wilson 95% intervals, the probability of improvement; scipy,
+loaded when asked for), groups (`compare --group-by` and `--paired`, the sweep's summary:
+median, IQM, mean, ok share), profiles (performance profiles with bands), power (how many
+seeds a paired study needs, simulated from a pilot).
 
 May import: sincos_cli.errors and .config only (it reads rows, never folders).
 """

@@ -9,18 +9,27 @@ import math
 import statistics
 
 METRICS = ("eval_mse", "final_loss")
-STATS = ("mean", "std", "median", "min", "max")
+STATS = ("mean", "std", "median", "iqm", "min", "max")
 
 
 def describe(values: list[float]) -> dict:
-    """mean, std (sample, n-1; 0 for one value), median, min, max of the finite values;
-    None for each when there are none."""
+    """mean, std (sample, n-1; 0 for one value), median, IQM (the interquartile mean),
+    min, max of the finite values; None for each when there are none."""
     vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
     if not vals:
         return dict.fromkeys(STATS)
     return {"mean": statistics.fmean(vals),
             "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
-            "median": statistics.median(vals), "min": min(vals), "max": max(vals)}
+            "median": statistics.median(vals), "iqm": interquartile_mean(vals),
+            "min": min(vals), "max": max(vals)}
+
+
+def interquartile_mean(vals: list[float]) -> float:
+    """The mean of the middle half: int(n/4) values cut from each end, as scipy's
+    trim_mean(x, 0.25) cuts them (the bootstrap uses that one)."""
+    cut = int(0.25 * len(vals))
+    middle = sorted(vals)[cut:len(vals) - cut]
+    return statistics.fmean(middle)
 
 
 def group_rows(rows, keys: list[str]) -> list[list]:
@@ -36,8 +45,9 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
     {KEY: value…, "n", "ok" ("18/20"), "ok_count", "ok_ci", "completed", "failed",
     "eval_mse": {…, "median_ci", "mean_ci"}, "final_loss": {…}}.
 
-    With intervals, each median and mean carries its 95% bootstrap interval and `ok` its
-    Wilson interval ([low, high], or None under 3 runs); intervals.py computes them.
+    With intervals, each median, IQM and mean carries its 95% bootstrap interval and `ok`
+    its Wilson interval ([low, high], or None: under 3 runs, under 6 for a median);
+    intervals.py computes them.
 
     `n` counts every run of the group, whatever its status.
 
@@ -59,6 +69,7 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
             for m in METRICS:
                 values = [r.value(m) for r in members]
                 metrics[m]["median_ci"] = bootstrap(values, "median", f"{name}/{m}")
+                metrics[m]["iqm_ci"] = bootstrap(values, "iqm", f"{name}/{m}")
                 metrics[m]["mean_ci"] = bootstrap(values, "mean", f"{name}/{m}")
             ok_ci = wilson(ok, len(members))
         out.append({**point, "n": len(members), "ok": f"{ok}/{len(members)}",
@@ -69,36 +80,41 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
 
 
 def flatten(group: dict) -> dict:
-    """A group object as one CSV row: eval_mse_mean, eval_mse_std, …; an interval becomes
-    two columns, …_lo and …_hi (empty under 3 runs)."""
+    """A group object as one CSV row: eval_mse_mean, eval_mse_std, paired_power_needed, …;
+    an interval becomes two columns, …_lo and …_hi (empty where it is n/a)."""
     flat = {}
 
     def put(name, x):
-        if name.endswith("_ci"):
+        if isinstance(x, dict):
+            for s, y in x.items():
+                put(f"{name}_{s}", y)
+        elif name.endswith("_ci"):
             lo, hi = x if x is not None else (None, None)
             flat[name[:-3] + "_lo"], flat[name[:-3] + "_hi"] = lo, hi
         else:
             flat[name] = x
     for k, v in group.items():
-        if isinstance(v, dict):
-            for s, x in v.items():
-                put(f"{k}_{s}", x)
-        else:
-            put(k, v)
+        put(k, v)
     return flat
 
 
 MIN_PAIRED = 5  # shared seeds below which a paired comparison is not made
 
 
-def paired(rows, keys: list[str], reference: dict | None = None) -> list[dict]:
+def paired(rows, keys: list[str], reference: dict | None = None,
+           power: tuple[float, float] | None = None) -> list[dict]:
     """Each group against a reference group (the first, or the one whose keys equal
     `reference`), seed by seed, on eval_mse: {"reference": {KEY: value…}, "shared": n,
-    "ratio_median", "ratio_ci" (bootstrap), "wilcoxon_p", "wins", "losses", "ties"} (a win:
-    a lower eval_mse than the reference on the same seed), or {"shared": n, "note": …} when
-    fewer than MIN_PAIRED seeds are shared. One object per group, the reference's first.
-    ValueError when the reference names no group or no group shares a seed with it."""
-    from .intervals import bootstrap
+    "ratio_median", "ratio_ci" (bootstrap), "p_improve" and "p_improve_ci" (the probability
+    that this group's eval_mse is lower than the reference's, over the shared seeds),
+    "wilcoxon_p", "wins", "losses", "ties"} (a win: a lower eval_mse than the reference on
+    the same seed), or {"shared": n, "note": …} when fewer than MIN_PAIRED seeds are shared.
+    One object per group, the reference's first. ValueError when the reference names no
+    group or no group shares a seed with it.
+
+    power=(target, effect): each comparison also says how many seeds a study needs to
+    detect a ratio of `effect` with that power, its shared seeds the pilot (power.py)."""
+    from .intervals import bootstrap, improvement
 
     parts = group_rows(rows, keys)
     points = [{k: g[0].setting(k) for k in keys} for g in parts]
@@ -136,10 +152,19 @@ def paired(rows, keys: list[str], reference: dict | None = None) -> list[dict]:
         ratios = [mine[s] / ref[s] for s in seeds]
         wins = sum(x < 1 for x in ratios)
         losses = sum(x > 1 for x in ratios)
+        better, better_ci = improvement([mine[s] for s in seeds], [ref[s] for s in seeds],
+                                        f"paired/{_point(points[i])}")
         row.update(ratio_median=statistics.median(ratios),
                    ratio_ci=bootstrap(ratios, "median", f"paired/{_point(points[i])}"),
+                   p_improve=better, p_improve_ci=better_ci,
                    wilcoxon_p=_wilcoxon([math.log(x) for x in ratios]),
                    wins=wins, losses=losses, ties=len(seeds) - wins - losses)
+        if power is not None:
+            from .power import seeds_needed
+
+            target, effect = power
+            row["power"] = seeds_needed([math.log(x) for x in ratios], effect, target,
+                                        f"paired/{_point(points[i])}").to_json()
         out.append(row)
     if len(parts) > 1 and not any_shared:
         raise ValueError("the groups share no seed: nothing to compare seed by seed")

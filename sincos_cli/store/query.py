@@ -181,9 +181,10 @@ def _sorted(items, key: str, value):
     return sorted(present, key=k, reverse=desc) + missing
 
 
-GROUP_SORT = {"eval_median": ("eval_mse", "median"), "eval_mean": ("eval_mse", "mean"),
-              "eval_min": ("eval_mse", "min"), "eval_max": ("eval_mse", "max"),
-              "loss_median": ("final_loss", "median"), "loss_mean": ("final_loss", "mean"),
+GROUP_SORT = {"eval_median": ("eval_mse", "median"), "eval_iqm": ("eval_mse", "iqm"),
+              "eval_mean": ("eval_mse", "mean"), "eval_min": ("eval_mse", "min"),
+              "eval_max": ("eval_mse", "max"), "loss_median": ("final_loss", "median"),
+              "loss_iqm": ("final_loss", "iqm"), "loss_mean": ("final_loss", "mean"),
               "loss_min": ("final_loss", "min"), "loss_max": ("final_loss", "max")}
 
 

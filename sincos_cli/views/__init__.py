@@ -2,7 +2,7 @@
 
 table (compare's tables, fitted to the terminal), progress (the bar and log lines), scene
 (one frame's drawing, shared by the replay and the live view), animate (GIF and MP4), live
-(training drawn as it runs), plot (compare --plot).
+(training drawn as it runs), plot (compare --plot), profiles (performance profiles).
 
 May import: the store, stats and training (the live view draws the training windows).
 """

@@ -131,7 +131,7 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
     if curves is None or curves.columns != width_px:
         curves = Curves([r.path for r in rows], width_px)
     reduced = curves.by_path()
-    colors = _colors()
+    colors = line_colors()
     warnings, rest, named_rows = [], [], []
     for r in rows:
         steps, loss = reduced[r.path]
@@ -164,7 +164,7 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
                         fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                         borderaxespad=0, title=title, title_fontsize="small")
         leg.set_zorder(5)
-    _save(fig, out)
+    save_figure(fig, out)
     return warnings
 
 
@@ -180,7 +180,7 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     columns = max(int(size[0] * dpi * 0.87), 10)
-    colors = _colors()
+    colors = line_colors()
     from sincos_cli.stats.groups import group_rows
 
     warnings = []
@@ -220,7 +220,7 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
     fig.set_figwidth(size[0] + extra)
     fig.subplots_adjust(left=max(0.1 * size[0], 1.0) / fig.get_figwidth(),
                         right=1 - (extra + 0.1) / fig.get_figwidth(), bottom=0.11, top=0.92)
-    _save(fig, out)
+    save_figure(fig, out)
     return warnings
 
 
@@ -319,12 +319,12 @@ def _draw_rest(ax, rest, width_px: int, height_px: int):
     return Patch(color="#4a7fbf", label=f"{len(rest):,} more runs (density)")
 
 
-def _save(fig, out: Path) -> None:
+def save_figure(fig, out: Path) -> None:
     with atomic_target(out) as tmp:
         fig.savefig(tmp, format=out.suffix[1:].lower())
 
 
-def _colors() -> list[str]:
+def line_colors() -> list[str]:
     from matplotlib import rcParams
 
     return rcParams["axes.prop_cycle"].by_key()["color"]

@@ -49,8 +49,8 @@ SHORT = {"final_loss": "final", "best_loss": "best", "eval_mse": "eval",
 KEEP = ("id", "status", "eval_mse", "final_loss", "eval_median", "ok", "members")
 # Dropped first: times, then spreads; settings go (from the right) before any result.
 DROP_FIRST = ("created", "train_seconds", "tags", "loss_min", "loss_max", "eval_min",
-              "eval_max", "loss_mean±std", "loss_median", "eval_mean±std", "completed",
-              "failed")
+              "eval_max", "loss_mean±std", "loss_iqm", "loss_median", "eval_mean±std",
+              "completed", "failed", "eval_iqm")
 DROP_LAST = ("steps", "best_loss", "eval_best", "grid")
 
 
@@ -114,45 +114,52 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
 
 def paired_table(pairs: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
     """--paired's table: each group against the reference, over their shared seeds."""
-    cols = [*keys, "vs", "shared", "ratio_median", "wilcoxon_p", "wins", "losses", "ties"]
+    cols = [*keys, "vs", "shared", "ratio_median", "p_improve", "wilcoxon_p", "wins", "losses",
+            "ties"]
     body = []
     for p in pairs:
         head = [cell(p[k], k) for k in keys]
         if p.get("is_reference"):
-            body.append(head + ["(reference)", str(p["shared"]), "1", "-", "-", "-", "-"])
+            body.append(head + ["(reference)", str(p["shared"]), "1", "-", "-", "-", "-", "-"])
         elif "note" in p:
-            body.append(head + [p["reference"], str(p["shared"]), p["note"], "", "", "", ""])
+            body.append(head + [p["reference"], str(p["shared"]), p["note"], "", "", "", "", ""])
         else:
-            ci = p["ratio_ci"]
-            span = " [n/a]" if ci is None else f" [{ci[0]:.3g}, {ci[1]:.3g}]"
             body.append(head + [p["reference"], str(p["shared"]),
-                                f"{p['ratio_median']:.3g}{span}", f"{p['wilcoxon_p']:.2g}",
-                                str(p["wins"]), str(p["losses"]), str(p["ties"])])
+                                f"{p['ratio_median']:.3g}{_span(p['ratio_ci'], '{:.3g}')}",
+                                f"{p['p_improve']:.2f}{_span(p['p_improve_ci'], '{:.2f}')}",
+                                f"{p['wilcoxon_p']:.2g}", str(p["wins"]), str(p["losses"]),
+                                str(p["ties"])])
     return cols, body
+
+
+def _span(ci, fmt: str) -> str:
+    """ [low, high], or [n/a] where there are too few runs for an interval."""
+    return " [n/a]" if ci is None else f" [{fmt.format(ci[0])}, {fmt.format(ci[1])}]"
 
 
 def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
     """--group-by's table: the keys, n, ok (with its 95% interval), completed, failed, then
-    eval_mse and final_loss as median [95% interval], mean ± std, min and max. An
-    interval over fewer than 3 runs reads n/a."""
+    eval_mse and final_loss as median and IQM [95% interval], mean ± std, min and max. An
+    interval over too few runs (3, 6 for a median) reads n/a."""
     def num(v, fmt="{:.2e}"):
         return "-" if v is None else fmt.format(v)
 
     def ci(d, name, fmt="{:.1e}"):
-        if name not in d:
-            return ""
-        v = d[name]
-        return " [n/a]" if v is None else f" [{fmt.format(v[0])}, {fmt.format(v[1])}]"
+        return _span(d[name], fmt) if name in d else ""
 
-    cols = [*keys, "n", "ok", "completed", "failed", "eval_median", "eval_mean±std",
-            "eval_min", "eval_max", "loss_median", "loss_mean±std", "loss_min", "loss_max"]
+    def with_ci(d, stat):
+        return num(d[stat]) + (ci(d, f"{stat}_ci") if d[stat] is not None else "")
+
+    cols = [*keys, "n", "ok", "completed", "failed", "eval_median", "eval_iqm",
+            "eval_mean±std", "eval_min", "eval_max", "loss_median", "loss_iqm",
+            "loss_mean±std", "loss_min", "loss_max"]
     body = []
     for g in stats:
         row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"] + ci(g, "ok_ci", "{:.2f}"),
                                               str(g["completed"]), str(g["failed"])]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
-            row += [num(d["median"]) + (ci(d, "median_ci") if d["median"] is not None else ""),
+            row += [with_ci(d, "median"), with_ci(d, "iqm"),
                     f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None
                     else "-", num(d["min"]), num(d["max"])]
         body.append(row)

@@ -6,7 +6,9 @@ Times whole processes, alternating, medians of --repeats:
 - `compare` with sweeps folded, and `compare --where hidden=20 --json`, against
   `compare --json` (target: within 1.5×);
 - `show run-…` against `sincos --version` (start-up; target: start-up plus milliseconds);
-- `compare --group-by` with 95% intervals against the same without them (target: 2×);
+- `compare --group-by` with 95% intervals (medians, IQMs, means, ok shares), and with
+  `--paired` (ratios and probabilities of improvement) as well, against the same without
+  intervals (target: 2×);
 - `rm` of a 1,000-member sweep against `rm -rf` of the same folders (target: bounded by the
   filesystem, not by per-run Python work).
 Synthetic run folders, as `sincos train` writes them (metrics.jsonl of 501 lines each).
@@ -52,6 +54,16 @@ def make_sweeps(root: Path, n_runs: int, per_sweep: int = 1000) -> int:
     return sweeps
 
 
+def share_seeds(root: Path, n_runs: int, seeds: int = 2000) -> None:
+    """Seeds 0…1999 over and over, so that the groups share seeds as a study's do (--paired
+    compares them seed by seed)."""
+    for i in range(1, n_runs + 1):
+        f = root / f"run-{i:02d}" / "config.json"
+        cfg = json.loads(f.read_text())
+        cfg["seed"] = i % seeds
+        f.write_text(json.dumps(cfg, indent=2))
+
+
 def timed(cmd, env) -> float:
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL,
@@ -70,6 +82,7 @@ def main() -> None:
     env = {**os.environ, "SINCOS_RUNS_DIR": str(root)}
     try:
         make_runs(root, args.runs)
+        share_seeds(root, args.runs)
         n_sweeps = make_sweeps(root, args.runs)
         cases = {"compare --json": [exe, "compare", "--json"],
                  "compare (sweeps folded)": [exe, "compare"],
@@ -79,6 +92,8 @@ def main() -> None:
                      exe, "compare", "--group-by", "hidden,lr", "--no-intervals"],
                  "compare --group-by hidden,lr (95% intervals)": [
                      exe, "compare", "--group-by", "hidden,lr"],
+                 "compare --group-by hidden,lr --paired (95% intervals)": [
+                     exe, "compare", "--group-by", "hidden,lr", "--paired"],
                  "sincos --version (start-up)": [exe, "--version"],
                  f"show run-{args.runs // 2:02d}": [exe, "show", f"run-{args.runs // 2:02d}"]}
         times = {k: [] for k in cases}
