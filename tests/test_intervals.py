@@ -23,6 +23,11 @@ def test_wilson_is_the_textbook_interval():
     lo, hi = wilson(18, 20)
     assert lo == pytest.approx(0.6990, abs=1e-4) and hi == pytest.approx(0.9721, abs=1e-4)
     assert wilson(2, 2) is None  # under 3: no number
+    from scipy.stats import binomtest
+
+    for k, n in [(0, 6), (6, 6), (1, 30), (26, 30), (500, 1000)]:  # scipy's, in closed form
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert wilson(k, n) == pytest.approx([ci.low, ci.high], abs=1e-12)
 
 
 def test_bootstrap_holds_the_statistic_reproduces_and_needs_three():
@@ -255,3 +260,22 @@ def test_seeds_needed_agrees_with_theory_on_a_normal_pilot():
     for bad in ("1x", "0", "-1x", "nan", "x"):
         with pytest.raises(ValueError):
             parse_effect(bad)
+
+
+def test_the_signed_rank_p_value_is_scipys_exact_and_asymptotic_one():
+    """Computed here (no scipy to import for thousands of seeds): the exact null
+    distribution up to 50 values, the normal approximation with ties above."""
+    import random
+
+    from scipy.stats import wilcoxon
+
+    from sincos_cli.stats.groups import _wilcoxon
+
+    rnd = random.Random(3)
+    for n in (5, 6, 9, 20, 50, 51, 80, 400):
+        for shift in (0.0, 0.3, 1.0):
+            d = [rnd.gauss(shift, 1) for _ in range(n)]
+            if n > 50:
+                d = [round(x, 1) for x in d]  # ties, which the approximation corrects for
+            assert _wilcoxon(d) == pytest.approx(float(wilcoxon(d).pvalue), rel=1e-9)
+    assert _wilcoxon([0.0] * 7) == 1.0

@@ -84,12 +84,12 @@ def test_many_runs_label_the_best_beside_the_axes(tmp_path, monkeypatch):
              for i in range(1, 601)]
     rows = [load_row(p) for p in paths]
     seen = {}
-    save = plot._save
+    save = plot.save_figure
 
     def keep(fig, out):
         seen["fig"] = fig
         save(fig, out)
-    monkeypatch.setattr(plot, "_save", keep)
+    monkeypatch.setattr(plot, "save_figure", keep)
     plot.loss_curves(rows, tmp_path / "many.png", x_range=(0, 501))
     fig: Figure = seen["fig"]
     ax = fig.axes[0]
@@ -119,7 +119,7 @@ def test_group_bands_stay_apart_in_colour_and_in_greyscale(tmp_path, monkeypatch
             rows.append(load_row(p))
     assert all(isinstance(r, Row) for r in rows)
     seen = {}
-    monkeypatch.setattr(plot, "_save", lambda fig, out: seen.setdefault("fig", fig))
+    monkeypatch.setattr(plot, "save_figure", lambda fig, out: seen.setdefault("fig", fig))
     plot.bands(rows, ["lr"], tmp_path / "b.png")
     ax = seen["fig"].axes[0]
     medians = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
@@ -128,3 +128,25 @@ def test_group_bands_stay_apart_in_colour_and_in_greyscale(tmp_path, monkeypatch
     assert len({str(ln._unscaled_dash_pattern) for ln in medians}) == 4
     assert len({ln.get_color() for ln in medians}) == 4
     assert len(ax.lines) == 4 * 3  # each band outlined: its median and both edges
+
+
+def test_profiles_stay_apart_in_greyscale_and_name_their_axes(tmp_path, monkeypatch):
+    from sincos_cli.stats.profiles import profiles
+    from sincos_cli.store.record import Row
+    from sincos_cli.views.profiles import profile_figure
+
+    rows = [Row(id=f"run-{lr}-{s}", path=None, status="completed",
+                config={"lr": lr, "seed": s}, summary={"eval_mse": 10 ** -(3 + s / 5 + g)})
+            for g, lr in enumerate((0.001, 0.003, 0.006, 0.01)) for s in range(6)]
+    seen = {}
+    monkeypatch.setattr(plot, "save_figure", lambda fig, out: seen.setdefault("fig", fig))
+    profile_figure(profiles(rows, ["lr"]), tmp_path / "p.png", threshold=1e-4)
+    ax = seen["fig"].axes[0]
+    curves = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
+    assert [ln.get_label().split("  ")[0] for ln in curves] == [
+        "lr=0.001", "lr=0.003", "lr=0.006", "lr=0.01"]
+    # without colour: four dash patterns and four markers
+    assert len({str(ln._unscaled_dash_pattern) for ln in curves}) == 4
+    assert len({ln.get_marker() for ln in curves}) == 4
+    assert "eval_mse threshold" in ax.get_xlabel() and "share of seeds" in ax.get_ylabel()
+    assert ax.get_xscale() == "log" and len(ax.collections) == 4  # a band each

@@ -41,8 +41,8 @@ def test_grid_is_the_cartesian_product_times_seeds():
 def test_describe():
     d = describe([1.0, 2.0, 3.0, 10.0, None, float("nan")])
     assert d == {"mean": 4.0, "std": pytest.approx(4.0825, rel=1e-4), "median": 2.5,
-                 "min": 1.0, "max": 10.0}
-    assert describe([]) == dict.fromkeys(("mean", "std", "median", "min", "max"))
+                 "iqm": 2.5, "min": 1.0, "max": 10.0}  # iqm: 1 cut from each end of 4
+    assert describe([]) == dict.fromkeys(("mean", "std", "median", "iqm", "min", "max"))
 
 
 @pytest.mark.parametrize("args,needle", [

@@ -1,6 +1,6 @@
 """Statistics over seeds: group summaries, paired comparisons, profiles, power, intervals.
 
-intervals (bootstrap and Wilson 95% intervals, the probability of improvement; scipy,
+intervals (bootstrap and Wilson 95% intervals, the probability of improvement; numpy,
 loaded when asked for), groups (`compare --group-by` and `--paired`, the sweep's summary:
 median, IQM, mean, ok share), profiles (performance profiles with bands), power (how many
 seeds a paired study needs, simulated from a pilot).
