@@ -407,16 +407,16 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-def test_fifty_seeds_of_the_seed_model_match_solo_training(runs_dir):
+def test_thirty_seeds_of_the_seed_model_match_solo_training(runs_dir):
     """docs/sweeps.md's claim: batched members match `sincos train` within float32 noise, on
-    50 seeds × 501 steps: the first 20 losses within 1e-5 relative, eval_mse within 1%
+    30 seeds × 501 steps: the first 20 losses within 1e-5 relative, eval_mse within 1%
     on every seed (chaotic training lets float32 rounding grow, so not to the bit)."""
     import subprocess
     import sys
 
-    procs = [subprocess.Popen([sys.executable, "-c", SOLO, *map(str, range(start, 51, 2))],
+    procs = [subprocess.Popen([sys.executable, "-c", SOLO, *map(str, range(start, 31, 2))],
                               stdout=subprocess.PIPE, text=True) for start in (1, 2)]
-    out = sincos("sweep", "--seeds", "1-50", "--workers", "2", "-q",
+    out = sincos("sweep", "--seeds", "1-30", "--workers", "2", "-q",
                  env={"SINCOS_RUNS_DIR": str(runs_dir)}, timeout=300)
     assert out.returncode == 0, out.stderr
     solo = {}
@@ -430,5 +430,5 @@ def test_fifty_seeds_of_the_seed_model_match_solo_training(runs_dir):
         assert losses(path)[:20] == pytest.approx(ref["first"], rel=1e-5)
         ev = read(path / "summary.json")["eval_mse"]
         worst = max(worst, abs(ev - ref["eval_mse"]) / ref["eval_mse"])
-    print(f"worst relative eval_mse difference over 50 seeds: {worst:.2e}")
-    assert len(solo) == 50 and worst <= 0.01, worst
+    print(f"worst relative eval_mse difference over 30 seeds: {worst:.2e}")
+    assert len(solo) == 30 and worst <= 0.01, worst

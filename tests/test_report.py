@@ -330,7 +330,7 @@ def test_sigterm_while_the_page_is_made_leaves_nothing(runs_dir, tmp_path):
     import signal
     import time
 
-    made = sincos("train", "--steps", "600", *TINY[2:], "--runs-dir", runs_dir)
+    made = in_process("train", "--steps", "600", *TINY[2:], "--runs-dir", runs_dir)
     assert made.returncode == 0, made.stderr
     exe = shutil.which("sincos", path=os.path.dirname(sys.executable))
     p = subprocess.Popen([exe, "report", "run-01", "--out", "r.html", "--runs-dir", runs_dir],

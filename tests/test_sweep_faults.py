@@ -78,7 +78,7 @@ def test_a_sweep_named_by_a_path_reads_its_members_beside_it(runs_dir, tmp_path)
     assert made.returncode == 0, made.stderr
     # the user's own runs dir has unrelated runs with the same ids
     for seed in (8, 9):
-        assert sincos("train", *SMALL, "--seed", seed, "-q").returncode == 0
+        assert in_process("train", *SMALL, "--seed", seed, "-q").returncode == 0
     mine = tree(runs_dir)
     rows = json.loads(in_process("compare", other / "sweep-01", "--group-by", "seed,lr",
                                  "--json").stdout)
@@ -312,7 +312,7 @@ def test_sighup_is_sigterm_for_sweep(runs_dir):
 def test_sighup_to_animate_alone_ends_workers_and_ffmpeg(runs_dir):
     # 600 large frames take 10-20 s to render, so the signal lands mid-render on any machine
     # (40 frames were done before the signal on a fast one)
-    made = sincos("train", "--steps", "600", *TINY[2:], "--runs-dir", runs_dir)
+    made = in_process("train", "--steps", "600", *TINY[2:], "--runs-dir", runs_dir)
     assert made.returncode == 0, made.stderr
     p = start("animate", "run-01", "--out", runs_dir.parent / "a.mp4", "--jobs", "2",
               "--size", "1600x1200", "--fps", "1", root=runs_dir)
