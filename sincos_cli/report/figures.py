@@ -49,7 +49,7 @@ def _file(draw, suffix: str, mime: str) -> tuple[Picture, list[str]]:
     drawing's warnings."""
     with tempfile.TemporaryDirectory(prefix="sincos-report-") as d:
         out = Path(d) / f"figure{suffix}"
-        warnings = draw(out)
+        warnings = draw(out) or []  # a drawing with nothing to warn of returns None
         data = out.read_bytes()
     from PIL import Image
 
@@ -273,6 +273,6 @@ def profile(rows, keys: list[str], threshold: float) -> Picture:
     from sincos_cli.stats.profiles import profiles
     from sincos_cli.views.profiles import profile_figure
 
-    pic, _ = _file(lambda out: profile_figure(profiles(rows, keys), out, threshold=threshold)
-                   or [], ".png", "image/png")
+    pic, _ = _file(lambda out: profile_figure(profiles(rows, keys), out, threshold=threshold),
+                   ".png", "image/png")
     return pic

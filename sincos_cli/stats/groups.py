@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from .power import MIN_SEEDS  # shared seeds below which a paired comparison is not made
+
 METRICS = ("eval_mse", "final_loss")
 STATS = ("mean", "std", "median", "iqm", "min", "max")
 
@@ -96,9 +98,6 @@ def flatten(group: dict) -> dict:
     return flat
 
 
-MIN_PAIRED = 5  # shared seeds below which a paired comparison is not made
-
-
 def paired(rows, keys: list[str], reference: dict | None = None,
            power: tuple[float, float] | None = None) -> list[dict]:
     """Each group against a reference group (the first, or the one whose keys equal
@@ -106,7 +105,7 @@ def paired(rows, keys: list[str], reference: dict | None = None,
     "ratio_median", "ratio_ci" (bootstrap), "p_improve" and "p_improve_ci" (the probability
     that this group's eval_mse is lower than the reference's, over the shared seeds),
     "wilcoxon_p", "wins", "losses", "ties"} (a win: a lower eval_mse than the reference on
-    the same seed), or {"shared": n, "note": …} when fewer than MIN_PAIRED seeds are shared.
+    the same seed), or {"shared": n, "note": …} when fewer than MIN_SEEDS seeds are shared.
     One object per group, the reference's first. ValueError when the reference names no
     group or no group shares a seed with it.
 
@@ -142,9 +141,9 @@ def paired(rows, keys: list[str], reference: dict | None = None,
         seeds = sorted(set(mine) & set(ref), key=repr)
         any_shared |= bool(seeds)
         row = {**points[i], "reference": _point(points[ref_i]), "shared": len(seeds)}
-        if len(seeds) < MIN_PAIRED:
+        if len(seeds) < MIN_SEEDS:
             row["note"] = (f"{len(seeds)} shared seed{'s' * (len(seeds) != 1)}: too few for "
-                           f"a paired comparison (at least {MIN_PAIRED})")
+                           f"a paired comparison (at least {MIN_SEEDS})")
             out.append(row)
             continue
         ratios = [mine[s] / ref[s] for s in seeds]

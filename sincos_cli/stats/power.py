@@ -14,7 +14,7 @@ from .intervals import rng
 
 ALPHA = 0.05
 SIMULATIONS = 400  # studies simulated at each N: the power's standard error is at most 2.5%
-MIN_SEEDS = 5  # the fewest seeds a paired comparison is made on (groups.MIN_PAIRED)
+MIN_SEEDS = 5  # the fewest shared seeds a paired comparison (groups.paired) is made on
 MAX_SEEDS = 5000  # beyond this, "more than": no study here is that big
 
 

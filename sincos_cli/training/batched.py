@@ -27,12 +27,6 @@ import torch
 from .layout import Layout
 
 
-def _by_member(d: torch.Tensor) -> torch.Tensor:
-    """(T, K, C, B) time-major to (K, C, T·B), each member's gradients in one matrix."""
-    T, K, C, B = d.shape
-    return d.permute(1, 2, 0, 3).reshape(K, C, T * B)
-
-
 class Workspace:
     """A layer's buffers for K members, a window of T steps and B columns, allocated once
     and reused while the group keeps its shape, with each step's views made once. The
