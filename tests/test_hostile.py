@@ -221,6 +221,26 @@ def test_show_and_compare_print_a_folders_text_visibly_escaped(store):
     assert js["note"] == PAYLOAD and js["error"] == PAYLOAD  # JSON: the exact text
 
 
+def _rounds_of(text: str) -> dict:
+    """sweep.json's record of `--until-decided`, with `text` in every field that is text."""
+    point = {text: text}
+    return {"alpha": 0.05, "max_seeds": 24, "reference": point, "comparisons": 1,
+            "looks": [6, 12], "tested": [12], "level": 0.05, "rule": text, "outcome": text,
+            "rounds": [{"n": 6, "seeds": [1], "points": [point], "results": [
+                {"point": point, "shared": 6, "ratio": 0.5, "ratio_ci": [0.1, 0.9],
+                 "decision": text, "tested": True}]}]}
+
+
+def test_show_prints_a_sweeps_rounds_visibly_escaped(store):
+    doc = read(store / "sweep-01" / "sweep.json")
+    write(store / "sweep-01" / "sweep.json", {**doc, "until_decided": _rounds_of(PAYLOAD)})
+    out = in_process("show", "sweep-01")
+    assert out.returncode == 0, out.stderr
+    raw_free(out.stdout)
+    assert "round 1 (6 seeds): \\x1b]0;pwned" in out.stdout
+    assert "0.5x [0.1, 0.9] \\x1b]0;pwned" in out.stdout
+
+
 # -- tags and notes ---------------------------------------------------------------------------
 
 @pytest.mark.slow
@@ -352,6 +372,7 @@ def test_a_report_shows_every_planted_text_and_runs_no_script(store, tmp_path):
     doc["halving"] = {"eta": MARKUP, "rule": MARKUP, "rungs": [MARKUP], "history": [
         {"step": MARKUP, "points": [{"rank": 1, "point": {MARKUP: MARKUP}, "score": None,
                                      "kept": False}]}]}
+    doc["until_decided"] = _rounds_of(MARKUP)
     write(store / "sweep-01" / "sweep.json", doc)
     pages = []
     for i, args in enumerate(([f"{store}/{name}"], ["sweep-01"], ["run-01", f"{store}/{name}"])):

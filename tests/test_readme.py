@@ -76,6 +76,9 @@ def shorter(cmd: str) -> str:
     cmd = re.sub(r"--holdout-seeds (\d+)-\d+", r"--holdout-seeds \1-\1", cmd)
     cmd = re.sub(r"--seeds (\d+)-\d+", r"--seeds \1", cmd)
     cmd = re.sub(r"(sincos (?:train|sweep))(?![^|;]*--(?:steps|resume))", r"\1 --steps 12", cmd)
+    if "--until-decided" in cmd:  # rounds of 1, 2, 4 and 8 seeds, not up to 200
+        cmd = re.sub(r" --max-seeds \d+", "", cmd).replace("--until-decided",
+                                                           "--until-decided --max-seeds 8")
     return cmd.replace("pip install -e '.[dev]' && ", "")
 
 

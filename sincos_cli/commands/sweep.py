@@ -72,6 +72,19 @@ def sweep(
     holdout_top: Annotated[int, typer.Option(
         min=1, help="--holdout-seeds: how many of the best points (lowest median eval_mse "
         "over their completed members) go on to them.")] = 1,
+    until_decided: Annotated[bool, typer.Option(
+        "--until-decided", help="Train in rounds: after each, compare every grid point with "
+        "the reference seed by seed, and train the points not yet decided (and the "
+        "reference) on as many new seeds again, until each is decided or --max-seeds is "
+        "reached. The error rate stays at most --alpha however early it stops "
+        "(docs/sweeps.md).")] = False,
+    max_seeds: Annotated[int, typer.Option(
+        min=1, help="--until-decided: the budget, in seeds per point.")] = 200,
+    alpha: Annotated[float, typer.Option(
+        help="--until-decided: the chance that any comparison is decided wrongly.")] = 0.05,
+    reference: Annotated[str | None, typer.Option(
+        help="--until-decided: the point the others are compared with, KEY=VALUE[,…].",
+        show_default="the first grid point")] = None,
     batch: Annotated[bool, typer.Option(
         "--batch/--no-batch", help="Train members that share every shape setting (cell, "
         "hidden, layers, batch size, time steps) as one batched model, in groups; "
@@ -105,7 +118,13 @@ def sweep(
         sincos compare sweep-01 --group-by hidden,lr
     """
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
-    from sincos_cli.sweep.design import HalvingAsk, HoldoutAsk, design, resumed_batching
+    from sincos_cli.sweep.design import (
+        HalvingAsk,
+        HoldoutAsk,
+        UntilAsk,
+        design,
+        resumed_batching,
+    )
     from sincos_cli.sweep.driver import run_sweep
 
     root = pick_runs_dir(runs_dir)
@@ -119,7 +138,9 @@ def sweep(
         base["recipe"] = recipe.value
     plan = batching = None
     if resume is not None:
-        if base or seeds or set_ or meta or holdout_seeds:
+        if base or seeds or set_ or meta or holdout_seeds or reference or any(
+                ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+                for n in ("until_decided", "max_seeds", "alpha")):
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
         if halving:
@@ -134,11 +155,18 @@ def sweep(
     elif seeds is None:
         raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10", param_hint="--seeds")
     else:
+        for given, hint in ((reference, "--reference"), (
+                any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
+                    for n in ("max_seeds", "alpha")), "--max-seeds")):
+            if given and not until_decided:
+                raise typer.BadParameter("is for --until-decided", param_hint=hint)
+        until = UntilAsk(max_seeds, alpha, reference) if until_decided else None
         plan = design(
             base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
             cluster=bool(cluster), batch=batch, group_size=group_size,
             halving=HalvingAsk(eta, first_rung, rank) if halving else None,
-            holdout=HoldoutAsk(holdout_seeds, holdout_top) if holdout_seeds else None)
+            holdout=HoldoutAsk(holdout_seeds, holdout_top) if holdout_seeds else None,
+            until=until)
         if plan.note:
             print(f"note: {plan.note}", file=sys.stderr)
     result = run_sweep(

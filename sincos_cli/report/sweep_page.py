@@ -64,6 +64,9 @@ def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
     if doc.get("halving"):
         sections.append(P.section("halving", "Successive halving", rep.part(
             "the rungs", lambda: _halving(doc["halving"]))))
+    if doc.get("until_decided"):
+        sections.append(P.section("rounds", "Rounds until decided", rep.part(
+            "the rounds", lambda: _rounds(doc["until_decided"]))))
     if len(stats) > 1:
         sections.append(P.section("paired", "Paired comparisons", rep.part(
             "the paired comparisons", lambda: _paired(rows, keys, opts))))
@@ -199,6 +202,42 @@ def _halving(h: dict) -> str:
         out.append(P.table(["rank", "point", "score", "outcome"], body,
                            f"Step {rung['step']}: {len(points)} points ranked by "
                            f"{h['rule']}, {went} went on", numeric={"rank", "score"}))
+    return "\n".join(out)
+
+
+def _rounds(u: dict) -> str:
+    ref = " ".join(f"{k}={cell(v, k)}" for k, v in u["reference"].items())
+    out = [P.facts([
+        ("reference", P.esc(ref)),
+        ("outcome", P.esc(u.get("outcome") or "in progress")),
+        ("error rate", P.esc(f"α = {u['alpha']}: each of {len(u['tested'])} look"
+                             f"{'s' * (len(u['tested']) != 1)} × {u['comparisons']} "
+                             f"comparison{'s' * (u['comparisons'] != 1)} spends "
+                             f"{u['level']:.3g} (Bonferroni)")),
+        ("looks", P.esc(" → ".join(map(str, u["looks"])) + " seeds; counted: "
+                        + (", ".join(map(str, u["tested"])) or "none")))])]
+    body = []
+    for i, r in enumerate(u["rounds"], 1):
+        for res in r.get("results") or []:
+            ci = res["ratio_ci"]
+            decision = res["decision"] if res["tested"] else "not a counted look"
+            body.append([i, r["n"], P.Cell(" ".join(f"{k}={cell(v, k)}"
+                                                    for k, v in res["point"].items())),
+                         res["shared"],
+                         P.Cell("-" if res["ratio"] is None else f"{res['ratio']:.3g}×",
+                                res["ratio"]),
+                         P.Cell(f"[{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "n/a",
+                                ci[0] if ci else None),
+                         P.Cell(decision)])
+    if not body:
+        return "\n".join(out + [P.note("No round has been looked at yet.")])
+    out.append(P.table(["round", "seeds", "point", "shared", "ratio", "interval",
+                        "decision"], body, "Each point against the reference after each "
+                       "round: the Hodges-Lehmann ratio of eval_mse over the shared seeds "
+                       "(below 1: better) and its Wilcoxon signed-rank interval at the "
+                       "rule's level; a point is decided when its interval excludes 1, and "
+                       "trains no further.", numeric={"round", "seeds", "shared", "ratio",
+                                                      "interval"}, id="rounds-table"))
     return "\n".join(out)
 
 

@@ -9,6 +9,7 @@ import math
 import statistics
 
 from .power import MIN_SEEDS  # shared seeds below which a paired comparison is not made
+from .sequential import signed_rank_counts
 
 METRICS = ("eval_mse", "final_loss")
 STATS = ("mean", "std", "median", "iqm", "min", "max")
@@ -195,23 +196,13 @@ def _wilcoxon(diffs: list[float]) -> float | None:
         se = math.sqrt((n * (n + 1) * (2 * n + 1) - sum(t ** 3 - t for t in ties) / 2) / 24)
         return math.erfc(abs(r_plus - mean) / se / math.sqrt(2))
     if len(nonzero) == len(diffs) and max(ties) == 1:
-        counts = _signed_rank_counts(n)
+        counts = signed_rank_counts(n)
         k = int(round(r_plus))
         total = 2 ** n
         return min(1.0, 2 * min(sum(counts[k:]), sum(counts[:k + 1])) / total)
     from scipy.stats import wilcoxon
 
     return float(wilcoxon(diffs).pvalue)
-
-
-def _signed_rank_counts(n: int) -> list[int]:
-    """counts[s]: the subsets of the ranks 1…n whose sum is s (the exact null distribution
-    of the signed-rank statistic, times 2^n)."""
-    counts = [1] + [0] * (n * (n + 1) // 2)
-    for r in range(1, n + 1):
-        for s in range(r * (r + 1) // 2, r - 1, -1):
-            counts[s] += counts[s - r]
-    return counts
 
 
 def _point(p: dict) -> str:

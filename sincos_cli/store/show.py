@@ -103,10 +103,12 @@ def sweep_info(sweep: Path) -> dict:
     return {"kind": "sweep", "id": doc.get("id", sweep.name), "path": str(sweep.resolve()),
             "status": status(doc), "created": doc.get("created"), "ended": doc.get("ended"),
             "argv": doc.get("argv"), "base": doc.get("base", {}), "grid": doc.get("grid", {}),
-            "seeds": seed_ranges(doc.get("seeds", [])), "members": len(doc["members"]),
+            "seeds": seed_ranges(sorted({m["seed"] for m in doc["members"]
+                                        if not m.get("holdout")})), "members": len(doc["members"]),
             "by_status": counts, "missing": missing, "best": ranked[:3],
             "worst": ranked[::-1][:3], "resumes": doc.get("resumes", []),
-            "halving": doc.get("halving"), "batch": doc.get("batch")}
+            "halving": doc.get("halving"), "until_decided": doc.get("until_decided"),
+            "batch": doc.get("batch")}
 
 
 def engine(doc: dict) -> str:
@@ -184,6 +186,15 @@ def render(doc: dict) -> str:
             add(f"  step {rung['step']}: {len(rung['points'])} points, {len(went)} went on: "
                 + "; ".join(" ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
                             + f" ({_fmt(r['score'])})" for r in went))
+    u = doc.get("until_decided")
+    if u:
+        ref = " ".join(f"{k}={_fmt(v)}" for k, v in u["reference"].items())
+        add(f"until     decided or {u['max_seeds']} seeds, α={_fmt(u['alpha'])}, looks "
+            + " → ".join(map(str, u["looks"])) + f", against {ref}: "
+            + (u.get("outcome") or "in progress"))
+        for i, r in enumerate(u["rounds"], 1):
+            add("  " + (round_line(r, i) if r.get("results") is not None else
+                        f"round {i} ({r['n']} seeds): training"))
     for title in ("best", "worst"):
         if doc[title]:
             add(f"{title} by eval_mse")
@@ -191,3 +202,20 @@ def render(doc: dict) -> str:
                 point = " ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
                 add(f"  {r['run']:<10} {_fmt(r['eval_mse']):>10}  seed {r['seed']}  {point}")
     return "\n".join(lines) + "\n"
+
+
+def round_line(r: dict, number: int) -> str:
+    """One round of `sweep --until-decided` (sweep.json's record of it) in a line: each
+    comparison's ratio against the reference, its interval and what it decided."""
+    parts = []
+    for res in r.get("results") or []:
+        point = " ".join(f"{k}={_fmt(v)}" for k, v in res["point"].items())
+        ci = res["ratio_ci"]
+        if res["ratio"] is None:
+            shown = "no shared seeds"
+        elif not res["tested"] or not ci:
+            shown = f"{_fmt(res['ratio'])}x (too few seeds to decide at the rule's level)"
+        else:
+            shown = f"{_fmt(res['ratio'])}x [{_fmt(ci[0])}, {_fmt(ci[1])}] {res['decision']}"
+        parts.append(f"{point} {shown}")
+    return f"round {number} ({r['n']} seeds): " + "; ".join(parts)

@@ -33,6 +33,16 @@ class HoldoutAsk:
 
 
 @dataclass(frozen=True)
+class UntilAsk:
+    """--until-decided's settings as given: the budget, the error rate, the reference (None:
+    the first grid point)."""
+
+    max_seeds: int = 200
+    alpha: float = 0.05
+    reference: str | None = None  # KEY=VALUE[,KEY=VALUE]
+
+
+@dataclass(frozen=True)
 class Design:
     """What sweep.json will say of a new sweep, and how its members will be trained."""
 
@@ -43,6 +53,7 @@ class Design:
     batch: dict  # {"group_size": N}; 0 trains each member alone
     halving: dict | None = None  # sweep.json's "halving"
     holdout: dict | None = None  # sweep.json's "holdout"
+    until: dict | None = None  # sweep.json's "until_decided"
     note: str | None = None  # why groups are smaller than asked (memory)
 
     @property
@@ -53,13 +64,14 @@ class Design:
 def design(base: dict, sets: list[str], seeds: str, *, threshold: float, yes: bool = False,
            workers: int | None = None, cluster: bool = False, batch: bool = True,
            group_size: int | None = None, halving: HalvingAsk | None = None,
-           holdout: HoldoutAsk | None = None) -> Design:
+           holdout: HoldoutAsk | None = None, until: UntilAsk | None = None) -> Design:
     """The sweep that `sincos sweep` with these options makes, or an OptionError."""
     from sincos_cli.training import budget
 
     try:
         grid = gridmod.parse_sets(sets)
-        count = gridmod.count(grid, gridmod.count_seeds(seeds))
+        most = until.max_seeds if until else gridmod.count_seeds(seeds)
+        count = gridmod.count(grid, max(most, gridmod.count_seeds(seeds)))
         if count > gridmod.MAX_COUNT:
             raise gridmod.GridError(f"{count:,} members is more than one sweep can hold "
                                     f"({gridmod.MAX_COUNT:,}): split the study")
@@ -81,7 +93,9 @@ def design(base: dict, sets: list[str], seeds: str, *, threshold: float, yes: bo
         base=base, grid=grid, seeds=seed_list,
         members=list(gridmod.members(base, grid, seed_list)), batch={"group_size": size},
         halving=_halving(halving, points, grid, threshold) if halving else None,
-        holdout=_holdout(holdout, seed_list, len(points)) if holdout else None, note=why)
+        holdout=_holdout(holdout, seed_list, len(points)) if holdout else None,
+        until=_until(until, grid, [p for p, _ in points], seed_list, halving) if until else None,
+        note=why)
 
 
 def resumed_batching(batch: bool, group_size: int | None) -> dict:
@@ -134,3 +148,49 @@ def _holdout(ask: HoldoutAsk, seeds: list[int], points: int) -> dict:
         raise OptionError(f"--holdout-top {ask.top} is more than the {points} grid points",
                           "--holdout-top")
     return {"seeds": held, "top": ask.top, "chosen": None}
+
+
+def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halving) -> dict:
+    """sweep.json's "until_decided"."""
+    from . import rounds
+
+    if halving is not None:
+        raise OptionError("--halving stops points on their training loss; --until-decided "
+                          "adds seeds to compare them: choose one", "--until-decided")
+    if len(points) < 2:
+        raise OptionError("--until-decided compares grid points with a reference: give at "
+                          "least two (--set KEY=A,B)", "--until-decided")
+    if ask.max_seeds < len(seeds):
+        raise OptionError(f"--max-seeds {ask.max_seeds} is fewer than the {len(seeds)} "
+                          f"seeds of the first round", "--max-seeds")
+    if not 0 < ask.alpha < 0.5:
+        raise OptionError(f"α is an error rate between 0 and 0.5, got {ask.alpha}", "--alpha")
+    reference = points[0]
+    if ask.reference is not None:
+        wanted = _reference(ask.reference, grid)
+        found = [p for p in points if all(repr(p[k]) == repr(v) for k, v in wanted.items())]
+        if not found:
+            raise OptionError(f"no grid point has {ask.reference}", "--reference")
+        reference = found[0]
+    u = rounds.plan(points, seeds, ask.max_seeds, ask.alpha, reference)
+    if not u["tested"]:
+        raise OptionError(f"{ask.max_seeds} seeds can never decide {len(points) - 1} "
+                          f"comparison{'s' * (len(points) > 2)} at α={ask.alpha}: raise "
+                          f"--max-seeds", "--max-seeds")
+    return u
+
+
+def _reference(text: str, grid: dict) -> dict:
+    """--reference KEY=VALUE[,KEY=VALUE], its keys the grid's, its values parsed as --set's."""
+    out = {}
+    for part in text.split(","):
+        k, eq, v = part.partition("=")
+        k = k.strip().replace("-", "_")
+        if not eq or k not in grid:
+            raise OptionError(f"expected KEY=VALUE with KEY one of {', '.join(grid)}, got "
+                              f"{part!r}", "--reference")
+        try:
+            out[k] = gridmod._value(k, v)
+        except gridmod.GridError as e:
+            raise OptionError(str(e), "--reference") from None
+    return out

@@ -69,6 +69,20 @@ class Progress:
         """The training loop's callback: one step done."""
         self.update(info.step + 1, info.loss, info.step)
 
+    def grow(self, more: int, line: str | None = None) -> None:
+        """More members to train (a sweep's next round), with a line saying why."""
+        self.total += more
+        if self.bar is not None:
+            self.bar.update(self.task, total=self.total)
+        if line and not self.quiet:
+            from sincos_cli.text import visible
+
+            line = visible(line, lines=False)
+            if self.bar is not None:
+                self.bar.console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=self.stream, flush=True)
+
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
@@ -113,6 +127,20 @@ class SweepProgress:
         words = [result.id, status, what, f"({self.done}/{self.total} done, "
                  f"{self.failed} failed)"]
         print(" ".join(w for w in words if w), file=self.stream, flush=True)
+
+    def grow(self, more: int, line: str | None = None) -> None:
+        """More members to train (a sweep's next round), with a line saying why."""
+        self.total += more
+        if self.bar is not None:
+            self.bar.update(self.task, total=self.total)
+        if line and not self.quiet:
+            from sincos_cli.text import visible
+
+            line = visible(line, lines=False)
+            if self.bar is not None:
+                self.bar.console.print(line, markup=False, highlight=False)
+            else:
+                print(line, file=self.stream, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:

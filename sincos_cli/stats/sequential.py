@@ -1,0 +1,145 @@
+"""Deciding with seeds added in rounds (standard library only): a study that looks at its
+data after each round and stops once it is sure must still be wrong at most α of the time.
+
+The rule, fixed before the first seed is trained (alpha spending, Bonferroni's way):
+
+- the looks are planned: the first round's seeds, then twice as many, four times … up to
+  the budget (`looks`). A look whose sample cannot reject at any data is not counted;
+- each of the K looks at each of the m comparisons spends α / (K·m): by the union bound the
+  chance that any comparison is ever decided wrongly, at any look, is at most α, however
+  the looks depend on each other;
+- at a look, a comparison is the seed-by-seed log ratio of eval_mse against the reference,
+  and its interval is the Wilcoxon signed-rank (Tukey) interval of their pseudomedian at
+  level 1 − α/(K·m): exact without ties under the null of two equal recipes (the log ratio
+  of two exchangeable runs is symmetric about 0), by the normal approximation past 50
+  seeds. It is decided when the interval excludes a ratio of 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from statistics import NormalDist
+
+EXACT_UP_TO = 50  # seeds: the signed-rank distribution is counted exactly up to here
+
+
+@dataclass(frozen=True)
+class Look:
+    """One comparison at one look: the ratio (Hodges-Lehmann, exp of the pseudomedian of the
+    log ratios) and its interval at the look's level; `decision` is better (the point's
+    eval_mse is lower than the reference's), worse, or undecided."""
+
+    shared: int
+    ratio: float | None
+    ratio_ci: tuple[float, float] | None  # None: no interval can exclude 1 at this level
+    decision: str
+
+    def to_json(self) -> dict:
+        return {"shared": self.shared, "ratio": self.ratio,
+                "ratio_ci": list(self.ratio_ci) if self.ratio_ci else None,
+                "decision": self.decision}
+
+
+def looks(first: int, most: int) -> list[int]:
+    """The planned sample sizes: first, 2·first, 4·first … below most, then most."""
+    if first < 1 or most < first:
+        raise ValueError(f"the budget ({most} seeds) must be at least the first round's "
+                         f"({first})")
+    out, n = [], first
+    while n < most:
+        out.append(n)
+        n *= 2
+    return out + [most]
+
+
+def spending(planned: list[int], alpha: float, comparisons: int) -> tuple[list[int], float]:
+    """(the looks that count, the level each spends): a look too small to reject at the
+    level is dropped, which raises the level of the others, until none is dropped. ([], α)
+    when not even the last look can decide."""
+    tested = list(planned)
+    while tested:
+        level = alpha / (len(tested) * comparisons)
+        able = [n for n in tested if smallest_p(n) <= level]
+        if able == tested:
+            return tested, level
+        tested = able
+    return [], alpha
+
+
+def smallest_p(n: int) -> float:
+    """The smallest two-sided p-value of the signed-rank test on n values: every sign the
+    same."""
+    return min(1.0, 2.0 / 2 ** n) if n <= EXACT_UP_TO else 2 * NormalDist().cdf(
+        -math.sqrt(3 * n * (n + 1) / (2 * (2 * n + 1))))
+
+
+def signed_rank_counts(n: int) -> list[int]:
+    """counts[s]: the subsets of the ranks 1…n whose sum is s (the exact null distribution
+    of the signed-rank statistic, times 2^n)."""
+    counts = [1] + [0] * (n * (n + 1) // 2)
+    for r in range(1, n + 1):
+        for s in range(r * (r + 1) // 2, r - 1, -1):
+            counts[s] += counts[s - r]
+    return counts
+
+
+def _depth(n: int, level: float) -> int:
+    """C, the largest count with P(T ≤ C − 1) ≤ level/2 under the null: the interval runs
+    from the C-th smallest Walsh average to the C-th largest (0: no interval)."""
+    if n <= EXACT_UP_TO:
+        counts, total, cum, c = signed_rank_counts(n), 2 ** n, 0, 0
+        while c < len(counts) and (cum + counts[c]) / total <= level / 2:
+            cum += counts[c]
+            c += 1
+        return c
+    mean, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+    return max(0, int(math.floor(mean - NormalDist().inv_cdf(1 - level / 2) * sd)))
+
+
+def interval(log_ratios: list[float], level: float) -> tuple[float, tuple | None]:
+    """(the pseudomedian, its Tukey interval at 1 − level or None) of the log ratios. An
+    infinite value (a run that diverged against one that did not) stays the most extreme."""
+    d = sorted(log_ratios)
+    finite = [abs(x) for x in d if math.isfinite(x)]
+    big = 2 * max(finite, default=1.0) + 1
+    d = [x if math.isfinite(x) else math.copysign(big, x) for x in d]
+    n = len(d)
+    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    middle = walsh[(len(walsh) - 1) // 2:len(walsh) // 2 + 1]
+    centre = sum(middle) / len(middle)
+    c = _depth(n, level)
+    if c == 0:
+        return centre, None
+    return centre, (walsh[c - 1], walsh[len(walsh) - c])
+
+
+def look(log_ratios: list[float], level: float) -> Look:
+    """A comparison at a look: decided when its interval excludes a ratio of 1."""
+    n = len(log_ratios)
+    if n == 0:
+        return Look(0, None, None, "undecided")
+    centre, ci = interval(log_ratios, level)
+    decision = "undecided"
+    if ci is not None and ci[0] > 0:
+        decision = "worse"
+    elif ci is not None and ci[1] < 0:
+        decision = "better"
+    return Look(n, _exp(centre), (_exp(ci[0]), _exp(ci[1])) if ci else None, decision)
+
+
+def _exp(x: float) -> float:
+    return math.exp(max(-700.0, min(700.0, x)))
+
+
+def simulate(draw, first: int, most: int, alpha: float = 0.05) -> int | None:
+    """One simulated study of a single comparison: draw(k) gives k new log ratios; the
+    looks and levels are the rule's. Returns the seeds at which it decided (None: it did
+    not). Used by the tests and the benchmark to measure the rule's error rate."""
+    tested, level = spending(looks(first, most), alpha, 1)
+    data: list[float] = []
+    for n in looks(first, most):
+        data += draw(n - len(data))
+        if n in tested and look(data, level).decision != "undecided":
+            return n
+    return None
