@@ -206,3 +206,111 @@ def test_the_trend_rule_extrapolates_each_seeds_loss_curve(tmp_path):
               for n, ms in (("steep", steep), ("flat", flat))}
     assert trend["steep"] < trend["flat"] and median["steep"] > median["flat"]
     assert trend["steep"] == pytest.approx(11 * 500 ** -2.0, rel=1e-6)
+
+
+# -- the audit ---------------------------------------------------------------------------------
+
+def test_spearman_is_scipys():
+    import random
+
+    from scipy.stats import spearmanr
+
+    from sincos_cli.stats.rank import spearman
+
+    rnd = random.Random(7)
+    for _ in range(50):
+        n = rnd.randrange(3, 30)
+        xs = [rnd.choice([rnd.random(), 0.5]) for _ in range(n)]  # with ties
+        ys = [x + rnd.gauss(0, 0.3) for x in xs]
+        assert spearman(xs, ys) == pytest.approx(spearmanr(xs, ys).statistic)
+    assert spearman([1, 2], [1, 2]) is None and spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_the_audit_takes_the_runner_up_first_then_evenly_down():
+    from sincos_cli.sweep.audit import choose, halving_key
+
+    def rung(step, order, kept):
+        return {"step": step, "kept": [halving_key({"p": k}) for k in kept],
+                "points": [{"point": {"p": k}, "rank": i + 1, "score": float(i)}
+                           for i, k in enumerate(order)]}
+    doc = {"halving": {"history": [rung(10, "abcdefghi", "abc"), rung(30, "bca", "b")]}}
+    names = [eval(k)[0][1] for k in choose(doc, 1)]
+    assert names == ["c"]  # pruned at the last rung, ranked first there
+    assert [eval(k)[0][1] for k in choose(doc, 3)] == ["c", "f", "i"]
+    assert sorted(eval(k)[0][1] for k in choose(doc, 20)) == list("acdefghi")
+
+
+@pytest.mark.slow
+def test_an_audit_trains_pruned_points_to_the_end_and_scores_the_pruner(runs_dir):
+    out = in_process("sweep", "--steps", "90", *SMALL, "--seeds", "1-2", *GRID, "--halving",
+                     "--audit", "8", "--holdout-seeds", "101-101", "--workers", "2", "-q")
+    assert out.returncode == 0, out.stderr
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    h = doc["halving"]
+    a = h["audit"]
+    assert a["k"] == 8 and len(a["points"]) == 8  # every pruned point: the whole grid
+    for m in doc["members"]:
+        if not m.get("holdout"):
+            assert read(runs_dir / m["run"] / "run.json")["status"] == "completed"
+            assert steps_of(runs_dir / m["run"]) == list(range(90))
+    r = a["result"]
+    assert r["points"] == 9 and [x["step"] for x in r["rungs"]] == [10, 30]
+    assert [x["points"] for x in r["rungs"]] == [9, 3]
+    # recomputed here: the first rung's scores against each point's final median
+    from statistics import median
+
+    from scipy.stats import spearmanr
+    final = {}
+    for m in doc["members"]:
+        if not m.get("holdout"):
+            final.setdefault(repr(sorted(m["point"].items())), []).append(
+                read(runs_dir / m["run"] / "summary.json")["eval_mse"])
+    first = h["history"][0]["points"]
+    rho = spearmanr([p["score"] for p in first],
+                    [median(final[repr(sorted(p["point"].items()))]) for p in first])
+    assert r["rungs"][0]["spearman"] == pytest.approx(rho.statistic)
+    best = min(final, key=lambda k: median(final[k]))
+    assert repr(sorted(r["best"].items())) == best
+    assert r["regret"] == pytest.approx(r["pick_median"] / median(final[best])) and \
+        r["regret"] >= 1
+    winner = h["history"][-1]["kept"][0]
+    assert repr(sorted(r["pick"].items())) == winner
+    # the held-out choice is the search's, never an audited point
+    assert repr(sorted(doc["holdout"]["chosen"][0]["point"].items())) == winner
+    text = in_process("show", "sweep-01").stdout
+    assert "audit: 8 pruned points trained to the end; Spearman ρ of rung score" in text
+    out = in_process("report", "sweep-01", "-o", str(runs_dir / "r.html"))
+    assert 'id="audit-table"' in (runs_dir / "r.html").read_text()
+    again = in_process("sweep", "--resume", "sweep-01")
+    assert again.returncode == 0 and "nothing to do" in again.stderr
+
+
+def test_audit_needs_halving(runs_dir):
+    out = in_process("sweep", "--steps", "30", "--seeds", "1-2", "--set", "lr=0.001,0.01",
+                     "--audit", "2")
+    assert out.returncode == 2 and "add --halving" in out.stderr
+
+
+@pytest.mark.slow
+def test_an_interrupted_audit_resumes_and_trains_nothing_twice(runs_dir):
+    args = ["--steps", "900", *SMALL, "--checkpoint-every", "20", "--seeds", "1", *GRID,
+            "--halving", "--audit", "4", "--workers", "2"]
+    p = start("sweep", *args, root=runs_dir)
+    path = runs_dir / "sweep-01" / "sweep.json"
+    wait_for(lambda: path.exists() and (read(path)["halving"].get("audit") or {}).get(
+        "points"), "the audit", proc=p, timeout=120)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130, err
+    a = read(path)["halving"]["audit"]
+    assert len(a["points"]) == 4 and a["result"] is None
+    out = sincos("sweep", "--resume", "sweep-01", "-q", timeout=300)
+    assert out.returncode == 0, out.stderr
+    doc = read(path)
+    assert doc["halving"]["audit"]["points"] == a["points"]  # chosen once
+    assert doc["halving"]["audit"]["result"]["points"] == 5  # the winner and the four
+    audited = [m for m in doc["members"] if m.get("audit")]
+    assert len(audited) == 4
+    for m in audited:
+        assert steps_of(runs_dir / m["run"]) == list(range(900))  # no step twice, no gap

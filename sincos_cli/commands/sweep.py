@@ -65,6 +65,11 @@ def sweep(
         "extrapolated to --steps by a power law fitted since half the rung), median (the "
         "median over seeds of the training loss near the rung) or ok (the share of seeds at "
         "or under --threshold).")] = "trend",
+    audit: Annotated[int | None, typer.Option(
+        min=1, help="--halving: once every rung is done, train this many pruned points to "
+        "the end as well (the runner-up first, then evenly down the order they were "
+        "pruned in) and report how well the rungs ranked them: Spearman's ρ between rung "
+        "scores and final medians, and the regret of the pick.", show_default=False)] = None,
     holdout_seeds: Annotated[str | None, typer.Option(
         help="Seeds the choice never sees (a range or list, as --seeds): once the sweep has "
         "chosen, its top points are trained on them and reported as a group of their own "
@@ -143,7 +148,7 @@ def sweep(
                 for n in ("until_decided", "max_seeds", "alpha")):
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
-        if halving:
+        if halving or audit:
             raise typer.BadParameter("a resumed sweep keeps its halving settings",
                                      param_hint="--halving")
         if any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
@@ -152,6 +157,9 @@ def sweep(
     elif restart_damaged:
         raise typer.BadParameter("--restart-damaged is for --resume",
                                  param_hint="--restart-damaged")
+    elif audit and not halving:
+        raise typer.BadParameter("audits successive halving: add --halving",
+                                 param_hint="--audit")
     elif seeds is None:
         raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10", param_hint="--seeds")
     else:
@@ -164,7 +172,7 @@ def sweep(
         plan = design(
             base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
             cluster=bool(cluster), batch=batch, group_size=group_size,
-            halving=HalvingAsk(eta, first_rung, rank) if halving else None,
+            halving=HalvingAsk(eta, first_rung, rank, audit) if halving else None,
             holdout=HoldoutAsk(holdout_seeds, holdout_top) if holdout_seeds else None,
             until=until)
         if plan.note:

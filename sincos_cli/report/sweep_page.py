@@ -202,6 +202,36 @@ def _halving(h: dict) -> str:
         out.append(P.table(["rank", "point", "score", "outcome"], body,
                            f"Step {rung['step']}: {len(points)} points ranked by "
                            f"{h['rule']}, {went} went on", numeric={"rank", "score"}))
+    if h.get("audit"):
+        out.append(_audit(h["audit"]))
+    return "\n".join(out)
+
+
+def _audit(a: dict) -> str:
+    r = a.get("result")
+    if r is None:
+        return P.note(P.esc(f"Audit: {a['k']} pruned points are to be trained to the end; "
+                            "not done yet."))
+    out = ["<h3>Audit: the pruner against the truth</h3>"]
+    if r.get("pick") is not None:
+        def name(point):
+            return " ".join(f"{k}={cell(v, k)}" for k, v in point.items())
+        out.append(P.facts([
+            ("audited", P.esc(f"{len(a['points'])} pruned points trained to the end: "
+                              + "; ".join(name(p) for p in a["points"]))),
+            ("the pick", P.esc(f"{name(r['pick'])}: final median {r['pick_median']:.3g}, "
+                               f"{r['pick_place']} of {r['points']} points")),
+            ("the best seen", P.esc(f"{name(r['best'])}: {r['best_median']:.3g}")),
+            ("regret", P.esc("-" if r["regret"] is None else
+                             f"{r['regret']:.3g}× (the pick's final median over the "
+                             "best's; 1: the pick was the best)"))]))
+    body = [[x["step"], x["points"], P.Cell("-" if x["spearman"] is None else
+                                            f"{x['spearman']:.2f}", x["spearman"])]
+            for x in r["rungs"]]
+    out.append(P.table(["rung step", "points", "Spearman ρ"], body, "How each rung ranked "
+                       "the points trained to the end, against their final median eval_mse "
+                       "(1: the same order; 0: none; n/a under 3 points).",
+                       numeric={"rung step", "points", "Spearman ρ"}, id="audit-table"))
     return "\n".join(out)
 
 

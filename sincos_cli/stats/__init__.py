@@ -4,7 +4,8 @@ intervals (bootstrap and Wilson 95% intervals, the probability of improvement; n
 loaded when asked for), groups (`compare --group-by` and `--paired`, the sweep's summary:
 median, IQM, mean, ok share), profiles (performance profiles with bands), power (how many
 seeds a paired study needs, simulated from a pilot), sequential (the rule that
-stops a study adding seeds once it is decided, and keeps its error rate).
+stops a study adding seeds once it is decided, and keeps its error rate), rank (Spearman's
+ρ, for the halving audit).
 
 May import: sincos_cli.errors and .config only (it reads rows, never folders).
 """

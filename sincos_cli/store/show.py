@@ -186,6 +186,8 @@ def render(doc: dict) -> str:
             add(f"  step {rung['step']}: {len(rung['points'])} points, {len(went)} went on: "
                 + "; ".join(" ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
                             + f" ({_fmt(r['score'])})" for r in went))
+        if h.get("audit"):
+            add("  " + audit_line(h["audit"]))
     u = doc.get("until_decided")
     if u:
         ref = " ".join(f"{k}={_fmt(v)}" for k, v in u["reference"].items())
@@ -219,3 +221,19 @@ def round_line(r: dict, number: int) -> str:
             shown = f"{_fmt(res['ratio'])}x [{_fmt(ci[0])}, {_fmt(ci[1])}] {res['decision']}"
         parts.append(f"{point} {shown}")
     return f"round {number} ({r['n']} seeds): " + "; ".join(parts)
+
+
+def audit_line(a: dict) -> str:
+    """The halving audit (sweep.json's halving "audit") in a line."""
+    r = a.get("result")
+    if r is None:
+        return f"audit: {a['k']} pruned point{'s' * (a['k'] != 1)} to train to the end"
+    rho = ", ".join(f"step {x['step']} {_fmt(x['spearman'])} ({x['points']} points)"
+                    for x in r["rungs"])
+    words = [f"audit: {len(a['points'])} pruned points trained to the end; Spearman ρ of "
+             f"rung score and final median: {rho}"]
+    if r.get("pick") is not None:
+        point = " ".join(f"{k}={_fmt(v)}" for k, v in r["pick"].items())
+        words.append(f"the pick ({point}) is {r['pick_place']} of {r['points']} by final "
+                     f"median, regret {_fmt(r['regret'])}x")
+    return "; ".join(words)

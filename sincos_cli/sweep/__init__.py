@@ -4,7 +4,7 @@ The driver's side: design (a new sweep checked and sized before anything is made
 seeds, memory, groups, halving rungs, held-out seeds), grid (--seeds and --set), folder
 (sweep.json: made, locked, resumed, closed), plan (which members to train, and how they
 group), halving and holdout (successive halving and held-out seeds), rounds (adding
-seeds until decided), engines (a local
+seeds until decided), audit (pruned points trained to the end, to check halving), engines (a local
 process pool or Dask), driver (the loop that trains a sweep to its end). Between driver
 and workers: jobs (Job, Unit and Result, small picklable dataclasses). The workers' side:
 worker (a worker's life: signals, stop, folders), member (one member alone) and group_run

@@ -22,6 +22,7 @@ class HalvingAsk:
     eta: int = 3
     first: int | None = None  # the first rung's step (None: chosen from the steps)
     rank: str = "trend"
+    audit: int | None = None  # pruned points to train to the end as well
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,8 @@ def _halving(ask: HalvingAsk, points, grid: dict, threshold: float) -> dict:
     except ValueError as e:
         raise OptionError(str(e), "--first-rung") from None
     return {"eta": ask.eta, "rule": ask.rank, "threshold": threshold, "rungs": rungs,
-            "history": []}
+            "history": [], **({"audit": {"k": ask.audit, "points": None, "result": None}}
+                              if ask.audit else {})}
 
 
 def _holdout(ask: HoldoutAsk, seeds: list[int], points: int) -> dict:

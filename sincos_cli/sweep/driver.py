@@ -32,7 +32,7 @@ from sincos_cli.store.runs import (
     read_sweep,
 )
 
-from . import halving, holdout, rounds
+from . import audit, halving, holdout, rounds
 from .design import Design
 from .folder import check_resumable, create, finish, lock, open_for_resume
 from .jobs import Job, Outcome, Result, Unit
@@ -266,7 +266,8 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
             jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
             if doc.get("halving") and halving.finished(home, doc):
                 jobs = []
-            if not jobs and holdout.finished(home, doc) and rounds.finished(doc):
+            if not jobs and holdout.finished(home, doc) and rounds.finished(doc) and \
+                    audit.finished(home, doc):
                 ok = True
                 n = len(doc["members"])
                 pruned = sum(member_state(home / m["run"], m["config"])[0] == "pruned"
@@ -303,6 +304,12 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
             if doc.get("halving"):
                 counts = halving.run(home, sweep, doc, argv, train, stop, restart_damaged,
                                      bar.on_result)
+                if doc["halving"].get("audit") and not (
+                        stop() or counts.get("lost") or counts.get("crashed")):
+                    more = audit.run(home, sweep, doc, argv, train, bar.grow)
+                    counts["lost"] = counts.get("lost") or more.pop("lost", None)
+                    for k, v in more.items():
+                        counts[k] = counts.get(k, 0) + v
             elif doc.get("until_decided"):
                 counts = rounds.run(home, sweep, doc, argv, train, stop, bar.grow)
             else:

@@ -20,13 +20,13 @@ from .plan import job_for, member_state, mode_for
 
 def _choose(home: Path, doc: dict, top: int) -> list[dict]:
     """The `top` grid points with the lowest median eval_mse over their completed members
-    (with halving: the points that reached the end)."""
+    (with halving: the points that reached the end, not those an audit trained on)."""
     from sincos_cli.store.record import load_row
 
     by: dict[str, list] = {}
     points: dict[str, dict] = {}
     for m in doc["members"]:
-        if m.get("holdout"):
+        if m.get("holdout") or m.get("audit"):  # the search never chose an audited point
             continue
         row = load_row(home / m["run"])
         ev = row.value("eval_mse")

@@ -1,0 +1,124 @@
+"""The halving audit (`sweep --halving --audit K`): once every rung is done, K of the pruned
+points are trained to the end as well, so the pruner can be checked against the truth.
+
+Which K: the pruned points in the order they nearly made it (pruned at a later rung first,
+then by their rank there), taken evenly from the first to the last of that order: K=1 is
+the runner-up, K = every pruned point trains the whole grid. Their members resume from
+their checkpoints and are marked `"audit": true` in sweep.json; a held-out choice never
+picks an audited point (the search did not).
+
+What it reports (sweep.json's halving "audit" "result"): for each rung, Spearman's ρ
+between the points' scores there and their final median eval_mse, over the points trained
+to the end; the halving's pick (the best finalist by final median) against the best point
+the audit saw, and the regret, the pick's final median over the best's (1: the pick was
+the best).
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from sincos_cli.store.files import atomic_write_json
+
+from . import halving
+from .plan import job_for, member_state, mode_for
+
+
+def choose(doc: dict, k: int) -> list[str]:
+    """The keys of the K pruned points to train to the end."""
+    history = doc["halving"]["history"]
+    reached: dict[str, tuple] = {}
+    for i, rung in enumerate(history):
+        for p in rung["points"]:
+            reached[halving_key(p["point"])] = (-i, p["rank"])
+    finalists = set(history[-1]["kept"]) if history else set()
+    pruned = sorted((key for key in reached if key not in finalists), key=reached.get)
+    if k >= len(pruned):
+        return pruned
+    if k == 1:
+        return pruned[:1]
+    return [pruned[round(i * (len(pruned) - 1) / (k - 1))] for i in range(k)]
+
+
+def halving_key(point: dict) -> str:
+    return repr(sorted(point.items()))
+
+
+def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, grow=None) -> dict:
+    """Choose (once), train the audited points' members to the end, then report."""
+    a = doc["halving"]["audit"]
+    p = halving.plan(doc)
+    if a.get("points") is None:
+        a["points"] = [p["points"][key] for key in choose(doc, a["k"])]
+        chosen = {halving_key(pt) for pt in a["points"]}
+        for m in doc["members"]:
+            if not m.get("holdout") and halving_key(m["point"]) in chosen:
+                m["audit"] = True
+        atomic_write_json(sweep / "sweep.json", doc)
+    jobs = []
+    for m in doc["members"]:
+        if m.get("audit"):
+            path = home / m["run"]
+            state, _ = member_state(path, m["config"])
+            if state != "completed":
+                jobs.append(job_for(m, mode_for(path, state), doc, argv))
+    if grow is not None and jobs:
+        grow(len(jobs), f"audit: training {len(a['points'])} pruned point"
+             f"{'s' * (len(a['points']) != 1)} to the end ({len(jobs)} members)")
+    counts = execute_jobs(jobs)
+    if all(member_state(home / m["run"], m["config"])[0] in ("completed", "failed")
+           for m in doc["members"] if m.get("audit")):  # settled: what it shows is final
+        a["result"] = result(home, doc)
+        atomic_write_json(sweep / "sweep.json", doc)
+    return counts
+
+
+def finals(home: Path, doc: dict) -> dict[str, float]:
+    """The final median eval_mse of each point trained to the end (finalists and audited),
+    over its completed members."""
+    from sincos_cli.store.record import load_row
+
+    by: dict[str, list[float]] = {}
+    for m in doc["members"]:
+        if m.get("holdout"):
+            continue
+        row = load_row(home / m["run"])
+        ev = row.value("eval_mse")
+        if row.status == "completed" and isinstance(ev, (int, float)):
+            by.setdefault(halving_key(m["point"]), []).append(float(ev))
+    return {k: statistics.median(v) for k, v in by.items()}
+
+
+def result(home: Path, doc: dict) -> dict:
+    from sincos_cli.stats.rank import spearman
+
+    h = doc["halving"]
+    final = finals(home, doc)
+    p = halving.plan(doc)
+    rungs = []
+    for rung in h["history"]:
+        pairs = [(x["score"], final[halving_key(x["point"])]) for x in rung["points"]
+                 if x["score"] is not None and halving_key(x["point"]) in final]
+        rho = spearman([s for s, _ in pairs], [f for _, f in pairs]) if pairs else None
+        rungs.append({"step": rung["step"], "points": len(pairs), "spearman": rho})
+    finalists = [k for k in (h["history"][-1]["kept"] if h["history"] else []) if k in final]
+    out = {"rungs": rungs, "points": len(final)}
+    if finalists and final:
+        pick = min(finalists, key=final.get)
+        best = min(final, key=final.get)
+        order = sorted(final, key=final.get)
+        out.update(pick=p["points"][pick], pick_median=final[pick], pick_place=order.index(
+            pick) + 1, best=p["points"][best], best_median=final[best],
+            regret=final[pick] / final[best] if final[best] > 0 else None)
+    return out
+
+
+def finished(home: Path, doc: dict) -> bool:
+    a = (doc.get("halving") or {}).get("audit")
+    if not a:
+        return True
+    if a.get("points") is None or a.get("result") is None:
+        return False
+    return all(member_state(home / m["run"], m["config"])[0] == "completed"
+               for m in doc["members"] if m.get("audit"))
