@@ -314,3 +314,38 @@ def test_an_interrupted_audit_resumes_and_trains_nothing_twice(runs_dir):
     assert len(audited) == 4
     for m in audited:
         assert steps_of(runs_dir / m["run"]) == list(range(900))  # no step twice, no gap
+
+
+@pytest.mark.parametrize("by", ["ok", "worst"])
+def test_holdout_by_chooses_on_the_goal_not_the_median(runs_dir, by):
+    out = in_process("sweep", "--steps", "30", *SMALL, "--seeds", "1-4", "--set",
+                     "lr=0.0003,0.003,0.01", "--holdout-seeds", "101-101", "--holdout-by", by,
+                     "--threshold", "0.3", "--workers", "1", "-q")
+    assert out.returncode == 0, out.stderr
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    evals = {}
+    for m in doc["members"]:
+        if not m.get("holdout"):
+            evals.setdefault(m["point"]["lr"], []).append(
+                read(runs_dir / m["run"] / "summary.json")["eval_mse"])
+
+    def median(v):
+        v = sorted(v)
+        return (v[1] + v[2]) / 2
+    if by == "worst":
+        want = min(evals, key=lambda lr: (max(evals[lr]), median(evals[lr])))
+        score = max(evals[want])
+    else:
+        want = min(evals, key=lambda lr: (-sum(x <= 0.3 for x in evals[lr]),
+                                          median(evals[lr])))
+        score = -sum(x <= 0.3 for x in evals[want]) / 4
+    chosen = doc["holdout"]["chosen"][0]
+    assert chosen["point"] == {"lr": want} and chosen["by"] == by
+    assert chosen["score"] == pytest.approx(score)
+    assert (doc["holdout"]["by"], doc["holdout"]["threshold"]) == (by, 0.3)
+
+
+def test_a_bad_holdout_by_is_refused(runs_dir):
+    out = in_process("sweep", "--steps", "30", "--seeds", "1-2", "--set", "lr=0.001,0.01",
+                     "--holdout-seeds", "5-6", "--holdout-by", "mean")
+    assert out.returncode == 2 and "choose from median, ok, worst" in out.stderr

@@ -75,8 +75,12 @@ def sweep(
         "chosen, its top points are trained on them and reported as a group of their own "
         "(set=holdout).", show_default=False)] = None,
     holdout_top: Annotated[int, typer.Option(
-        min=1, help="--holdout-seeds: how many of the best points (lowest median eval_mse "
-        "over their completed members) go on to them.")] = 1,
+        min=1, help="--holdout-seeds: how many of the best points (by --holdout-by) go on "
+        "to them.")] = 1,
+    holdout_by: Annotated[str, typer.Option(
+        help="--holdout-seeds: how the best points are chosen: median (the lowest median "
+        "eval_mse), ok (the most members at or under --threshold) or worst (the lowest "
+        "largest eval_mse: for a recipe that must work on every seed).")] = "median",
     until_decided: Annotated[bool, typer.Option(
         "--until-decided", help="Train in rounds: after each, compare every grid point with "
         "the reference seed by seed, and train the points not yet decided (and the "
@@ -173,7 +177,8 @@ def sweep(
             base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
             cluster=bool(cluster), batch=batch, group_size=group_size,
             halving=HalvingAsk(eta, first_rung, rank, audit) if halving else None,
-            holdout=HoldoutAsk(holdout_seeds, holdout_top) if holdout_seeds else None,
+            holdout=HoldoutAsk(holdout_seeds, holdout_top, holdout_by) if holdout_seeds
+            else None,
             until=until)
         if plan.note:
             print(f"note: {plan.note}", file=sys.stderr)

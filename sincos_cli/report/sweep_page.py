@@ -118,7 +118,8 @@ def _grid(doc: dict) -> str:
                            for c in h.get("chosen") or [])
         facts.append(("held-out seeds", P.esc(
             f"{seed_ranges(h['seeds'])}, for the top {h['top']} point"
-            f"{'s' * (h['top'] != 1)}" + (f": {chosen}" if chosen else " (not chosen yet)"))))
+            f"{'s' * (h['top'] != 1)} by {h.get('by', 'median')}"
+            + (f": {chosen}" if chosen else " (not chosen yet)"))))
     base = doc.get("base", {})
     if base:
         facts.append(("base settings", P.esc(" ".join(f"{k}={cell(v, k)}"

@@ -31,6 +31,7 @@ class HoldoutAsk:
 
     seeds: str
     top: int = 1
+    by: str = "median"  # median | ok | worst (holdout.BY)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def design(base: dict, sets: list[str], seeds: str, *, threshold: float, yes: bo
         base=base, grid=grid, seeds=seed_list,
         members=list(gridmod.members(base, grid, seed_list)), batch={"group_size": size},
         halving=_halving(halving, points, grid, threshold) if halving else None,
-        holdout=_holdout(holdout, seed_list, len(points)) if holdout else None,
+        holdout=_holdout(holdout, seed_list, len(points), threshold) if holdout else None,
         until=_until(until, grid, [p for p, _ in points], seed_list, halving) if until else None,
         note=why)
 
@@ -130,7 +131,7 @@ def _halving(ask: HalvingAsk, points, grid: dict, threshold: float) -> dict:
                               if ask.audit else {})}
 
 
-def _holdout(ask: HoldoutAsk, seeds: list[int], points: int) -> dict:
+def _holdout(ask: HoldoutAsk, seeds: list[int], points: int, threshold: float) -> dict:
     """sweep.json's "holdout": seeds that share none with --seeds."""
     if ask.seeds.strip().isdigit() and "-" not in ask.seeds:
         raise OptionError("give held-out seeds as a range or a list (101-130), not a count: "
@@ -149,7 +150,12 @@ def _holdout(ask: HoldoutAsk, seeds: list[int], points: int) -> dict:
     if ask.top > points:
         raise OptionError(f"--holdout-top {ask.top} is more than the {points} grid points",
                           "--holdout-top")
-    return {"seeds": held, "top": ask.top, "chosen": None}
+    from .holdout import BY
+
+    if ask.by not in BY:
+        raise OptionError(f"choose from {', '.join(BY)}, got {ask.by!r}", "--holdout-by")
+    return {"seeds": held, "top": ask.top, "chosen": None,
+            **({"by": ask.by, "threshold": threshold} if ask.by != "median" else {})}
 
 
 def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halving) -> dict:

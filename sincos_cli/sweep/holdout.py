@@ -9,6 +9,7 @@ which points and why; the held-out members are ordinary members with `"holdout":
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
@@ -17,13 +18,19 @@ from sincos_cli.store.runs import allocate_many
 
 from .plan import job_for, member_state, mode_for
 
+BY = ("median", "ok", "worst")  # --holdout-by: how the top points are chosen
 
-def _choose(home: Path, doc: dict, top: int) -> list[dict]:
-    """The `top` grid points with the lowest median eval_mse over their completed members
-    (with halving: the points that reached the end, not those an audit trained on)."""
+
+def _choose(home: Path, doc: dict, top: int, by: str = "median",
+            threshold: float = 1e-4) -> list[dict]:
+    """The `top` grid points by `by` over their members (with halving: the points that
+    reached the end, not those an audit trained on): median, the lowest median eval_mse
+    of the completed members; ok, the largest share of members at or under the threshold
+    (ties: the lower median); worst, the lowest largest eval_mse (a member that did not
+    complete counts as the worst)."""
     from sincos_cli.store.record import load_row
 
-    by: dict[str, list] = {}
+    evals: dict[str, list] = {}
     points: dict[str, dict] = {}
     for m in doc["members"]:
         if m.get("holdout") or m.get("audit"):  # the search never chose an audited point
@@ -32,18 +39,36 @@ def _choose(home: Path, doc: dict, top: int) -> list[dict]:
         ev = row.value("eval_mse")
         key = repr(sorted(m["point"].items()))
         points[key] = m["point"]
-        if row.status == "completed" and isinstance(ev, (int, float)):
-            by.setdefault(key, []).append(ev)
-    ranked = sorted(by, key=lambda k: statistics.median(by[k]))
-    return [{"point": points[k], "median_eval_mse": statistics.median(by[k]),
-             "n": len(by[k])} for k in ranked[:top]]
+        if row.status == "pruned":
+            continue
+        done = row.status == "completed" and isinstance(ev, (int, float))
+        evals.setdefault(key, []).append(float(ev) if done else math.inf)
+    done = {k: [x for x in v if math.isfinite(x)] for k, v in evals.items()}
+    medians = {k: statistics.median(v) for k, v in done.items() if v}
+
+    def rank(k):
+        v = evals[k]
+        if by == "ok":
+            return (-sum(x <= threshold for x in v) / len(v), medians[k])
+        if by == "worst":
+            return (max(v), medians[k])
+        return (medians[k],)
+    ranked = sorted(medians, key=rank)
+    return [{"point": points[k], "median_eval_mse": medians[k], "n": len(done[k]),
+             **({"by": by, "score": _finite(rank(k)[0])} if by != "median" else {})}
+            for k in ranked[:top]]
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
 
 
 def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs) -> dict:
     """Choose (once), make the held-out members (once), train what is left of them."""
     h = doc["holdout"]
     if h.get("chosen") is None:
-        h["chosen"] = _choose(home, doc, h["top"])
+        h["chosen"] = _choose(home, doc, h["top"], h.get("by", "median"),
+                              h.get("threshold", 1e-4))
         template = {repr(sorted(m["point"].items())): m for m in doc["members"]}
         wanted = [(c["point"], s) for c in h["chosen"] for s in h["seeds"]]
         folders = allocate_many(home, len(wanted))

@@ -69,20 +69,6 @@ class Progress:
         """The training loop's callback: one step done."""
         self.update(info.step + 1, info.loss, info.step)
 
-    def grow(self, more: int, line: str | None = None) -> None:
-        """More members to train (a sweep's next round), with a line saying why."""
-        self.total += more
-        if self.bar is not None:
-            self.bar.update(self.task, total=self.total)
-        if line and not self.quiet:
-            from sincos_cli.text import visible
-
-            line = visible(line, lines=False)
-            if self.bar is not None:
-                self.bar.console.print(line, markup=False, highlight=False)
-            else:
-                print(line, file=self.stream, flush=True)
-
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.stop()
