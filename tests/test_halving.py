@@ -349,3 +349,11 @@ def test_a_bad_holdout_by_is_refused(runs_dir):
     out = in_process("sweep", "--steps", "30", "--seeds", "1-2", "--set", "lr=0.001,0.01",
                      "--holdout-seeds", "5-6", "--holdout-by", "mean")
     assert out.returncode == 2 and "choose from median, ok, worst" in out.stderr
+
+
+def test_holdout_by_needs_held_out_seeds_and_is_kept_on_resume(runs_dir):
+    out = in_process("sweep", "--steps", "30", "--seeds", "1-2", "--set", "lr=0.001,0.01",
+                     "--holdout-by", "worst")
+    assert out.returncode == 2 and "is for --holdout-seeds" in out.stderr
+    out = in_process("sweep", "--resume", "sweep-01", "--holdout-by", "ok")
+    assert out.returncode == 2 and "keeps its settings" in out.stderr

@@ -149,7 +149,7 @@ def sweep(
     if resume is not None:
         if base or seeds or set_ or meta or holdout_seeds or reference or any(
                 ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
-                for n in ("until_decided", "max_seeds", "alpha")):
+                for n in ("until_decided", "max_seeds", "alpha", "holdout_by")):
             raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
                                      param_hint="--resume")
         if halving or audit:
@@ -172,6 +172,8 @@ def sweep(
                     for n in ("max_seeds", "alpha")), "--max-seeds")):
             if given and not until_decided:
                 raise typer.BadParameter("is for --until-decided", param_hint=hint)
+        if holdout_by != "median" and not holdout_seeds:
+            raise typer.BadParameter("is for --holdout-seeds", param_hint="--holdout-by")
         until = UntilAsk(max_seeds, alpha, reference) if until_decided else None
         plan = design(
             base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
