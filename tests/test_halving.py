@@ -227,7 +227,8 @@ def test_spearman_is_scipys():
 
 
 def test_the_audit_takes_the_runner_up_first_then_evenly_down():
-    from sincos_cli.sweep.audit import choose, halving_key
+    from sincos_cli.sweep.audit import choose
+    from sincos_cli.sweep.plan import point_key as halving_key
 
     def rung(step, order, kept):
         return {"step": step, "kept": [halving_key({"p": k}) for k in kept],

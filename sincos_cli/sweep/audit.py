@@ -22,7 +22,7 @@ from pathlib import Path
 from sincos_cli.store.files import atomic_write_json
 
 from . import halving
-from .plan import job_for, member_state, mode_for
+from .plan import job_for, member_state, mode_for, point_key
 
 
 def choose(doc: dict, k: int) -> list[str]:
@@ -31,7 +31,7 @@ def choose(doc: dict, k: int) -> list[str]:
     reached: dict[str, tuple] = {}
     for i, rung in enumerate(history):
         for p in rung["points"]:
-            reached[halving_key(p["point"])] = (-i, p["rank"])
+            reached[point_key(p["point"])] = (-i, p["rank"])
     finalists = set(history[-1]["kept"]) if history else set()
     pruned = sorted((key for key in reached if key not in finalists), key=reached.get)
     if k >= len(pruned):
@@ -41,19 +41,15 @@ def choose(doc: dict, k: int) -> list[str]:
     return [pruned[round(i * (len(pruned) - 1) / (k - 1))] for i in range(k)]
 
 
-def halving_key(point: dict) -> str:
-    return repr(sorted(point.items()))
-
-
 def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, grow=None) -> dict:
     """Choose (once), train the audited points' members to the end, then report."""
     a = doc["halving"]["audit"]
     p = halving.plan(doc)
     if a.get("points") is None:
         a["points"] = [p["points"][key] for key in choose(doc, a["k"])]
-        chosen = {halving_key(pt) for pt in a["points"]}
+        chosen = {point_key(pt) for pt in a["points"]}
         for m in doc["members"]:
-            if not m.get("holdout") and halving_key(m["point"]) in chosen:
+            if not m.get("holdout") and point_key(m["point"]) in chosen:
                 m["audit"] = True
         atomic_write_json(sweep / "sweep.json", doc)
     jobs = []
@@ -86,7 +82,7 @@ def finals(home: Path, doc: dict) -> dict[str, float]:
         row = load_row(home / m["run"])
         ev = row.value("eval_mse")
         if row.status == "completed" and isinstance(ev, (int, float)):
-            by.setdefault(halving_key(m["point"]), []).append(float(ev))
+            by.setdefault(point_key(m["point"]), []).append(float(ev))
     return {k: statistics.median(v) for k, v in by.items()}
 
 
@@ -98,8 +94,8 @@ def result(home: Path, doc: dict) -> dict:
     p = halving.plan(doc)
     rungs = []
     for rung in h["history"]:
-        pairs = [(x["score"], final[halving_key(x["point"])]) for x in rung["points"]
-                 if x["score"] is not None and halving_key(x["point"]) in final]
+        pairs = [(x["score"], final[point_key(x["point"])]) for x in rung["points"]
+                 if x["score"] is not None and point_key(x["point"]) in final]
         rho = spearman([s for s, _ in pairs], [f for _, f in pairs]) if pairs else None
         rungs.append({"step": rung["step"], "points": len(pairs), "spearman": rho})
     finalists = [k for k in (h["history"][-1]["kept"] if h["history"] else []) if k in final]

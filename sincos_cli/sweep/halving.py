@@ -24,7 +24,7 @@ from sincos_cli.errors import SincosError
 from sincos_cli.store.files import atomic_write_json, read_json, read_metrics
 
 from .jobs import Outcome, Result
-from .plan import job_for, member_state, mode_for, plan_jobs
+from .plan import job_for, member_state, mode_for, plan_jobs, point_key
 
 RULES = ("trend", "median", "ok")
 
@@ -54,7 +54,7 @@ def plan(doc: dict) -> dict:
     for m in doc["members"]:
         if m.get("holdout"):  # trained once the choice is made (holdout.py)
             continue
-        key = repr(sorted(m["point"].items()))
+        key = point_key(m["point"])
         if key not in members:
             keys.append(key)
             members[key] = []

@@ -16,7 +16,7 @@ from pathlib import Path
 from sincos_cli.store.files import atomic_write_json
 from sincos_cli.store.runs import allocate_many
 
-from .plan import job_for, member_state, mode_for
+from .plan import job_for, member_state, mode_for, point_key
 
 BY = ("median", "ok", "worst")  # --holdout-by: how the top points are chosen
 
@@ -37,7 +37,7 @@ def _choose(home: Path, doc: dict, top: int, by: str = "median",
             continue
         row = load_row(home / m["run"])
         ev = row.value("eval_mse")
-        key = repr(sorted(m["point"].items()))
+        key = point_key(m["point"])
         points[key] = m["point"]
         if row.status == "pruned":
             continue
@@ -69,11 +69,11 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs) -> di
     if h.get("chosen") is None:
         h["chosen"] = _choose(home, doc, h["top"], h.get("by", "median"),
                               h.get("threshold", 1e-4))
-        template = {repr(sorted(m["point"].items())): m for m in doc["members"]}
+        template = {point_key(m["point"]): m for m in doc["members"]}
         wanted = [(c["point"], s) for c in h["chosen"] for s in h["seeds"]]
         folders = allocate_many(home, len(wanted))
         for (point, seed), path in zip(wanted, folders, strict=True):
-            config = {**template[repr(sorted(point.items()))]["config"], "seed": seed}
+            config = {**template[point_key(point)]["config"], "seed": seed}
             doc["members"].append({"point": point, "seed": seed, "run": path.name,
                                    "config": config, "holdout": True})
         atomic_write_json(sweep / "sweep.json", doc)

@@ -18,6 +18,11 @@ from sincos_cli.store.runs import status
 from .jobs import Job
 
 
+def point_key(point: dict) -> str:
+    """A grid point as a key (sweep.json's halving records keep points so)."""
+    return repr(sorted(point.items()))
+
+
 def _files(path: Path) -> list[str]:
     try:
         return sorted(f.name for f in path.iterdir() if f.name != ".lock")

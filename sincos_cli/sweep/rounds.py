@@ -21,13 +21,9 @@ from sincos_cli.store.files import atomic_write_json, read_json
 from sincos_cli.store.runs import allocate_many
 from sincos_cli.store.show import round_line
 
-from .plan import job_for, member_state, mode_for
+from .plan import job_for, member_state, mode_for, point_key
 
 DECIDED, UNDECIDED = "decided", "undecided"
-
-
-def key_of(point: dict) -> str:
-    return repr(sorted(point.items()))
 
 
 def plan(grid_points: list[dict], seeds: list[int], max_seeds: int, alpha: float,
@@ -76,15 +72,15 @@ def compare(home: Path, doc: dict, u: dict, points: list[dict]) -> list[dict]:
         if not m.get("holdout"):
             v = _value(home / m["run"])
             if v is not None:
-                by.setdefault(key_of(m["point"]), {})[m["seed"]] = v
-    ref = by.get(key_of(u["reference"]), {})
+                by.setdefault(point_key(m["point"]), {})[m["seed"]] = v
+    ref = by.get(point_key(u["reference"]), {})
     n = u["rounds"][-1]["n"]
     tested = n in u["tested"]
     out = []
     for p in points:
-        if key_of(p) == key_of(u["reference"]):
+        if point_key(p) == point_key(u["reference"]):
             continue
-        mine = by.get(key_of(p), {})
+        mine = by.get(point_key(p), {})
         shared = sorted(set(mine) & set(ref))
         d = [_log_ratio(mine[s], ref[s]) for s in shared]
         result = look(d, u["level"]).to_json()
@@ -147,12 +143,12 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
         n = u["looks"][u["looks"].index(current["n"]) + 1]
         new = _next_seeds(doc, n - current["n"])
         points = [u["reference"], *open_]
-        template = {key_of(m["point"]): m["config"] for m in doc["members"]}
+        template = {point_key(m["point"]): m["config"] for m in doc["members"]}
         folders = allocate_many(home, len(points) * len(new))
         pairs = [(p, s) for p in points for s in new]
         for (point, seed), path in zip(pairs, folders, strict=True):
             doc["members"].append({"point": point, "seed": seed, "run": path.name,
-                                   "config": {**template[key_of(point)], "seed": seed}})
+                                   "config": {**template[point_key(point)], "seed": seed}})
         u["rounds"].append({"n": n, "seeds": new, "points": points, "results": None})
         atomic_write_json(sweep / "sweep.json", doc)
         if on_round:
