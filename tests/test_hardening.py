@@ -42,9 +42,13 @@ def test_a_signal_to_animate_ends_workers_and_ffmpeg_and_removes_temporaries(
     outdir = tmp_path / "out"
     outdir.mkdir()
     out = outdir / "x.mp4"
+    # As from a terminal: a runner started in the background (`cmd &`, nohup) hands its
+    # children Ctrl-C ignored, and sincos, like any Unix tool, keeps a signal it inherits
+    # ignored.
     p = subprocess.Popen([EXE, "animate", "long", "--out", out, "--jobs", "2", "--size",
                           "1280x960", "--max-frames", "600", "-q"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while not list(outdir.glob(".x.mp4.*.tmp")) or len(descendants(p.pid)) < 3:
         assert time.time() < deadline and p.poll() is None, p.communicate()
