@@ -16,13 +16,14 @@ the best).
 
 from __future__ import annotations
 
+import math
 import statistics
 from pathlib import Path
 
 from sincos_cli.store.files import atomic_write_json
 
 from . import halving
-from .plan import job_for, member_state, mode_for, point_key
+from .plan import job_for, member_state, mode_for, point_evals, point_key
 
 
 def choose(doc: dict, k: int) -> list[str]:
@@ -73,17 +74,9 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, grow=
 def finals(home: Path, doc: dict) -> dict[str, float]:
     """The final median eval_mse of each point trained to the end (finalists and audited),
     over its completed members."""
-    from sincos_cli.store.record import load_row
-
-    by: dict[str, list[float]] = {}
-    for m in doc["members"]:
-        if m.get("holdout"):
-            continue
-        row = load_row(home / m["run"])
-        ev = row.value("eval_mse")
-        if row.status == "completed" and isinstance(ev, (int, float)):
-            by.setdefault(point_key(m["point"]), []).append(float(ev))
-    return {k: statistics.median(v) for k, v in by.items()}
+    evals = point_evals(home, (m for m in doc["members"] if not m.get("holdout")))
+    done = {k: [x for x in v if math.isfinite(x)] for k, v in evals.items()}
+    return {k: statistics.median(v) for k, v in done.items() if v}
 
 
 def result(home: Path, doc: dict) -> dict:

@@ -16,7 +16,7 @@ from pathlib import Path
 from sincos_cli.store.files import atomic_write_json
 from sincos_cli.store.runs import allocate_many
 
-from .plan import job_for, member_state, mode_for, point_key
+from .plan import job_for, member_state, mode_for, point_evals, point_key
 
 BY = ("median", "ok", "worst")  # --holdout-by: how the top points are chosen
 
@@ -28,21 +28,9 @@ def _choose(home: Path, doc: dict, top: int, by: str = "median",
     of the completed members; ok, the largest share of members at or under the threshold
     (ties: the lower median); worst, the lowest largest eval_mse (a member that did not
     complete counts as the worst)."""
-    from sincos_cli.store.record import load_row
-
-    evals: dict[str, list] = {}
-    points: dict[str, dict] = {}
-    for m in doc["members"]:
-        if m.get("holdout") or m.get("audit"):  # the search never chose an audited point
-            continue
-        row = load_row(home / m["run"])
-        ev = row.value("eval_mse")
-        key = point_key(m["point"])
-        points[key] = m["point"]
-        if row.status == "pruned":
-            continue
-        done = row.status == "completed" and isinstance(ev, (int, float))
-        evals.setdefault(key, []).append(float(ev) if done else math.inf)
+    chosen_from = [m for m in doc["members"] if not (m.get("holdout") or m.get("audit"))]
+    points = {point_key(m["point"]): m["point"] for m in chosen_from}
+    evals = point_evals(home, chosen_from)  # the search never chose an audited point
     done = {k: [x for x in v if math.isfinite(x)] for k, v in evals.items()}
     medians = {k: statistics.median(v) for k, v in done.items() if v}
 

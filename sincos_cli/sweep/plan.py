@@ -23,6 +23,24 @@ def point_key(point: dict) -> str:
     return repr(sorted(point.items()))
 
 
+def point_evals(home: Path, members) -> dict[str, list[float]]:
+    """Each point's eval_mse over its members (by point_key): a member that did not
+    complete counts as inf; a pruned one (it stopped at a rung, by design) not at all."""
+    import math
+
+    from sincos_cli.store.record import load_row
+
+    out: dict[str, list[float]] = {}
+    for m in members:
+        row = load_row(home / m["run"])
+        if row.status == "pruned":
+            continue
+        ev = row.value("eval_mse")
+        done = row.status == "completed" and isinstance(ev, (int, float))
+        out.setdefault(point_key(m["point"]), []).append(float(ev) if done else math.inf)
+    return out
+
+
 def _files(path: Path) -> list[str]:
     try:
         return sorted(f.name for f in path.iterdir() if f.name != ".lock")
