@@ -12,6 +12,9 @@ RECIPES = ("seed", "robust")
 INITS = ("keras", "torch")
 VIEWS = ("window", "history")  # animate and train --live: the moving window or the trail
 ANIMATIONS = ("gif", "still", "none")  # report: a replay as a GIF, its last frame, or none
+# The settings that take one of a few words, and those words.
+CHOICES = {"cell": CELLS, "schedule": SCHEDULES, "task": TASKS, "recipe": RECIPES,
+           "init": INITS}
 
 # Settings that define the model, the data stream or the optimisation: a resumed run must
 # keep them, and `compare` shows the ones that differ between runs.
@@ -63,6 +66,11 @@ class TrainConfig:
     # that advances the carried state again (off: the prediction leaves the state alone)
     predict_advances_state: bool = False
 
+    @classmethod
+    def kind(cls, name: str) -> str:
+        """A setting's type: "int", "float", "bool" or "str"."""
+        return next(str(f.type) for f in fields(cls) if f.name == name)
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -93,8 +101,7 @@ class TrainConfig:
             raise ValueError(f"warmup_steps must be zero or more, got {self.warmup_steps!r}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be between 0 and 2**32-1, got {self.seed!r}")
-        for name, choices in (("cell", CELLS), ("schedule", SCHEDULES), ("task", TASKS),
-                              ("recipe", RECIPES), ("init", INITS)):
+        for name, choices in CHOICES.items():
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}")
 

@@ -91,6 +91,7 @@ def rm(
     from sincos_cli.errors import FilterError
     from sincos_cli.store import removal
     from sincos_cli.store.query import parse_age
+    from sincos_cli.store.runs import RunStatus
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
     if not (targets or where or status or older_than):
@@ -102,8 +103,7 @@ def rm(
     except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="--older-than") from None
     statuses = [s.strip() for s in status.split(",")] if status else []
-    known = ("completed", "failed", "interrupted", "crashed", "pruned", "running", "corrupt",
-             "unreadable")
+    known = tuple(RunStatus)
     for s in statuses:
         if s not in known:
             raise typer.BadParameter(f"unknown status {s!r}; choose from {', '.join(known)}",

@@ -25,27 +25,44 @@ from .runs import sort_key, status
 _OPS = {"<=": lambda a, b: a <= b, ">=": lambda a, b: a >= b, "!=": lambda a, b: a != b,
         "=": lambda a, b: a == b, "<": lambda a, b: a < b, ">": lambda a, b: a > b}
 _WHERE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_-]*)\s*(<=|>=|!=|==|=|<|>)\s*(.*?)\s*$")
+ORDERED = ("number", "date")  # the kinds that take <, <=, >, >=
 
 
 @dataclass(frozen=True)
 class Where:
+    """One filter: the value was parsed as its key's kind (number, bool, a word from a
+    setting's choices, status, sweep, set, id, date) before anything is selected."""
+
     key: str
     op: str
     value: object
+    kind: str = "number"
 
     def __call__(self, row) -> bool:
         if self.key == "tag":
             has = self.value in row.tags
             return has if self.op == "=" else not has
         v = row_value(row, self.key)
+        if self.kind == "date" and v is not None:
+            v = parse_date(str(v))
         if v is None:
             return self.op == "!=" and self.value is not None
-        if isinstance(self.value, str) != isinstance(v, str):
+        if self.value is None:
+            return self.op == "!="
+        if not _same_kind(v, self.value):
             return self.op == "!="
         try:
             return _OPS[self.op](v, self.value)
         except TypeError:
             return False
+
+
+def _same_kind(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool)
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return True
+    return type(a) is type(b)
 
 
 def row_value(row, key: str):
@@ -57,18 +74,30 @@ def row_value(row, key: str):
 
 
 SUMMARY_KEYS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
-                "steps_per_second", "created")
+                "steps_per_second")
+
+
+def key_kinds() -> dict[str, str]:
+    """Every key --where takes and the kind its value is parsed as."""
+    from dataclasses import fields
+
+    from sincos_cli.config import CHOICES, TrainConfig
+
+    kinds = {"tag": "tag", "status": "status", "sweep": "sweep", "id": "id", "set": "set",
+             "created": "date", **dict.fromkeys(SUMMARY_KEYS, "number")}
+    for f in fields(TrainConfig):
+        t = TrainConfig.kind(f.name)
+        kinds[f.name] = ("choice" if f.name in CHOICES else "bool" if t == "bool" else
+                         "number" if t in ("int", "float") else "text")
+    return kinds
 
 
 def parse_where(exprs: list[str]) -> list[Where]:
     """`KEY OP VALUE` filters (OP one of = != < <= > >=) on a setting, a result, status,
-    sweep, tag or id. Unknown keys, operators and values are refused."""
-    from dataclasses import fields
-
-    from sincos_cli.config import TrainConfig
-
-    known = sorted({*(f.name for f in fields(TrainConfig)), *SUMMARY_KEYS, "status",
-                    "sweep", "tag", "id", "set"})
+    sweep, tag, set, id or created. Unknown keys and operators are refused, and so is a value
+    that is not of its key's kind (`hidden!=2O`, `status=complted`): a typo never selects."""
+    kinds = key_kinds()
+    known = sorted(kinds)
     out = []
     for expr in exprs:
         m = _WHERE.match(expr)
@@ -77,31 +106,72 @@ def parse_where(exprs: list[str]) -> list[Where]:
                               "<=, >, >=")
         key, op, text = m.group(1).replace("-", "_"), m.group(2), m.group(3)
         op = "=" if op == "==" else op
-        if key not in known:
+        if key not in kinds:
             raise FilterError(f"unknown key {key!r}; choose from {', '.join(known)}")
-        if key == "tag":
-            if op not in ("=", "!="):
-                raise FilterError("tags take only = and != (tag=NAME, tag!=NAME)")
-            out.append(Where(key, op, check_tag(text)))
-            continue
-        text_keys = ("sweep", "status", "id", "created", "set")  # compared as written
-        out.append(Where(key, op, text if key in text_keys else _parse_value(text)))
+        kind = kinds[key]
+        if op not in ("=", "!=") and kind not in ORDERED:
+            raise FilterError(f"{expr!r}: {key} takes only = and != (<, <=, >, >= compare "
+                              "numbers and dates)")
+        out.append(Where(key, op, _parse_value(key, kind, text), kind))
     return out
 
 
-def _parse_value(text: str):
+def _parse_value(key: str, kind: str, text: str):
+    """`text` as a value of `kind`, or a FilterError naming what the key takes. `none` (or
+    `null`) is a missing value for every key but tag."""
+    from sincos_cli.config import CHOICES
+
+    from .runs import NAME_RE, SWEEP_RE, RunStatus
+
     low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
+    if kind == "tag":
+        return check_tag(text)
     if low in ("none", "null"):
         return None
-    try:
-        v = float(text)
-    except ValueError:
+    if kind == "number":
+        try:
+            v = float(text)
+        except ValueError:
+            raise FilterError(f"{key}={text!r}: {key} is a number") from None
+        if math.isnan(v):
+            raise FilterError(f"{text!r} compares with nothing")
+        return int(text) if re.fullmatch(r"[-+]?\d+", text) else v + 0.0
+    if kind == "bool":
+        if low not in ("true", "false"):
+            raise FilterError(f"{key}={text!r}: {key} is true or false")
+        return low == "true"
+    words = {"choice": CHOICES.get(key, ()), "status": tuple(RunStatus),
+             "set": ("selection", "holdout")}.get(kind)
+    if words is not None:
+        if text not in words:
+            raise FilterError(f"{key}={text!r}: {key} is one of {', '.join(words)}")
+        return str(text)
+    if kind == "sweep":
+        if text != "none" and not SWEEP_RE.match(text):
+            raise FilterError(f"sweep={text!r}: a sweep id (sweep-NN) or none")
         return text
-    if math.isnan(v):
-        raise FilterError(f"{text!r} compares with nothing")
-    return int(v) if re.fullmatch(r"[-+]?\d+", text) else v + 0.0
+    if kind == "id":
+        if not NAME_RE.match(text):
+            raise FilterError(f"id={text!r}: a run id is letters, digits, '.', '_' and '-'")
+        return text
+    if kind == "date":
+        d = parse_date(text)
+        if d is None:
+            raise FilterError(f"created={text!r}: a date or time, ISO 8601 (2026-12-07, "
+                              "2026-12-07T08:30Z)")
+        return d
+    return text
+
+
+def parse_date(text: str):
+    """An ISO 8601 date or time as an aware datetime (UTC when it names no zone), or None."""
+    from datetime import UTC, datetime
+
+    try:
+        d = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return d if d.tzinfo else d.replace(tzinfo=UTC)
 
 
 def parse_age(text: str) -> float:

@@ -9,11 +9,30 @@ import re
 import socket
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 
 from sincos_cli.errors import SincosError
 
 from .files import read_json
+
+class RunStatus(StrEnum):
+    """Every status a reader may report for a run folder. run.json holds the first six
+    (`queued`: a sweep member allocated, not yet started); the others are a reader's words:
+    `crashed` (running, but its process is gone), `corrupt` and `unreadable` (its files
+    cannot be read), `unknown` (run.json names no status)."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    PRUNED = "pruned"
+    CRASHED = "crashed"
+    CORRUPT = "corrupt"
+    UNREADABLE = "unreadable"
+    UNKNOWN = "unknown"
+
 
 SCHEMA = 2  # 2: trace.bin appended (1: trace.npz rewritten at each checkpoint)
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
