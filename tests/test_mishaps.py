@@ -95,3 +95,134 @@ def test_well_typed_filters_still_select(store):
     out = in_process("rm", "--where", "hidden!=6", "--where", "sweep=sweep-01", "--yes")
     assert out.returncode == 0, out.stderr
     assert listing(store) == ["run-01", "run-02", "run-05", "sweep-01"]
+
+
+# -- 2. JSON a reader cannot decode --------------------------------------------------------
+
+DEEP = "[" * 1000 + "]" * 1000
+
+
+@pytest.mark.parametrize("name", ["meta.json", "run.json", "config.json", "summary.json"])
+def test_json_nested_a_thousand_levels_is_that_runs_damage(store, name):
+    (store / "run-05" / name).write_text(DEEP if name != "meta.json" else
+                                         '{"tags": ' + DEEP + '}')
+    out = in_process("compare", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["id"]: r for r in json.loads(out.stdout)}
+    assert len(rows) == 5 and "internal error" not in out.stderr
+    if name == "meta.json":
+        assert "meta_problem" in rows["run-05"] and rows["run-05"]["status"] == "completed"
+    else:
+        assert rows["run-05"]["status"] == "corrupt"
+        assert f"run-05/{name} is not valid JSON" in out.stderr
+    assert {rows[f"run-0{i}"]["status"] for i in range(1, 5)} == {"completed"}
+    for args in (["show", "run-05"], ["show", "run-05", "--json"], ["compare"],
+                 ["report", "--out", str(store.parent / "r.html")],
+                 ["tag", "run-05", "+x"], ["note", "run-05", "hello"],
+                 ["tag", "run-01", "+x"]):
+        out = in_process(*args)
+        assert "internal error" not in out.stderr and "Traceback" not in out.stderr, \
+            (args, out.stderr)
+        assert out.returncode in (0, 1), (args, out.stderr)
+    assert "x" in read(store / "run-01" / "meta.json")["tags"]
+    assert len(api.runs(root=store)) == 5
+
+
+def test_a_sweep_json_nested_a_thousand_levels_is_that_sweeps_damage(store):
+    doc = read(store / "sweep-01" / "sweep.json")
+    (store / "sweep-01" / "sweep.json").write_text(
+        json.dumps(doc)[:-1] + ', "x": ' + DEEP + "}")
+    out = in_process("compare")
+    assert out.returncode == 0 and "internal error" not in out.stderr, out.stderr
+    assert "sweep-01" in out.stdout and "corrupt" in out.stdout
+    out = in_process("show", "sweep-01")
+    assert out.returncode == 1 and "sweep-01/sweep.json is not valid JSON" in out.stderr
+
+
+# -- 3. a huge file costs constant memory ----------------------------------------------------
+
+def _peak_mb(code: str) -> tuple[str, float]:
+    """Run `code` in a fresh Python; returns (its stderr, its peak resident MB: VmHWM, which
+    starts afresh at exec, where ru_maxrss keeps the forking parent's)."""
+    prog = ("import sys\n" + code + "\nhwm = [ln for ln in open('/proc/self/status') "
+            "if ln.startswith('VmHWM')][0]\nprint(int(hwm.split()[1]) / 1024, file=sys.stderr)")
+    res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True)
+    lines = res.stderr.strip().splitlines()
+    return "\n".join(lines[:-1]), float(lines[-1])
+
+
+@pytest.mark.parametrize("size", [1 << 30, 8 << 30])
+def test_a_sparse_trace_is_called_damaged_in_constant_memory(store, size):
+    run = store / "run-05"
+    with open(run / "trace.bin", "r+b") as f:
+        f.truncate(size)  # sparse: costs no disk
+    err, peak = _peak_mb(
+        "from pathlib import Path\nfrom sincos_cli.store import trace\n"
+        "from sincos_cli.errors import SincosError\n"
+        f"try:\n    trace.read(Path({str(run)!r}))\nexcept SincosError as e:\n"
+        "    print('damaged:', e, file=sys.stderr)")
+    assert "damaged:" in err and "more than the run's 20 steps" in err, err
+    assert peak < 150, peak  # numpy and the interpreter: well under the file's size
+    out = in_process("animate", "run-05", "--out", str(store.parent / "a.gif"))
+    assert out.returncode == 1 and "trace.bin is damaged" in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize("name", ["summary.json", "meta.json", "metrics.jsonl"])
+def test_a_huge_json_file_is_damage_found_in_constant_memory(store, name):
+    path = store / "run-05" / name
+    with open(path, "wb") as f:
+        f.write(b'{"x": "')
+        f.truncate(1 << 30)  # sparse zeros: one unterminated string of a gigabyte
+    err, peak = _peak_mb(
+        "import json\nfrom pathlib import Path\nfrom sincos_cli.store.record import load_row\n"
+        "from sincos_cli.store.files import read_metrics\n"
+        f"r = load_row(Path({str(path.parent)!r}))\n"
+        f"m = read_metrics(Path({str(path.parent)!r}) / 'metrics.jsonl')\n"
+        "print(r.status, r.problem, r.meta_problem, len(m), file=sys.stderr)")
+    assert peak < 100, peak
+    if name == "metrics.jsonl":
+        assert err.endswith(" 0"), err
+    else:
+        assert "damaged: over 16 MB" in err, err
+
+
+# -- 4. summary values that are not results ------------------------------------------------
+
+BAD = {"NaN": "NaN", "Infinity": "Infinity", "-Infinity": "-Infinity", "1e999": "1e999",
+       "-1": "-1", "true": "true", '"abc"': '"abc"'}
+
+
+@pytest.mark.parametrize("text", list(BAD), ids=list(BAD))
+def test_a_summary_value_that_is_not_a_finite_nonnegative_number_is_skipped(store, text):
+    path = store / "run-01" / "summary.json"
+    good = read(path)["eval_mse"]
+    path.write_text(path.read_text().replace(json.dumps(good), text, 1))
+    out = in_process("compare", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {r["id"]: r for r in json.loads(out.stdout)}
+    assert rows["run-01"]["summary"]["eval_mse"] is None
+    assert "run-01: summary.json's eval_mse is" in out.stderr and "skipped" in out.stderr
+    assert "RuntimeWarning" not in out.stderr
+    out = in_process("show", "run-01", "--json")
+    assert out.returncode == 0 and json.loads(out.stdout)["bad_values"]["eval_mse"]
+    out = in_process("show", "run-01")
+    assert "eval_mse          damaged:" in out.stdout
+    out = in_process("compare", "sweep-01", "--group-by", "hidden", "--json")
+    assert out.returncode == 0, out.stderr
+    groups = {g["hidden"]: g for g in json.loads(out.stdout)}
+    others = [rows[f"run-0{i}"]["summary"]["eval_mse"] for i in (1, 2)
+              if rows[f"run-0{i}"]["config"]["hidden"] == 6
+              and rows[f"run-0{i}"]["summary"]["eval_mse"] is not None]
+    assert groups[6]["eval_mse"]["min"] == min(others)
+    assert "RuntimeWarning" not in out.stderr
+    out = in_process("compare")  # the sweep folded: its best is a number, never NaN
+    assert out.returncode == 0 and "nan" not in out.stdout.lower(), out.stdout
+
+
+@pytest.mark.parametrize("text", ["0", "1e308"])
+def test_zero_and_huge_finite_values_are_results(store, text):
+    path = store / "run-01" / "summary.json"
+    good = read(path)["eval_mse"]
+    path.write_text(path.read_text().replace(json.dumps(good), text, 1))
+    rows = {r["id"]: r for r in json.loads(in_process("compare", "--json").stdout)}
+    assert rows["run-01"]["summary"]["eval_mse"] == float(text)

@@ -76,7 +76,19 @@ def guarded(fn):
 
 
 def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2, allow_nan=False) + "\n")
+    """JSON on stdout; a float that JSON cannot hold (NaN, ±Infinity from a file someone
+    else wrote) is null, so --json never fails on what a file holds."""
+    sys.stdout.write(json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
+
+
+def _finite(obj):
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 # -- shared options ------------------------------------------------------------------------
@@ -242,7 +254,7 @@ def select_rows(root: Path, runs: list[str] | None, where: list[str]):
     """compare's selection: the runs named (a sweep stands for its members), or every run,
     then --where; damaged runs are warned of."""
     from sincos_cli.store.query import select
-    from sincos_cli.store.record import load_row
+    from sincos_cli.store.record import load_row, value_warnings
     from sincos_cli.store.runs import expand, list_runs
 
     wheres = parse_where(where)
@@ -250,6 +262,8 @@ def select_rows(root: Path, runs: list[str] | None, where: list[str]):
     for r in rows:
         if r.problem:
             say(f"warning: {r.id} is {r.status}: {r.problem}")
+    for w in value_warnings(rows):
+        say(f"warning: {w}")
     return select(rows, wheres)
 
 

@@ -122,15 +122,49 @@ def refuse_links(path: Path) -> None:
                               "file itself in the run folder)")
 
 
-def read_json(path: Path) -> dict:
-    """A JSON object from a run folder, or a one-line SincosError naming the file."""
+# What a reader loads whole is bounded: a run's JSON files are a few KB (sweep.json grows by
+# about 600 bytes a member), a metrics line about 100 bytes, and no file sincos writes nests
+# deeper than a few levels. Anything past these is damage, found in constant memory.
+MAX_JSON = 16 << 20
+MAX_SWEEP_JSON = 512 << 20
+MAX_DEPTH = 64
+MAX_METRICS_LINE = 64 << 10
+
+
+def decode_json(data: bytes):
+    """JSON text as an object; ValueError for anything a reader cannot use: bad syntax, bad
+    UTF-8, nesting past MAX_DEPTH (which would break the parser itself, or a writer later)."""
     try:
-        obj = json.loads(path.read_bytes())
+        obj = json.loads(data)
+    except (RecursionError, UnicodeDecodeError) as e:
+        raise ValueError(f"cannot be decoded ({type(e).__name__})") from None
+    stack = [(obj, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if isinstance(v, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise ValueError(f"nests deeper than {MAX_DEPTH} levels")
+            stack += [(x, depth + 1) for x in (v.values() if isinstance(v, dict) else v)]
+    return obj
+
+
+def read_json(path: Path) -> dict:
+    """A JSON object from a run folder, or a one-line SincosError naming the file. The file
+    is sized before it is read (MAX_JSON; MAX_SWEEP_JSON for sweep.json)."""
+    limit = MAX_SWEEP_JSON if path.name == "sweep.json" else MAX_JSON
+    try:
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
     except FileNotFoundError:
         raise SincosError(f"{path} is missing") from None
     except OSError as e:
         raise SincosError(f"cannot read {path}: {e.strerror}") from None
-    except (ValueError, UnicodeDecodeError):
+    if len(data) > limit:
+        raise SincosError(f"{path} is damaged: over {limit >> 20} MB, far more than sincos "
+                          "writes")
+    try:
+        obj = decode_json(data)
+    except ValueError:
         raise SincosError(f"{path} is not valid JSON") from None
     if not isinstance(obj, dict):
         raise SincosError(f"{path} does not hold a JSON object")
@@ -138,13 +172,16 @@ def read_json(path: Path) -> dict:
 
 
 def read_metrics(path: Path) -> list[dict]:
-    """metrics.jsonl rows; a truncated or garbled line (a crash mid-write) ends the read."""
+    """metrics.jsonl rows; a truncated or garbled line (a crash mid-write), or one longer
+    than any sincos writes, ends the read."""
     rows = []
     try:
         with open(path, "rb") as f:
-            for line in f:
+            while line := f.readline(MAX_METRICS_LINE):
+                if len(line) == MAX_METRICS_LINE and not line.endswith(b"\n"):
+                    break  # no line sincos writes is this long: damaged from here
                 try:
-                    row = json.loads(line)
+                    row = decode_json(line)
                     step = row["step"]
                     if not isinstance(step, int) or isinstance(step, bool) or \
                             not 0 <= step < 2**62:

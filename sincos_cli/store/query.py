@@ -109,6 +109,8 @@ def parse_where(exprs: list[str]) -> list[Where]:
         if key not in kinds:
             raise FilterError(f"unknown key {key!r}; choose from {', '.join(known)}")
         kind = kinds[key]
+        if op not in ("=", "!=") and kind == "tag":
+            raise FilterError("tags take only = and != (tag=NAME, tag!=NAME)")
         if op not in ("=", "!=") and kind not in ORDERED:
             raise FilterError(f"{expr!r}: {key} takes only = and != (<, <=, >, >= compare "
                               "numbers and dates)")
@@ -126,6 +128,10 @@ def _parse_value(key: str, kind: str, text: str):
     low = text.lower()
     if kind == "tag":
         return check_tag(text)
+    if kind == "sweep":  # `none`: a run outside sweeps
+        if text != "none" and not SWEEP_RE.match(text):
+            raise FilterError(f"sweep={text!r}: a sweep id (sweep-NN) or none")
+        return text
     if low in ("none", "null"):
         return None
     if kind == "number":
@@ -146,10 +152,6 @@ def _parse_value(key: str, kind: str, text: str):
         if text not in words:
             raise FilterError(f"{key}={text!r}: {key} is one of {', '.join(words)}")
         return str(text)
-    if kind == "sweep":
-        if text != "none" and not SWEEP_RE.match(text):
-            raise FilterError(f"sweep={text!r}: a sweep id (sweep-NN) or none")
-        return text
     if kind == "id":
         if not NAME_RE.match(text):
             raise FilterError(f"id={text!r}: a run id is letters, digits, '.', '_' and '-'")

@@ -5,6 +5,7 @@ loads a checkpoint or imports torch."""
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,19 @@ TIMES = ("train_seconds", "created")
 
 
 HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
+
+# summary.json's numbers: each is a finite, non-negative number or it is not a result.
+NUMBERS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
+           "steps_per_second")
+
+
+def number_problem(v) -> str | None:
+    """Why a value is not a result (a finite, non-negative number, not a bool), or None."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return f"{'a bool' if isinstance(v, bool) else type(v).__name__}, not a number"
+    if not math.isfinite(v):
+        return "not finite"
+    return "negative" if v < 0 else None
 
 
 @dataclass
@@ -40,6 +54,8 @@ class Row:
     note: str | None = None
     holdout: bool = False  # a sweep member trained on held-out seeds
     meta_problem: str | None = None  # why meta.json (tags, note) cannot be read
+    # summary.json's values that are not results, with why: each reads as missing
+    bad_values: dict = field(default_factory=dict)
 
     def value(self, key: str):
         if key in ("id", "status", "created"):
@@ -66,6 +82,7 @@ class Row:
                 "note": self.note, "host": self.host, "argv": self.argv,
                 "path": str(self.path), "config": self.config, "summary": self.summary,
                 **({"problem": self.problem} if self.problem else {}),
+                **({"bad_values": self.bad_values} if self.bad_values else {}),
                 **({"meta_problem": self.meta_problem} if self.meta_problem else {})}
 
 
@@ -102,7 +119,30 @@ def load_row(path: Path) -> Row:
             row.summary = read_json(path / "summary.json")
         except SincosError as e:
             row.status, row.problem = "corrupt", str(e)
+        for k in NUMBERS:
+            v = row.summary.get(k)
+            why = None if v is None else number_problem(v)
+            if why:
+                row.bad_values[k] = f"{_shown(v)}: {why}"
+                row.summary[k] = None
     return row
+
+
+def _shown(v) -> str:
+    import json
+
+    try:
+        text = json.dumps(v)
+    except ValueError:  # NaN, Infinity: as the file spells them
+        text = repr(v).replace("nan", "NaN").replace("inf", "Infinity")
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def value_warnings(rows: list[Row]) -> list[str]:
+    """One line a run whose summary.json holds values that are not results."""
+    return [f"{r.id}: summary.json's " + "; ".join(f"{k} is {why}" for k, why in
+                                                   r.bad_values.items()) + "; skipped"
+            for r in rows if r.bad_values]
 
 
 def differing(rows: list[Row]) -> list[str]:

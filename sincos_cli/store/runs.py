@@ -3,7 +3,6 @@ status (standard library only)."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -109,9 +108,9 @@ def named_by_sweeps(root: Path) -> list[str]:
         if not SWEEP_RE.match(p.name) or p.is_symlink():
             continue
         try:
-            members = json.loads((p / "sweep.json").read_bytes()).get("members")
+            members = read_json(p / "sweep.json").get("members")
             names += [m["run"] for m in members if isinstance(m.get("run"), str)]
-        except (OSError, ValueError, AttributeError, TypeError):
+        except (SincosError, AttributeError, TypeError):
             continue  # not readable: the sweep's own commands say so
     return names
 
@@ -307,15 +306,15 @@ def is_member(sweep: Path, run: Path) -> bool:
     if not (run / "run.json").is_file():
         return False
     try:
-        return json.loads((run / "run.json").read_bytes()).get("sweep") == sweep.name
-    except (OSError, ValueError, AttributeError):
+        return read_json(run / "run.json").get("sweep") == sweep.name
+    except SincosError:
         return True
 
 
 def _created(path: Path) -> str:
     try:
-        return str(json.loads((path / "run.json").read_text()).get("created", ""))
-    except (OSError, ValueError, AttributeError):
+        return str(read_json(path / "run.json").get("created", ""))
+    except SincosError:
         return ""
 
 

@@ -63,6 +63,7 @@ def run_info(path: Path, row=None) -> dict:
             "group": run.get("group"), "tags": row.tags, "note": row.note,
             "meta_problem": row.meta_problem, "config": row.config,
             "off_defaults": off_defaults(row.config), "summary": row.summary,
+            **({"bad_values": row.bad_values} if row.bad_values else {}),
             "resumes": run.get("resumes", []), "files": files,
             "reproduce": reproduce(row.config) if row.config else None}
 
@@ -148,7 +149,9 @@ def render(doc: dict) -> str:
         add("results")
         for k in ("eval_mse", "final_loss", "best_loss", "best_step", "steps",
                   "train_seconds", "steps_per_second"):
-            if k in s:
+            if k in doc.get("bad_values", {}):
+                add(f"  {k:<17} damaged: {doc['bad_values'][k]}")
+            elif k in s:
                 add(f"  {k:<17} {_fmt(s[k])}")
         add("settings (* off the defaults)")
         for k, v in doc["config"].items():

@@ -84,18 +84,33 @@ def _check_header(path: Path, T: int | None = None) -> int:
     return t
 
 
+MAX_UNCONFIGURED = 1 << 26  # bytes read of a trace whose run names no step count
+
+
 def read(folder: Path) -> dict[str, np.ndarray]:
     """The run's trace as arrays in memory: a one-line SincosError when missing or damaged.
     A torn last record (a crash mid-write) is left out; a file that shrinks while it is
-    read (a resume cutting it) gives the records that were there."""
+    read (a resume cutting it) gives the records that were there. The file is sized against
+    its header and the run's steps before a byte of it is read: a damaged trace costs
+    constant memory, whatever its size."""
     path = folder / NAME
     if path.exists():
-        T = _check_header(path, _configured_T(folder))
+        want_T, steps = _configured(folder)
+        T = _check_header(path, want_T)
         dtype = record_dtype(T)
+        try:
+            size = os.stat(path).st_size
+        except OSError as e:
+            raise SincosError(f"cannot read {path}: {e.strerror}") from None
+        n = (size - HEADER.size) // dtype.itemsize
+        most = steps if steps is not None else MAX_UNCONFIGURED // dtype.itemsize
+        if n > most:
+            raise SincosError(f"{path} is damaged: it holds {n} records, more than the run's "
+                              f"{most} steps")
         try:
             with open(path, "rb") as f:
                 f.seek(HEADER.size)
-                data = f.read()
+                data = f.read(n * dtype.itemsize)
         except OSError as e:
             raise SincosError(f"cannot read {path}: {e.strerror}") from None
         n = len(data) // dtype.itemsize
@@ -114,15 +129,19 @@ def read(folder: Path) -> dict[str, np.ndarray]:
     return trace
 
 
-def _configured_T(folder: Path) -> int | None:
-    """The run's window length from config.json, to check the trace header against."""
-    import json
+def _configured(folder: Path) -> tuple[int | None, int | None]:
+    """The run's window length and steps from config.json, to check the trace against (a
+    step is recorded once, so a trace never holds more records than the run has steps)."""
+    from .files import read_json
 
     try:
-        t = json.loads((folder / "config.json").read_bytes()).get("time_steps")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return t if isinstance(t, int) and not isinstance(t, bool) else None
+        cfg = read_json(folder / "config.json")
+    except SincosError:
+        return None, None
+
+    def whole(v):
+        return v if isinstance(v, int) and not isinstance(v, bool) and v >= 0 else None
+    return whole(cfg.get("time_steps")), whole(cfg.get("steps"))
 
 
 def _read_npz(path: Path) -> dict[str, np.ndarray]:
