@@ -15,6 +15,7 @@ from sincos_cli.errors import SincosError
 
 from .files import read_json
 
+
 class RunStatus(StrEnum):
     """Every status a reader may report for a run folder. run.json holds the first six
     (`queued`: a sweep member allocated, not yet started); the others are a reader's words:
