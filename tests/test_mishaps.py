@@ -226,3 +226,72 @@ def test_zero_and_huge_finite_values_are_results(store, text):
     path.write_text(path.read_text().replace(json.dumps(good), text, 1))
     rows = {r["id"]: r for r in json.loads(in_process("compare", "--json").stdout)}
     assert rows["run-01"]["summary"]["eval_mse"] == float(text)
+
+
+# -- 5. resume fills every hole and ends with the status its members give ------------------
+
+def _status(root: Path, sid: str = "sweep-01") -> str:
+    return read(root / sid / "sweep.json")["status"]
+
+
+def test_a_study_stopped_as_its_last_member_ended_is_completed_by_resume(store):
+    doc = read(store / "sweep-01" / "sweep.json")
+    doc["status"] = "interrupted"  # what a SIGTERM as the last member completes leaves
+    (store / "sweep-01" / "sweep.json").write_text(json.dumps(doc))
+    out = in_process("sweep", "--resume", "sweep-01")
+    assert out.returncode == 0 and "nothing to do: all 4 members completed" in out.stderr
+    assert _status(store) == "completed"
+
+
+UNTIL = [*SMALL[:-2], "--set", "lr=0.003,0.01", "--seeds", "1-6", "--until-decided",
+         "--max-seeds", "12", "--workers", "1", "-q"]
+
+
+def _losses(path: Path) -> list[float]:
+    return [json.loads(ln)["loss"] for ln in (path / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_an_ended_until_decided_study_retrains_its_failed_and_removed_members(runs_dir):
+    out = in_process("sweep", *UNTIL)
+    assert out.returncode == 0, out.stderr
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    assert doc["until_decided"]["outcome"] is not None
+    first, second = doc["members"][0]["run"], doc["members"][-1]["run"]
+    before = {r: _losses(runs_dir / r) for r in (first, second)}
+    # one member failed (no checkpoint left to resume from), one removed after the end
+    run = read(runs_dir / first / "run.json")
+    run.update(status="failed", error="MemoryError: out of memory")
+    (runs_dir / first / "run.json").write_text(json.dumps(run))
+    (runs_dir / first / "checkpoint.pt").unlink()
+    assert in_process("rm", second, "--yes").returncode == 0
+    doc["status"] = "failed"
+    (runs_dir / "sweep-01" / "sweep.json").write_text(json.dumps(doc))
+    out = in_process("sweep", "--resume", "sweep-01")
+    assert out.returncode == 0, out.stderr
+    assert _status(runs_dir) == "completed"
+    for r in (first, second):
+        assert read(runs_dir / r / "run.json")["status"] == "completed"
+        assert _losses(runs_dir / r) == before[r]  # trained as it was, no step twice
+    assert read(runs_dir / "sweep-01" / "sweep.json")["until_decided"] == doc["until_decided"]
+
+
+def test_halving_retrains_a_removed_pruned_member_to_its_rung(runs_dir):
+    out = in_process("sweep", *SMALL[:-2], "--steps", "30", "--seeds", "1-2", "--set",
+                     "lr=0.0003,0.01", "--halving", "--workers", "1", "-q")
+    assert out.returncode == 0, out.stderr
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    pruned = [m["run"] for m in doc["members"]
+              if read(runs_dir / m["run"] / "run.json")["status"] == "pruned"]
+    assert len(pruned) == 2
+    gone = pruned[0]
+    before, why = _losses(runs_dir / gone), read(runs_dir / gone / "run.json")["error"]
+    assert in_process("rm", gone, "--yes").returncode == 0
+    out = in_process("sweep", "--resume", "sweep-01")
+    assert out.returncode == 0, out.stderr
+    assert "nothing to do" not in out.stderr
+    run = read(runs_dir / gone / "run.json")
+    assert (run["status"], run["error"]) == ("pruned", why)
+    assert _losses(runs_dir / gone) == before
+    out = in_process("sweep", "--resume", "sweep-01")
+    assert "nothing to do: every rung is done (2 completed, 2 pruned)" in out.stderr
+    assert _status(runs_dir) == "completed"

@@ -274,6 +274,8 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
                              for m in doc["members"]) if doc.get("halving") else 0
                 what = (f"all {n} member{'s' * (n != 1)} completed" if not pruned else
                         f"every rung is done ({n - pruned} completed, {pruned} pruned)")
+                if doc.get("status") != "completed":  # stopped as its last member ended
+                    finish(sweep, "completed")
                 return SweepResult(sweep.name, group_stats(home, doc, threshold), 0,
                                    f"nothing to do: {what}", "completed")
             if batch is not None:

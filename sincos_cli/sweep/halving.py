@@ -118,6 +118,18 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
     history = h.setdefault("history", [])
     active = history[-1]["kept"] if history else list(p["keys"])
     totals: dict = {"lost": None}
+    holes = _holes(home, doc, p)
+    if holes:  # members of points pruned earlier, removed since: trained back to their rung
+        counts = execute_jobs([replace(job_for(m, mode_for(home / m["run"], st), doc, argv),
+                                       stop_at=step) for m, st, step, _ in holes])
+        totals["lost"] = counts.pop("lost", None)
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v
+        for m, _, step, why in holes:
+            if steps_done(home / m["run"]) >= step:
+                _mark_pruned(home / m["run"], why)
+        if should_stop() or totals["lost"] or counts.get("crashed"):
+            return totals
     for i in range(len(history), len(h["rungs"])):
         step, last = h["rungs"][i], i == len(h["rungs"]) - 1
         jobs = []
@@ -148,8 +160,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
             record.append({"point": p["points"][key], "score": s if math.isfinite(s) else None,
                            "rank": place, "kept": key in keep})
             if key not in keep:
-                why = (f"pruned at step {step}: rank {place} of {len(ranked)} by the "
-                       f"{h['rule']} rule (η={h['eta']})")
+                why = _why(step, place, len(ranked), h)
                 for m in p["members"][key]:
                     _mark_pruned(home / m["run"], why)
                     if on_result is not None:  # progress counts it as done
@@ -162,13 +173,38 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
     return totals
 
 
+def _why(step: int, place: int, of: int, h: dict) -> str:
+    return f"pruned at step {step}: rank {place} of {of} by the {h['rule']} rule (η={h['eta']})"
+
+
+def _holes(home: Path, doc: dict, p: dict) -> list[tuple[dict, str, int, str]]:
+    """(member, state, rung step, why) of each member of a point pruned at a recorded rung
+    that is not there at that rung any more (removed, or stopped short of it)."""
+    h = doc["halving"]
+    out = []
+    for rec in h.get("history", []):
+        for pt in rec["points"]:
+            if pt["kept"]:
+                continue
+            for m in p["members"].get(point_key(pt["point"]), []):
+                state, _ = member_state(home / m["run"], m["config"])
+                if state == "new" or (state in ("interrupted", "crashed") and
+                                      steps_done(home / m["run"]) < rec["step"]):
+                    out.append((m, state, rec["step"],
+                                _why(rec["step"], pt["rank"], len(rec["points"]), h)))
+    return out
+
+
 def finished(home: Path, doc: dict) -> bool:
-    """Every rung ranked, and every member of the points that went on completed."""
+    """Every rung ranked, every member of the points that went on completed, and every
+    member of a pruned point there at its rung."""
     h = doc["halving"]
     history = h.get("history", [])
     if len(history) < len(h["rungs"]) - 1:
         return False
     p = plan(doc)
+    if _holes(home, doc, p):
+        return False
     active = history[-1]["kept"] if history else p["keys"]
     return all(member_state(home / m["run"], m["config"])[0] == "completed"
                for k in active for m in p["members"][k])

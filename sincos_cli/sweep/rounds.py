@@ -123,6 +123,10 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
     u = doc["until_decided"]
     totals: dict = {"lost": None}
     seeds = None  # the first pass takes every unfinished member: a resume's leftovers
+    if u["outcome"] is not None:  # the study ended: a resume fills its holes (members
+        # removed or failed since), which trains them as they were, and looks no further
+        counts = execute_jobs(_round_jobs(home, doc, argv, None))
+        return {**counts, "lost": counts.get("lost")}
     while u["outcome"] is None:
         counts = execute_jobs(_round_jobs(home, doc, argv, seeds))
         totals["lost"] = totals["lost"] or counts.pop("lost", None)
