@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("constant", "cosine", "onecycle")
 TASKS = ("sin-cos", "cos-sin", "sin-forecast")
-RECIPES = ("seed", "robust")
+RECIPES = ("seed", "robust", "goal")
 INITS = ("keras", "torch")
 VIEWS = ("window", "history")  # animate and train --live: the moving window or the trail
 ANIMATIONS = ("gif", "still", "none")  # report: a replay as a GIF, its last frame, or none
@@ -60,7 +60,7 @@ class TrainConfig:
     noise: float = 0.0  # std of Gaussian noise added to the input
     x_spacing: float = 1 / (10 * math.pi)  # x = index * x_spacing
     eval_batches: int = 10  # batches past training scored for eval_mse
-    recipe: str = "seed"  # seed | robust: a named bundle of the settings above
+    recipe: str = "seed"  # seed | robust | goal: a named bundle of the settings above
     init: str = "keras"  # keras: the original's initialisation | torch: PyTorch's defaults
     # The original's predict() on each trained batch: a second pass with the new weights
     # that advances the carried state again (off: the prediction leaves the state alone)
@@ -112,9 +112,14 @@ class TrainConfig:
 # and clip (0, 0.5), warm-up 25, at the seed's batch, window, hidden size and 501 steps,
 # seeds 1-10; the one setting with eval_mse ≤ 1e-4 on all ten (the largest margin), then
 # reported on seeds 11-30, which it never saw.
+# goal: the findings' search for eval_mse ≤ 1e-4 on every seed (docs/findings.md, "The
+# goal"): 24 points on seeds 1-20, chosen by the best worst seed, then ≤ 1e-4 on 30 of 30
+# held-out seeds (401-430) it never saw: 200 windows of 40 steps a batch, lr 0.006, clip 1.
 RECIPE_SETTINGS: dict[str, dict] = {
     "seed": {},
     "robust": {"schedule": "cosine", "lr": 0.004, "warmup_steps": 25, "clip": 0.5},
+    "goal": {"schedule": "cosine", "lr": 0.006, "warmup_steps": 25, "clip": 1.0,
+             "batch_size": 200, "time_steps": 40},
 }
 
 

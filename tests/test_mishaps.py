@@ -295,3 +295,159 @@ def test_halving_retrains_a_removed_pruned_member_to_its_rung(runs_dir):
     out = in_process("sweep", "--resume", "sweep-01")
     assert "nothing to do: every rung is done (2 completed, 2 pruned)" in out.stderr
     assert _status(runs_dir) == "completed"
+
+
+# -- 6, 7. a member folder says what it is from the moment it exists -------------------------
+
+def test_folders_a_killed_planner_allocated_are_seen_removed_and_reclaimed(store):
+    from sincos_cli.store.runs import allocate_many
+
+    # what kill -9 between a round's allocation and its sweep.json write leaves
+    made = [p.name for p in allocate_many(store, 3, sweep="sweep-01")]
+    assert made == ["run-06", "run-07", "run-08"]
+    assert read(store / "run-07" / "run.json")["status"] == "queued"
+    rows = {r["id"]: r for r in json.loads(in_process("compare", "--json").stdout)}
+    assert rows["run-07"]["status"] == "queued" and rows["run-07"]["sweep"] == "sweep-01"
+    out = in_process("rm", "run-08", "--yes")
+    assert out.returncode == 0 and not (store / "run-08").exists(), out.stderr
+    out = in_process("sweep", "--resume", "sweep-01")
+    assert out.returncode == 0, out.stderr
+    assert "note: removed run-06" in out.stderr and "note: removed run-07" in out.stderr
+    assert listing(store) == ["run-01", "run-02", "run-03", "run-04", "run-05", "sweep-01"]
+    out = in_process("train", *SMALL, "--steps", "2", "-q")
+    assert out.stdout.strip() == "run-06"  # the id was not skipped for ever
+
+
+def _never_started(path: Path, sweep: str | None) -> None:
+    """A member as the sweep allocated it: queued (today), or an empty folder (before)."""
+    shutil.rmtree(path)
+    path.mkdir()
+    if sweep:
+        (path / "run.json").write_text(json.dumps({"id": path.name, "status": "queued",
+                                                   "sweep": sweep}))
+
+
+@pytest.mark.parametrize("stamped", [True, False], ids=["queued", "empty"])
+def test_rm_of_a_sweep_stopped_early_removes_the_members_that_never_started(store, stamped):
+    for name in ("run-03", "run-04"):
+        _never_started(store / name, "sweep-01" if stamped else None)
+    out = in_process("rm", "sweep-01", "--yes")
+    assert out.returncode == 0, out.stderr
+    assert "kept" not in out.stderr and "removed 4 runs and 1 sweep" in out.stderr
+    assert listing(store) == ["run-05"]
+
+
+def test_rm_of_a_sweep_whose_members_still_run_is_refused_whole(store):
+    # a driver killed -9 while its workers still checkpoint: a member's lock is held
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time\n"
+         f"fd = os.open({str(store / 'run-02' / '.lock')!r}, os.O_CREAT | os.O_RDWR)\n"
+         "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        before = listing(store)
+        out = in_process("rm", "sweep-01", "--yes")
+        assert out.returncode == 2, out.stderr
+        assert "sweep-01 cannot be removed: its members are still running (run-02)" \
+            in out.stderr
+        assert listing(store) == before
+    finally:
+        holder.kill()
+        holder.wait()
+    out = in_process("rm", "sweep-01", "--yes")  # retried once they end
+    assert out.returncode == 0 and listing(store) == ["run-05"], out.stderr
+
+
+# -- 8. a hand-edited until_decided block is named, never an internal error ------------------
+
+@pytest.fixture(scope="module")
+def study_once(tmp_path_factory):
+    root = tmp_path_factory.mktemp("study") / "runs"
+    out = in_process("sweep", *UNTIL, root=root)
+    assert out.returncode == 0, out.stderr
+    return root
+
+
+EDITS = {
+    "max_seeds 0": (lambda u, d: u.update(max_seeds=0), "max_seeds is 0"),
+    "outcome 17": (lambda u, d: u.update(outcome=17), "outcome is 17"),
+    "alpha text": (lambda u, d: u.update(alpha="5%"), "alpha is '5%'"),
+    "no rounds": (lambda u, d: u.update(rounds=[]), "rounds is not a list"),
+    "round n": (lambda u, d: u["rounds"][0].update(n=7), "round 1's n is 7"),
+    "round seeds": (lambda u, d: u["rounds"][0].update(seeds=["a"]), "round 1's seeds"),
+    "round points": (lambda u, d: u["rounds"][0].update(points=None), "round 1's points"),
+    "results": (lambda u, d: u["rounds"][0].update(results=[{"point": 1}]),
+                "round 1's result 1"),
+    "reference": (lambda u, d: u.update(reference=[1]), "reference is not a grid point"),
+    "looks": (lambda u, d: u.update(looks=[12, 6]), "looks is [12, 6]"),
+    "member seed": (lambda u, d: d["members"][0].update(seed=-1), "has seed -1"),
+    "member point": (lambda u, d: d["members"][0].update(point="lr=1"), "has no grid point"),
+}
+
+
+@pytest.mark.parametrize("edit", list(EDITS))
+def test_a_bad_until_decided_field_is_named_in_one_line(study_once, runs_dir, edit):
+    shutil.copytree(study_once, runs_dir)
+    doc = read(runs_dir / "sweep-01" / "sweep.json")
+    change, needle = EDITS[edit]
+    change(doc["until_decided"], doc)
+    (runs_dir / "sweep-01" / "sweep.json").write_text(json.dumps(doc))
+    for args in (["sweep", "--resume", "sweep-01"], ["show", "sweep-01"],
+                 ["report", "sweep-01", "--out", str(runs_dir.parent / "r.html")]):
+        out = in_process(*args)
+        assert out.returncode == 1, (args, out.stderr)
+        assert out.stderr.count("\n") == 1 and "internal error" not in out.stderr, out.stderr
+        assert "sweep.json is corrupt" in out.stderr and needle in out.stderr, out.stderr
+
+
+# -- 9, 10, 12. refused up front: exit 2, nothing made ---------------------------------------
+
+@pytest.mark.parametrize("args, hint, needle", [
+    (["--seeds", "4294967290-4294967295", "--until-decided", "--max-seeds", "12"],
+     "--max-seeds", "past the largest seed 4294967295"),
+    (["--seeds", "1-6", "--until-decided", "--alpha", "1e-16"], "--alpha",
+     "α is an error rate from 1e-06"),
+    (["--seeds", "1-6", "--alpha", "0.01"], "--alpha", "is for --until-decided"),
+    (["--seeds", "1-6", "--until-decided", "--reference", "lr=0.01,lr=0.003"],
+     "--reference", "names lr twice"),
+])
+def test_a_study_that_cannot_run_is_refused_before_anything_is_made(runs_dir, args, hint,
+                                                                     needle):
+    out = in_process("sweep", *SMALL[:-2], "--set", "lr=0.003,0.01", *args)
+    assert out.returncode == 2, out.stderr
+    assert hint in out.stderr and needle in out.stderr, out.stderr
+    assert not runs_dir.exists() or listing(runs_dir) == []
+
+
+def test_a_tiny_level_still_computes_its_interval():
+    from sincos_cli.stats import sequential as sq
+
+    assert sq.look([0.5] * 150, 1e-17).decision == "worse"  # no StatisticsError
+
+
+@pytest.mark.parametrize("args, hint, needle", [
+    (["--group-by", "lr,lr"], "--group-by", "names lr twice"),
+    (["--group-by", "hidden", "--paired", "--reference", "hidden=6,hidden=20"],
+     "--reference", "names hidden twice"),
+    (["--group-by", "hidden", "--paired", "--effect", "0.5x"], "--effect",
+     "is for --power"),
+    (["--group-by", "hidden", "--paired", "--reference", "hidden=7"], "--reference",
+     "no group has hidden=7"),
+])
+def test_compare_refuses_what_it_would_silently_bend(store, args, hint, needle):
+    out = in_process("compare", "sweep-01", *args)
+    assert out.returncode == 2, out.stderr
+    assert hint in out.stderr and needle in out.stderr and "--paired" not in out.stderr \
+        .replace(needle, "").split(":")[0], out.stderr
+
+
+def test_the_findings_recipe_has_a_name(runs_dir):
+    from sincos_cli.config import resolve
+
+    cfg = resolve({}, "goal")
+    assert (cfg.lr, cfg.batch_size, cfg.time_steps, cfg.clip, cfg.schedule,
+            cfg.warmup_steps) == (0.006, 200, 40, 1.0, "cosine", 25)
+    out = in_process("train", "--recipe", "goal", "--steps", "3", "-q")
+    assert out.returncode == 0, out.stderr
+    assert read(runs_dir / "run-01" / "config.json")["batch_size"] == 200

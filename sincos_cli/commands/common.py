@@ -176,8 +176,8 @@ SETTINGS = {
         callback=_positive_float, help="Adam (peak) learning rate.")], 0.006),
     'recipe': (Annotated[Recipe, typer.Option(
         help="seed: the tutorial's settings; robust: the same LSTM with cosine decay from "
-        "0.004 after 25 warm-up steps, gradient norm clipped at 0.5 (flags given still "
-        "win).")], Recipe["seed"]),
+        "0.004 after 25 warm-up steps, gradient norm clipped at 0.5; goal: cosine from "
+        "0.006, clip 1, 200 windows of 40 steps (flags given still win).")], Recipe["seed"]),
     'schedule': (Annotated[Schedule, typer.Option(
         help="Learning-rate schedule.")], Schedule["constant"]),
     'warmup_steps': (Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")], 0),
@@ -269,22 +269,14 @@ def select_rows(root: Path, runs: list[str] | None, where: list[str]):
 
 def parse_reference(text: str, keys: list[str]) -> dict:
     """--reference KEY=VALUE[,KEY=VALUE]: a group of `keys`, its values parsed as the grid
-    parses them (exit 2 on a key not grouped by, or a bad value)."""
-    from sincos_cli.sweep.grid import GridError, _value
+    parses them (exit 2 on a key not grouped by, named twice, or a bad value)."""
+    from sincos_cli.sweep.grid import GridError
+    from sincos_cli.sweep.grid import parse_reference as parse
 
-    ref = {}
-    for part in text.split(","):
-        k, eq, v = part.partition("=")
-        k = k.strip().replace("-", "_")
-        if not eq or k not in keys:
-            raise typer.BadParameter(f"expected KEY=VALUE with KEY one of "
-                                     f"{', '.join(keys) or '(no keys: no groups)'}, got "
-                                     f"{part!r}", param_hint="--reference")
-        try:
-            ref[k] = _value(k, v) if k not in ("status", "set") else v
-        except GridError as e:
-            raise typer.BadParameter(str(e), param_hint="--reference") from None
-    return ref
+    try:
+        return parse(text, keys, as_text=("status", "set"))
+    except GridError as e:
+        raise typer.BadParameter(str(e), param_hint="--reference") from None
 
 
 def no_runs(root: Path) -> None:

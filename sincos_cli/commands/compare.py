@@ -79,9 +79,9 @@ def compare(
         min=0.5, max=0.99, help="--paired: the power wanted (0.8): how many seeds a study "
         "needs to detect --effect, simulated from the shared seeds' spread.",
         show_default=False)] = None,
-    effect: Annotated[str, typer.Option(
+    effect: Annotated[str | None, typer.Option(
         help="--power: the eval_mse ratio to detect against the reference (0.8x: 20% "
-        "lower).")] = "0.8x",
+        "lower).", show_default="0.8x")] = None,
     reference: Annotated[str | None, typer.Option(
         help="--paired: the reference group, KEY=VALUE[,KEY=VALUE].",
         show_default="the first group")] = None,
@@ -112,10 +112,16 @@ def compare(
     for path, hint in ((plot, "--plot"), (profile, "--profile")):
         if path is not None:
             _check_figure(path, hint)
-    pairing = Pairing(paired, reference, power, _effect(effect) if power else None)
+    if effect is not None and not power:
+        raise typer.BadParameter("is for --power (the seeds a study needs to detect it)",
+                                 param_hint="--effect")
+    pairing = Pairing(paired, reference, power, _effect(effect or "0.8x") if power else None)
     xr = _x_range(x_range) if x_range is not None else None
     root = pick_runs_dir(runs_dir)
     keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
+    twice = sorted({k for k in keys or [] if keys.count(k) > 1})
+    if twice:
+        raise typer.BadParameter(f"names {', '.join(twice)} twice", param_hint="--group-by")
     if keys is None and runs and len(runs) == 1:
         sweep = sweep_path(root, runs[0])
         if sweep is not None:  # a sweep groups by its grid keys (and held-out seeds apart)
@@ -235,7 +241,8 @@ def _paired(rows, keys: list[str], pairing: Pairing):
     try:
         return pair(rows, keys, ref, power)
     except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--paired") from None
+        hint = "--reference" if str(e).startswith("no group has") else "--paired"
+        raise typer.BadParameter(str(e), param_hint=hint) from None
 
 
 def _folded(rows, root: Path, show_all: bool) -> None:

@@ -167,9 +167,11 @@ def sweep(
     elif seeds is None:
         raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10", param_hint="--seeds")
     else:
-        for given, hint in ((reference, "--reference"), (
-                any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
-                    for n in ("max_seeds", "alpha")), "--max-seeds")):
+        for given, hint in (
+                (reference, "--reference"),
+                (ctx.get_parameter_source("max_seeds") == ParameterSource.COMMANDLINE,
+                 "--max-seeds"),
+                (ctx.get_parameter_source("alpha") == ParameterSource.COMMANDLINE, "--alpha")):
             if given and not until_decided:
                 raise typer.BadParameter("is for --until-decided", param_hint=hint)
         if holdout_by != "median" and not holdout_seeds:

@@ -94,7 +94,8 @@ def _depth(n: int, level: float) -> int:
             c += 1
         return c
     mean, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
-    return max(0, int(math.floor(mean - NormalDist().inv_cdf(1 - level / 2) * sd)))
+    # the lower tail's quantile: 1 − level/2 rounds to 1.0 for a tiny level
+    return max(0, int(math.floor(mean + NormalDist().inv_cdf(level / 2) * sd)))
 
 
 def interval(log_ratios: list[float], level: float) -> tuple[float, tuple | None]:

@@ -102,6 +102,9 @@ def load_row(path: Path) -> Row:
         row.error, row.sweep = run.get("error"), run.get("sweep")
         row.argv, row.host = run.get("argv"), run.get("host")
         row.holdout = run.get("holdout") is True
+        if run.get("status") == "queued" and not (path / "config.json").exists():
+            row.status = "queued"  # a sweep member allocated, not started: no files yet
+            return row
         # A setting added after the run was made reads as what it was trained with.
         config = read_json(path / "config.json")
         row.config = {**config, **{k: v for k, v in LEGACY.items() if k not in config}}

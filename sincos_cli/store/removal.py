@@ -21,7 +21,7 @@ from sincos_cli.errors import FilterError, SincosError
 
 from .files import read_json
 from .query import select
-from .runs import NAME_RE, pid_alive, read_sweep, status
+from .runs import NAME_RE, pid_alive, read_sweep, status, unstarted
 
 TRASH = ".rm-"  # a folder being removed: .rm-PID-NAME
 
@@ -66,6 +66,9 @@ def members(sweep: Path) -> tuple[list[Path], list[tuple[str, str]]]:
         if not p.is_dir():
             kept.append((p.name, f"not a run folder (named by {sweep.name})"))
             continue
+        if not os.path.lexists(p / "run.json") and unstarted(p):
+            found.append(p)  # allocated by the sweep (before members said so), never started
+            continue
         try:
             owner = read_json(p / "run.json").get("sweep")
         except SincosError:
@@ -78,6 +81,10 @@ def members(sweep: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             continue
         found.append(p)
     return found, kept
+
+
+def _owner(run: Path):
+    return _doc(run / "run.json").get("sweep")
 
 
 def _doc(path: Path) -> dict:
@@ -185,6 +192,14 @@ def plan_removal(root: Path, targets: list[str], wheres, statuses,
             kept.append((p.name, why))  # matched by a filter, or a named sweep's member
         else:
             raise FilterError(f"{p.name} cannot be removed: {why}")
+    for sweep in [p for p in direct if (p / "sweep.json").exists()]:
+        busy_members = [n for n, why in kept if why.startswith("it is running")
+                        and _owner(sweep.parent / n) == sweep.name]
+        if busy_members:  # removing the sweep would leave its members without it
+            shown = ", ".join(busy_members[:3]) + (" …" if len(busy_members) > 3 else "")
+            raise FilterError(f"{sweep.name} cannot be removed: its members are still "
+                              f"running ({shown}); nothing was removed, try again when "
+                              "they end")
     seen: set[Path] = set()
     paths = [p for p in paths if not (p in seen or seen.add(p))]
     runs = sum(1 for p in paths if not (p / "sweep.json").exists())
@@ -211,6 +226,10 @@ def remove(plan: Removal) -> tuple[int, list[tuple[str, str]]]:
         lost = {q.name for q in plan.paths if q not in locks and (q / "sweep.json").exists()}
         for p in plan.paths:
             if p.name in lost:
+                continue
+            if (p / "sweep.json").exists() and any(_owner(p.parent / n) == p.name
+                                                   for n, _ in kept):
+                kept.append((p.name, "its members are still running"))
                 continue
             fd = None
             try:

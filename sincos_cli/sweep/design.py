@@ -91,12 +91,14 @@ def design(base: dict, sets: list[str], seeds: str, *, threshold: float, yes: bo
             if batch else (0, None)
     except ValueError as e:
         raise OptionError(str(e)) from None
+    holdout_doc = _holdout(holdout, seed_list, len(points), threshold) if holdout else None
     return Design(
         base=base, grid=grid, seeds=seed_list,
         members=list(gridmod.members(base, grid, seed_list)), batch={"group_size": size},
         halving=_halving(halving, points, grid, threshold) if halving else None,
-        holdout=_holdout(holdout, seed_list, len(points), threshold) if holdout else None,
-        until=_until(until, grid, [p for p, _ in points], seed_list, halving) if until else None,
+        holdout=holdout_doc,
+        until=_until(until, grid, [p for p, _ in points], seed_list, halving,
+                     len(holdout_doc["seeds"]) if holdout_doc else 0) if until else None,
         note=why)
 
 
@@ -158,8 +160,13 @@ def _holdout(ask: HoldoutAsk, seeds: list[int], points: int, threshold: float) -
             **({"by": ask.by, "threshold": threshold} if ask.by != "median" else {})}
 
 
-def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halving) -> dict:
-    """sweep.json's "until_decided"."""
+MIN_ALPHA = 1e-6  # below this, a study's levels leave what its tail sums compute reliably
+MAX_SEED = 2**32 - 1  # train's largest seed
+
+
+def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halving,
+           held: int = 0) -> dict:
+    """sweep.json's "until_decided"; `held`: the held-out seeds, which new rounds skip."""
     from . import rounds
 
     if halving is not None:
@@ -171,8 +178,14 @@ def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halv
     if ask.max_seeds < len(seeds):
         raise OptionError(f"--max-seeds {ask.max_seeds} is fewer than the {len(seeds)} "
                           f"seeds of the first round", "--max-seeds")
-    if not 0 < ask.alpha < 0.5:
-        raise OptionError(f"α is an error rate between 0 and 0.5, got {ask.alpha}", "--alpha")
+    if not MIN_ALPHA <= ask.alpha < 0.5:
+        raise OptionError(f"α is an error rate from {MIN_ALPHA:g} to below 0.5, got "
+                          f"{ask.alpha:g}", "--alpha")
+    top = max(seeds) + (ask.max_seeds - len(seeds)) + held  # the largest seed a round adds
+    if top > MAX_SEED:
+        raise OptionError(f"--max-seeds {ask.max_seeds} would add seeds up to {top}, past "
+                          f"the largest seed {MAX_SEED}: start from lower seeds",
+                          "--max-seeds")
     reference = points[0]
     if ask.reference is not None:
         wanted = _reference(ask.reference, grid)
@@ -190,15 +203,7 @@ def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halv
 
 def _reference(text: str, grid: dict) -> dict:
     """--reference KEY=VALUE[,KEY=VALUE], its keys the grid's, its values parsed as --set's."""
-    out = {}
-    for part in text.split(","):
-        k, eq, v = part.partition("=")
-        k = k.strip().replace("-", "_")
-        if not eq or k not in grid:
-            raise OptionError(f"expected KEY=VALUE with KEY one of {', '.join(grid)}, got "
-                              f"{part!r}", "--reference")
-        try:
-            out[k] = gridmod._value(k, v)
-        except gridmod.GridError as e:
-            raise OptionError(str(e), "--reference") from None
-    return out
+    try:
+        return gridmod.parse_reference(text, list(grid))
+    except gridmod.GridError as e:
+        raise OptionError(str(e), "--reference") from None

@@ -18,6 +18,7 @@ member re-planned from what its folder says. A lost cluster ends the sweep `inte
 
 from __future__ import annotations
 
+import sys
 from collections import Counter, deque
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import dataclass, replace
@@ -34,7 +35,7 @@ from sincos_cli.store.runs import (
 
 from . import audit, halving, holdout, rounds
 from .design import Design
-from .folder import check_resumable, create, finish, lock, open_for_resume
+from .folder import check_resumable, create, finish, lock, open_for_resume, reclaim
 from .jobs import Job, Outcome, Result, Unit
 from .plan import group_units, member_state, mode_for, plan_jobs
 
@@ -263,6 +264,9 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
             doc = read_sweep(sweep)
             check_resumable(doc, sweep)
             home = sweep.parent
+            for name in reclaim(sweep, doc):
+                print(f"note: removed {name}, allocated by a driver that was stopped as it "
+                      "planned, never trained", file=sys.stderr)
             jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
             if doc.get("halving") and halving.finished(home, doc):
                 jobs = []

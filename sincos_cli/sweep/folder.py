@@ -10,7 +10,14 @@ from pathlib import Path
 
 from sincos_cli.errors import SincosError
 from sincos_cli.store.files import atomic_write_json, hold_lock, read_json
-from sincos_cli.store.runs import allocate_many, process_start, remove_empty, status, utc_now
+from sincos_cli.store.runs import (
+    allocate_many,
+    process_start,
+    remove_empty,
+    status,
+    unstarted,
+    utc_now,
+)
 
 from .design import Design
 
@@ -24,7 +31,7 @@ def create(root: Path, argv: list[str], d: Design, checkpoint_every: int,
     sweep = allocate_many(root, 1, "sweep")[0]
     runs: list[Path] = []
     try:
-        runs = allocate_many(root, d.count)
+        runs = allocate_many(root, d.count, sweep=sweep.name)
         doc = {"id": sweep.name, "schema": SCHEMA, "status": "running", "argv": argv,
                "pid": os.getpid(), "pid_start": process_start(os.getpid()),
                "host": socket.gethostname(), "created": utc_now(), "ended": None,
@@ -43,6 +50,26 @@ def create(root: Path, argv: list[str], d: Design, checkpoint_every: int,
         shutil.rmtree(sweep, ignore_errors=True)
         raise
     return sweep, doc
+
+
+def reclaim(sweep: Path, doc: dict) -> list[str]:
+    """Under the sweep's lock: remove the unstarted folders that name this sweep but that
+    sweep.json does not (a driver killed while it planned a round or a held-out set), so
+    their ids go back to the store; returns their names."""
+    from sincos_cli.store.runs import list_runs
+
+    named = {m["run"] for m in doc["members"]}
+    found = []
+    for p in list_runs(sweep.parent):
+        if p.name in named or not unstarted(p):
+            continue
+        try:
+            if read_json(p / "run.json").get("sweep") == sweep.name:
+                found.append(p)
+        except SincosError:
+            continue
+    remove_empty(found)
+    return [p.name for p in found]
 
 
 def lock(sweep: Path) -> int:

@@ -98,6 +98,23 @@ def _value(key: str, text: str):
         raise GridError(f"--set {key}: {text!r} is not a valid {kind.__name__}") from None
 
 
+def parse_reference(text: str, keys, as_text=()) -> dict:
+    """`KEY=VALUE[,KEY=VALUE]`: one group or grid point, KEY among `keys`, each value parsed
+    as --set parses it (those of `as_text` kept as written); a key named twice is refused.
+    GridError naming what is wrong."""
+    out: dict = {}
+    for part in text.split(","):
+        k, eq, v = part.partition("=")
+        k = k.strip().replace("-", "_")
+        if not eq or k not in keys:
+            raise GridError(f"expected KEY=VALUE with KEY one of "
+                            f"{', '.join(keys) or '(no keys: no groups)'}, got {part!r}")
+        if k in out:
+            raise GridError(f"{text!r} names {k} twice")
+        out[k] = v.strip() if k in as_text else _value(k, v)
+    return out
+
+
 def parse_sets(items: list[str]) -> dict[str, list]:
     """`KEY=V1,V2` items as {key: [values]}, in the order given."""
     grid: dict[str, list] = {}

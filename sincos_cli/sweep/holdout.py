@@ -59,7 +59,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs) -> di
                               h.get("threshold", 1e-4))
         template = {point_key(m["point"]): m for m in doc["members"]}
         wanted = [(c["point"], s) for c in h["chosen"] for s in h["seeds"]]
-        folders = allocate_many(home, len(wanted))
+        folders = allocate_many(home, len(wanted), sweep=doc["id"])
         for (point, seed), path in zip(wanted, folders, strict=True):
             config = {**template[point_key(point)]["config"], "seed": seed}
             doc["members"].append({"point": point, "seed": seed, "run": path.name,

@@ -60,6 +60,8 @@ def member_state(path: Path, config: dict) -> tuple[str, str | None]:
         return "damaged", f"run.json is missing, but the folder holds {', '.join(files[:4])}"
     try:
         st = status(read_json(path / "run.json"))
+        if st == "queued" and files == ["run.json"]:
+            return "new", None  # allocated, never started
         own = read_json(path / "config.json") if "config.json" in files else None
     except SincosError as e:
         return "damaged", str(e).replace(f"{path}/", "").replace(str(path), "the folder")

@@ -148,7 +148,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
         new = _next_seeds(doc, n - current["n"])
         points = [u["reference"], *open_]
         template = {point_key(m["point"]): m["config"] for m in doc["members"]}
-        folders = allocate_many(home, len(points) * len(new))
+        folders = allocate_many(home, len(points) * len(new), sweep=doc["id"])
         pairs = [(p, s) for p in points for s in new]
         for (point, seed), path in zip(pairs, folders, strict=True):
             doc["members"].append({"point": point, "seed": seed, "run": path.name,
