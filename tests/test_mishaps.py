@@ -451,3 +451,25 @@ def test_the_findings_recipe_has_a_name(runs_dir):
     out = in_process("train", "--recipe", "goal", "--steps", "3", "-q")
     assert out.returncode == 0, out.stderr
     assert read(runs_dir / "run-01" / "config.json")["batch_size"] == 200
+
+
+# -- 11. readers at scale ------------------------------------------------------------------
+
+def test_a_big_sweeps_report_shows_its_best_and_worst_members_only(store, monkeypatch):
+    from sincos_cli.report import sweep_page
+
+    monkeypatch.setattr(sweep_page, "MEMBER_ROWS", 1)  # 4 members: past 2 × 1
+    rows = {r["id"]: r["summary"]["eval_mse"]
+            for r in json.loads(in_process("compare", "--where", "sweep=sweep-01",
+                                             "--json").stdout)}
+    best, worst = min(rows, key=rows.get), max(rows, key=rows.get)
+    out = in_process("report", "sweep-01", "--out", str(store.parent / "r.html"),
+                     "--animation", "none")
+    assert out.returncode == 0, out.stderr
+    html = (store.parent / "r.html").read_text()
+    table = html[html.index('id="members-table'):]  # the caption, then the table
+    table = table[:table.index("</table>")]
+    assert "The best and the worst 1 of 4 members by eval_mse" in table
+    assert "the other 2: sincos compare sweep-01 --json" in table
+    shown = {r for r in rows if f">{r}<" in table}
+    assert shown == {best, worst}

@@ -72,7 +72,7 @@ def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
             "the paired comparisons", lambda: _paired(rows, keys, opts))))
     sections += [
         P.section("members", "Members", rep.part("the members table", lambda: _members(
-            rows, keys))),
+            rows, keys, sid))),
         P.section("examples", "Best, median and worst members", rep.part(
             "the example members", lambda: _examples(rep, rows, keys))),
         P.section("failures", "Failures", failures(rows)),
@@ -288,11 +288,29 @@ def _paired(rows: list[Row], keys: list[str], opts: Options) -> str:
                    "the shared seeds.", numeric=NUMERIC, id="paired-table")
 
 
-def _members(rows: list[Row], keys: list[str]) -> str:
+MEMBER_ROWS = 100  # a big sweep's member table: the best and the worst this many
+
+
+def _members(rows: list[Row], keys: list[str], sid: str) -> str:
+    """Every member, by id; past 2 × MEMBER_ROWS members, the best and the worst MEMBER_ROWS
+    by eval_mse (the others not completed first among the worst), so the page stays small
+    whatever the sweep's size."""
     cols = ["id", "seed", *keys, "status", "eval_mse", "final_loss", "best_loss", "steps",
             "train_seconds"]
-    return runs_table(rows, cols, "members-table", f"All {len(rows):,} members, by id. "
-                      "Click a header to sort.")
+    if len(rows) <= 2 * MEMBER_ROWS:
+        return runs_table(rows, cols, "members-table", f"All {len(rows):,} members, by id. "
+                          "Click a header to sort.")
+
+    def order(r: Row):
+        v = r.value("eval_mse")
+        done = r.status == "completed" and isinstance(v, (int, float))
+        return (0, v, "") if done else (1, 0.0, r.id)
+    ranked = sorted(rows, key=order)
+    shown = ranked[:MEMBER_ROWS] + ranked[-MEMBER_ROWS:]
+    return runs_table(shown, cols, "members-table", (
+        f"The best and the worst {MEMBER_ROWS} of {len(rows):,} members by eval_mse (members "
+        f"that did not complete count as worst); the other {len(rows) - len(shown):,}: "
+        f"sincos compare {sid} --json. Click a header to sort."))
 
 
 def picks(rows: list[Row]) -> list[tuple[str, Row]]:

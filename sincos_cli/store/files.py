@@ -138,6 +138,8 @@ def decode_json(data: bytes):
         obj = json.loads(data)
     except (RecursionError, UnicodeDecodeError) as e:
         raise ValueError(f"cannot be decoded ({type(e).__name__})") from None
+    if data.count(b"[") + data.count(b"{") <= MAX_DEPTH:
+        return obj  # too few brackets to nest that deep: the walk below is not needed
     stack = [(obj, 1)]
     while stack:
         v, depth = stack.pop()
@@ -154,7 +156,8 @@ def read_json(path: Path) -> dict:
     limit = MAX_SWEEP_JSON if path.name == "sweep.json" else MAX_JSON
     try:
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
+            # sized first: read(limit + 1) would allocate the whole limit on every call
+            data = f.read(limit + 1) if os.fstat(f.fileno()).st_size > limit else f.read()
     except FileNotFoundError:
         raise SincosError(f"{path} is missing") from None
     except OSError as e:
