@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 
 from sincos_cli.errors import OptionError
+from sincos_cli.store.checks import MAX_SEED
 
 from . import grid as gridmod
 from .plan import GROUP_SIZE
@@ -161,7 +162,6 @@ def _holdout(ask: HoldoutAsk, seeds: list[int], points: int, threshold: float) -
 
 
 MIN_ALPHA = 1e-6  # below this, a study's levels leave what its tail sums compute reliably
-MAX_SEED = 2**32 - 1  # train's largest seed
 
 
 def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halving,
