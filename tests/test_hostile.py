@@ -221,14 +221,16 @@ def test_show_and_compare_print_a_folders_text_visibly_escaped(store):
     assert js["note"] == PAYLOAD and js["error"] == PAYLOAD  # JSON: the exact text
 
 
-def _rounds_of(text: str) -> dict:
-    """sweep.json's record of `--until-decided`, with `text` in every field that is text."""
+def _rounds_of(text: str, word: str = "better") -> dict:
+    """sweep.json's record of `--until-decided`, with `text` in every field that is free
+    text (the rule, the points' keys and values) and `word` as each decision."""
     point = {text: text}
     return {"alpha": 0.05, "max_seeds": 24, "reference": point, "comparisons": 1,
-            "looks": [6, 12], "tested": [12], "level": 0.05, "rule": text, "outcome": text,
-            "rounds": [{"n": 6, "seeds": [1], "points": [point], "results": [
+            "looks": [6, 12], "tested": [12], "level": 0.05, "rule": text,
+            "outcome": "decided", "rounds": [{"n": 6, "seeds": [1], "points": [point],
+                                              "results": [
                 {"point": point, "shared": 6, "ratio": 0.5, "ratio_ci": [0.1, 0.9],
-                 "decision": text, "tested": True}]}]}
+                 "decision": word, "tested": True}]}]}
 
 
 def test_show_prints_a_sweeps_rounds_visibly_escaped(store):
@@ -238,7 +240,13 @@ def test_show_prints_a_sweeps_rounds_visibly_escaped(store):
     assert out.returncode == 0, out.stderr
     raw_free(out.stdout)
     assert "round 1 (6 seeds): \\x1b]0;pwned" in out.stdout
-    assert "0.5x [0.1, 0.9] \\x1b]0;pwned" in out.stdout
+    assert "0.5x [0.1, 0.9] better" in out.stdout
+    # a decision is one of three words: anything else is named, escaped, in one line
+    write(store / "sweep-01" / "sweep.json",
+          {**doc, "until_decided": _rounds_of(PAYLOAD, word=PAYLOAD)})
+    out = in_process("show", "sweep-01")
+    assert out.returncode == 1 and "round 1's result 1" in out.stderr
+    raw_free(out.stderr)
 
 
 # -- tags and notes ---------------------------------------------------------------------------

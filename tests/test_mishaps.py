@@ -389,6 +389,7 @@ EDITS = {
 @pytest.mark.parametrize("edit", list(EDITS))
 def test_a_bad_until_decided_field_is_named_in_one_line(study_once, runs_dir, edit):
     shutil.copytree(study_once, runs_dir)
+    assert in_process("show", "sweep-01").returncode == 0  # as the study wrote it: fine
     doc = read(runs_dir / "sweep-01" / "sweep.json")
     change, needle = EDITS[edit]
     change(doc["until_decided"], doc)
@@ -407,7 +408,7 @@ def test_a_bad_until_decided_field_is_named_in_one_line(study_once, runs_dir, ed
     (["--seeds", "4294967290-4294967295", "--until-decided", "--max-seeds", "12"],
      "--max-seeds", "past the largest seed 4294967295"),
     (["--seeds", "1-6", "--until-decided", "--alpha", "1e-16"], "--alpha",
-     "α is an error rate from 1e-06"),
+     "α is an error rate between 1e-06 and 0.5"),
     (["--seeds", "1-6", "--alpha", "0.01"], "--alpha", "is for --until-decided"),
     (["--seeds", "1-6", "--until-decided", "--reference", "lr=0.01,lr=0.003"],
      "--reference", "names lr twice"),

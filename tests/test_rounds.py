@@ -177,7 +177,7 @@ def test_an_interrupt_mid_round_resumes_that_round_then_goes_on(runs_dir):
     (["--set", "lr=0.003,0.006", "--max-seeds", "5"], "can never decide"),
     (["--set", "lr=0.003,0.006", "--reference", "lr=0.01"], "no grid point has lr=0.01"),
     (["--set", "lr=0.003,0.006", "--reference", "hidden=3"], "KEY one of lr"),
-    (["--set", "lr=0.003,0.006", "--alpha", "0.7"], "between 0 and 0.5"),
+    (["--set", "lr=0.003,0.006", "--alpha", "0.7"], "between 1e-06 and 0.5"),
     (["--set", "lr=0.003,0.006", "--halving"], "choose one"),
 ])
 def test_bad_until_decided_is_refused_before_anything_is_made(runs_dir, args, needle):

@@ -73,8 +73,8 @@ def until_problem(u) -> str | None:
             return f"round {i}'s results are {_said(results)}, not a list"
         for j, res in enumerate(results, 1):
             if not (isinstance(res, dict) and isinstance(res.get("point"), dict)
-                    and res.get("decision") in ("decided", "undecided")
-                    and _whole(res.get("shared"), 0)
+                    and res.get("decision") in ("better", "worse", "undecided")
+                    and _whole(res.get("shared"), 0) and isinstance(res.get("tested"), bool)
                     and (res.get("ratio") is None or _number(res["ratio"], 0, float("inf")))
                     and (res.get("ratio_ci") is None or (
                         isinstance(res["ratio_ci"], list) and len(res["ratio_ci"]) == 2

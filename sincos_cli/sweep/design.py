@@ -179,7 +179,7 @@ def _until(ask: UntilAsk, grid: dict, points: list[dict], seeds: list[int], halv
         raise OptionError(f"--max-seeds {ask.max_seeds} is fewer than the {len(seeds)} "
                           f"seeds of the first round", "--max-seeds")
     if not MIN_ALPHA <= ask.alpha < 0.5:
-        raise OptionError(f"α is an error rate from {MIN_ALPHA:g} to below 0.5, got "
+        raise OptionError(f"α is an error rate between {MIN_ALPHA:g} and 0.5, got "
                           f"{ask.alpha:g}", "--alpha")
     top = max(seeds) + (ask.max_seeds - len(seeds)) + held  # the largest seed a round adds
     if top > MAX_SEED:
