@@ -242,7 +242,7 @@ def test_shell_completion_offers_run_and_sweep_ids(runs_dir):
     assert "run-01" not in _complete("bash", "sincos sweep --resume ", runs_dir)
     for shell in ("bash", "zsh", "fish"):
         script = sincos("--show-completion", shell).stdout
-        assert "_SINCOS_COMPLETE" in script, shell
+        assert "_SINCOS_COMPLETE" in script, (shell, sincos("--show-completion", shell).stderr)
 
 
 @pytest.mark.parametrize("command", ["train", "sweep", "animate", "predict", "compare",
