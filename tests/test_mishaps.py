@@ -422,8 +422,17 @@ def test_a_study_that_cannot_run_is_refused_before_anything_is_made(runs_dir, ar
 
 
 def test_a_tiny_level_still_computes_its_interval():
+    import math
+    from statistics import NormalDist
+
     from sincos_cli.stats import sequential as sq
 
+    # the lower-tail form gives the old upper-tail form's depth wherever that one computes
+    for n in range(sq.EXACT_UP_TO + 1, 401, 7):
+        for level in (0.1, 0.05, 0.01, 1e-3, 1e-4, 1e-6, 1e-8):
+            mean, sd = n * (n + 1) / 4, math.sqrt(n * (n + 1) * (2 * n + 1) / 24)
+            old = max(0, int(math.floor(mean - NormalDist().inv_cdf(1 - level / 2) * sd)))
+            assert sq._depth(n, level) == old, (n, level)
     assert sq.look([0.5] * 150, 1e-17).decision == "worse"  # no StatisticsError
 
 
