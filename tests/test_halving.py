@@ -159,8 +159,9 @@ def test_the_chosen_point_is_trained_on_seeds_the_choice_never_saw(runs_dir):
     groups = json.loads(out.stdout)  # sweep --json: the held-out seeds a group of their own
     assert [(g["lr"], g["set"], g["n"]) for g in groups] == [
         (0.0003, "selection", 3), (0.01, "selection", 3), (best, "holdout", 3)]
-    assert groups[-1]["eval_mse"]["iqm_ci"] is not None  # 3 seeds: an interval of the IQM
-    assert groups[-1]["eval_mse"]["median_ci"] is None  # (a median's needs 6)
+    assert groups[-1]["ok_ci"] is not None  # 3 seeds: an interval of the ok share
+    assert groups[-1]["eval_mse"]["median_ci"] is None  # (a median's and an IQM's need 6)
+    assert groups[-1]["eval_mse"]["iqm_ci"] is None
     again = sincos("sweep", "--resume", "sweep-01")
     assert again.returncode == 0 and "nothing to do" in again.stderr
     rows = json.loads(in_process("compare", "--where", "set=holdout", "--json").stdout)

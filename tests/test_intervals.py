@@ -1,22 +1,33 @@
-"""95% intervals with every group statistic: reproducible, n/a under 3 runs (6 for a
-median), and the numbers scipy gives; the interquartile mean and the probability of
-improvement as rliable computes them."""
+"""95% intervals with every group statistic: reproducible, n/a under 6 runs (3 for a share),
+the numbers scipy gives; the interquartile mean and the probability of improvement as rliable
+computes them; a diverged or failed seed counted as the worst in every statistic."""
 
 import csv
 import io
 import json
+import math
 
 import pytest
 from conftest import in_process, sincos
 
-from sincos_cli.stats.groups import describe, flatten, groups, paired
-from sincos_cli.stats.intervals import bootstrap, improvement, wilson
+from sincos_cli.stats.groups import describe, flatten, groups, outcome, paired
+from sincos_cli.stats.intervals import (
+    exact_share,
+    expanded_tail,
+    improvement,
+    iqm_interval,
+    median_interval,
+    order_rank,
+    t_quantile,
+    wilson,
+)
 from sincos_cli.store.record import Row
 
 
-def rows_of(evals, lr=0.006):
-    return [Row(id=f"run-{i:02d}", path=None, status="completed", config={"lr": lr, "seed": i},
-                summary={"eval_mse": v, "final_loss": v * 2}) for i, v in enumerate(evals)]
+def rows_of(evals, lr=0.006, status="completed"):
+    return [Row(id=f"run-{i:02d}", path=None, status=status, config={"lr": lr, "seed": i},
+                summary={"eval_mse": v, "final_loss": None if v is None else v * 2})
+            for i, v in enumerate(evals)]
 
 
 def test_wilson_is_the_textbook_interval():
@@ -30,38 +41,93 @@ def test_wilson_is_the_textbook_interval():
         assert wilson(k, n) == pytest.approx([ci.low, ci.high], abs=1e-12)
 
 
-def test_bootstrap_holds_the_statistic_reproduces_and_needs_three():
+def test_a_share_interval_is_clopper_pearsons_exact_one():
+    """The ok share and a profile's shares: at least 95% at every true share, where
+    Wilson's dips to 84% near 0.98 at n = 10."""
+    from scipy.stats import binom, binomtest
+
+    for k, n in [(0, 6), (6, 6), (1, 30), (26, 30), (30, 30), (500, 1000)]:
+        ci = binomtest(k, n).proportion_ci(confidence_level=0.95, method="exact")
+        assert exact_share(k, n) == pytest.approx([ci.low, ci.high], abs=1e-10)
+    assert exact_share(2, 2) is None
+    for p in (0.9, 0.97, 0.983, 0.995):
+        covers = sum(binom.pmf(k, 10, p) for k in range(11)
+                     if exact_share(k, 10)[0] <= p <= exact_share(k, 10)[1])
+        assert covers >= 0.95, p
+
+
+def test_the_median_interval_is_the_exact_order_statistic_one():
+    """The widest ranks whose binomial tails are each at most 2.5%, as scipy counts them."""
+    from scipy.stats import binom
+
+    for n in (6, 7, 10, 20, 30, 57, 100, 999, 1000, 1001, 5000):
+        k = order_rank(n)
+        assert binom.cdf(k - 1, n, 0.5) <= 0.025 + 1e-12, n
+        if n < 1000:  # exact below 1,000; the normal form is within one rank above
+            assert binom.cdf(k, n, 0.5) > 0.025, n
+        else:
+            assert binom.cdf(k + 1, n, 0.5) > 0.025, n
     values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5, 6e-5, 8e-5, 7e-5, 1.5e-4]
-    lo, hi = bootstrap(values, "median", "k")
-    assert lo < sorted(values)[4] < hi and lo >= min(values) and hi <= max(values)
-    assert bootstrap(values, "median", "k") == [lo, hi]  # seeded: the same every time
-    assert bootstrap(values[:2], "median", "k") is None
-    assert bootstrap([1.0, 1.0, 1.0], "mean") == [1.0, 1.0]
+    x = sorted(values)
+    assert median_interval(values) == [x[1], x[8]]  # n = 10: the 2nd and the 9th
+    assert median_interval(values[:5]) is None and median_interval(values[:6]) == [2e-5, 1e-4]
+    worst = median_interval(values + [math.inf] * 11)  # most seeds diverged: unbounded
+    assert worst[1] == math.inf and math.isfinite(worst[0])
 
 
-def test_a_median_interval_needs_six_runs_a_mean_or_iqm_three():
-    """Six is where the widest interval a median's own values allow (their min to max)
-    first covers it with 95%: 1 - 2 / 2^5 = 0.94 < 0.95 <= 1 - 2 / 2^6."""
-    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5]
-    assert bootstrap(values[:5], "median", "k") is None
-    assert bootstrap(values, "median", "k") is not None
-    assert bootstrap(values[:3], "mean", "k") is not None
-    assert bootstrap(values[:3], "iqm", "k") is not None
-    g = groups(rows_of(values[:5]), ["lr"], 1e-4)[0]["eval_mse"]
-    assert g["median_ci"] is None and g["iqm_ci"] is not None and g["mean_ci"] is not None
+def test_the_iqm_interval_is_the_expanded_bootstrap_and_reproduces():
+    from scipy.stats import norm, t
+
+    for n in (6, 10, 30, 200):  # the t quantile of the expansion, and its tail
+        assert t_quantile(0.025, n - 1) == pytest.approx(t.ppf(0.025, n - 1), abs=3e-4)
+        assert expanded_tail(n) == pytest.approx(
+            norm.cdf(math.sqrt(n / (n - 1)) * t.ppf(0.025, n - 1)), abs=1e-4)
+    assert expanded_tail(10) < 0.01 < expanded_tail(30) < 0.025
+    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5, 6e-5, 8e-5, 7e-5, 1.5e-4]
+    lo, hi = iqm_interval(values, "k")
+    d = describe(values)
+    assert lo < d["iqm"] < hi and lo >= min(values) and hi <= max(values)
+    assert iqm_interval(values, "k") == [lo, hi]  # seeded: the same every time
+    assert iqm_interval(values[:5], "k") is None
+    assert iqm_interval([1.0] * 6) == [1.0, 1.0]
+    big = [float(i) for i in range(10_000)]  # chunked resampling: the same interval shape
+    lo, hi = iqm_interval(big, "k")
+    assert lo < describe(big)["iqm"] < hi
 
 
-def test_the_iqm_is_scipys_trimmed_mean_and_shrugs_off_a_diverged_seed():
+def test_the_iqm_is_scipys_trimmed_mean():
     from scipy.stats import trim_mean
 
-    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5, 6e-5, 8e-5, 7e-5, 1.5e-4, 0.4]  # one blew up
+    values = [3e-5, 5e-5, 4e-5, 9e-5, 1e-4, 2e-5, 6e-5, 8e-5, 7e-5, 1.5e-4, 0.4]
     d = describe(values)
     assert d["iqm"] == pytest.approx(trim_mean(values, 0.25), rel=1e-12)
-    assert d["iqm"] < 1e-4 < d["mean"]  # the diverged seed moves the mean, not the IQM
-    lo, hi = bootstrap(values, "iqm", "k")
-    assert lo <= d["iqm"] <= hi
     for n in range(1, 12):  # the cut matches scipy's at every size
         assert describe(values[:n])["iqm"] == pytest.approx(trim_mean(values[:n], 0.25))
+
+
+def test_a_diverged_or_failed_seed_is_the_worst_in_every_statistic():
+    """#39: a seed without a finite eval_mse stays in its group as the worst (+inf);
+    a seed that has not ended is left out, and the group says how many of each."""
+    good = [1e-5 * (i + 1) for i in range(8)]
+    rows = rows_of(good + [float("nan")]) + rows_of([None], status="failed")
+    rows[-1].id, rows[-1].config = "run-x", {"lr": 0.006, "seed": 20}
+    late = rows_of([0.4], status="interrupted")  # a partial eval_mse: not counted
+    late[0].id, late[0].config = "run-y", {"lr": 0.006, "seed": 21}
+    assert [outcome(r) for r in rows[-2:]] == [math.inf, math.inf] and outcome(late[0]) is None
+    g = groups(rows + late, ["lr"], 1e-4)[0]
+    assert (g["n"], g["counted"], g["completed"], g["failed"], g["diverged"]) == (11, 10, 9,
+                                                                                   1, 2)
+    e = g["eval_mse"]
+    assert e["median"] == statistics_median(good + [math.inf] * 2)
+    assert e["max"] == math.inf and e["mean"] == math.inf and e["std"] is None
+    assert g["ok"] == "8/10" and g["ok_ci"] == exact_share(8, 10)
+    assert e["iqm"] > describe(good)["iqm"]  # the two worst push the middle half up
+
+
+def statistics_median(xs):
+    import statistics
+
+    return statistics.median(xs)
 
 
 def test_probability_of_improvement_counts_pairs_and_half_ties():
@@ -69,13 +135,19 @@ def test_probability_of_improvement_counts_pairs_and_half_ties():
     assert improvement([4, 5, 6], [1, 2, 3])[0] == 0.0
     assert improvement([1, 2], [2, 3])[0] == 0.875  # 1<2, 1<3, 2=2 (½), 2<3: 3.5 of 4
     same = [1e-4, 2e-4, 3e-4, 4e-4, 5e-4]
-    point, ci = improvement(same, same, "k")
-    assert point == 0.5 and ci[0] <= 0.5 <= ci[1]
-    better = [v * 0.5 for v in same]
-    point, ci = improvement(better, same, "k")
-    assert ci == improvement(better, same, "k")[1]  # seeded: the same every time
+    point, ci = improvement(same, same)
+    assert point == 0.5 and ci[0] < 0.5 < ci[1]
+    point, ci = improvement([v * 0.5 for v in same], same)
     assert ci[0] <= point <= ci[1] and point > 0.5
     assert improvement([1, 2], [3, 4])[1] is None  # under 3 seeds: no interval
+    assert improvement([1, 2, 3], [4, 5, 6])[1][1] == 1.0  # a share's bound stays in [0, 1]
+    # Newcombe's score interval: the variance it solves with is exact at θ = ½
+    n = 30
+    lo, hi = improvement(list(range(n)), [x + 0.5 for x in range(n)])[1]
+    z = 1.959963984540054
+    theta = improvement(list(range(n)), [x + 0.5 for x in range(n)])[0]
+    assert (theta - lo) ** 2 == pytest.approx(z * z * lo * (1 - lo) / n ** 2 * (
+        1 + (n - 1) * (1 - lo) / (2 - lo) + (n - 1) * lo / (1 + lo)), rel=1e-6)
 
 
 def test_a_groups_interval_does_not_depend_on_the_other_groups():
@@ -84,10 +156,11 @@ def test_a_groups_interval_does_not_depend_on_the_other_groups():
     both = groups(a + b, ["lr"], 1e-4)
     alone = groups(a, ["lr"], 1e-4)
     flipped = groups(b + a, ["lr"], 1e-4)
-    for stat in ("median_ci", "iqm_ci", "mean_ci"):
+    for stat in ("median_ci", "iqm_ci"):
         assert both[0]["eval_mse"][stat] == alone[0]["eval_mse"][stat] \
             == flipped[1]["eval_mse"][stat] is not None
-    assert both[0]["ok"] == "1/6" and both[0]["ok_ci"] == wilson(1, 6)
+    assert "mean_ci" not in both[0]["eval_mse"]  # none covers a skewed mean: none printed
+    assert both[0]["ok"] == "1/6" and both[0]["ok_ci"] == exact_share(1, 6)
 
 
 def test_csv_spells_intervals_as_lo_and_hi_columns():
@@ -110,15 +183,22 @@ def test_compare_group_by_shows_intervals_in_table_json_and_csv(runs_dir):
     assert "eval_iqm" in table[0]
     groups_json = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     g = groups_json[0]  # hidden and lr: 3 seeds a group
-    assert g["eval_mse"]["median_ci"] is None  # n/a under 6
-    for stat in ("iqm", "mean"):
-        lo, hi = g["eval_mse"][f"{stat}_ci"]
-        assert lo <= g["eval_mse"][stat] <= hi
+    assert g["eval_mse"]["median_ci"] is None and g["eval_mse"]["iqm_ci"] is None  # under 6
+    assert g["ok_ci"] is not None  # a share's Wilson interval from 3
+    six = json.loads(in_process("compare", "sweep-01", "--group-by", "hidden",
+                                "--json").stdout)[0]  # 2 lr x 3 seeds
+    for stat in ("median", "iqm"):
+        lo, hi = six["eval_mse"][f"{stat}_ci"]
+        assert lo <= six["eval_mse"][stat] <= hi
+    assert "mean_ci" not in six["eval_mse"] and six["eval_mse"]["mean"] is not None
     again = json.loads(in_process("compare", "sweep-01", "--json").stdout)
     assert again == groups_json  # reproduces exactly
-    rows = list(csv.DictReader(io.StringIO(in_process("compare", "sweep-01", "--csv").stdout)))
+    rows = list(csv.DictReader(io.StringIO(in_process(
+        "compare", "sweep-01", "--group-by", "hidden", "--csv").stdout)))
     assert float(rows[0]["eval_mse_iqm_lo"]) <= float(rows[0]["eval_mse_iqm"])
-    assert rows[0]["eval_mse_median_lo"] == ""  # n/a: an empty cell, never a number
+    assert float(rows[0]["eval_mse_median_lo"]) <= float(rows[0]["eval_mse_median"])
+    small = list(csv.DictReader(io.StringIO(in_process("compare", "sweep-01", "--csv").stdout)))
+    assert small[0]["eval_mse_median_lo"] == ""  # n/a: an empty cell, never a number
     plain = json.loads(in_process("compare", "sweep-01", "--json", "--no-intervals").stdout)
     assert "median_ci" not in plain[0]["eval_mse"] and "ok_ci" not in plain[0]
     swept = json.loads(sincos("sweep", "--resume", "sweep-01", "--json").stdout)
@@ -279,3 +359,36 @@ def test_the_signed_rank_p_value_is_scipys_exact_and_asymptotic_one():
                 d = [round(x, 1) for x in d]  # ties, which the approximation corrects for
             assert _wilcoxon(d) == pytest.approx(float(wilcoxon(d).pvalue), rel=1e-9)
     assert _wilcoxon([0.0] * 7) == 1.0
+
+
+def test_diverged_seeds_stay_paired_as_the_worst():
+    """#39: two identical recipes where A's worst 6 of 30 seeds diverged. Dropped, those
+    seeds made A look better (21.7% of simulated studies); counted as A's worst, A is the
+    worse one, and the comparison says how many diverged."""
+    import random
+
+    rnd = random.Random(5)
+    a = {s: rnd.lognormvariate(-9, 1) for s in range(1, 31)}
+    b = {s: rnd.lognormvariate(-9, 1) for s in range(1, 31)}
+    for s in sorted(a, key=a.get)[-6:]:
+        a[s] = float("nan")  # completed without a finite eval_mse: diverged
+    vs = paired(paired_rows(b, a), ["recipe"])[1]  # a (robust) against b (seed)
+    assert vs["shared"] == 30 and vs["diverged"] == 6 and vs["reference_diverged"] == 0
+    assert vs["losses"] >= 6 and vs["ratio_ci"][1] > 1
+    assert not (vs["wilcoxon_p"] < 0.05 and vs["ratio_median"] < 1)
+
+
+def test_a_point_that_diverges_on_every_seed_says_so():
+    from sincos_cli.stats import sequential as sq
+    from sincos_cli.store.show import round_line
+
+    res = sq.look([math.inf] * 12, 0.01)
+    assert res.decision == "worse" and res.ratio == math.inf and res.diverged == 12
+    doc = res.to_json()
+    assert doc["ratio"] is None and doc["ratio_ci"][1] is None  # JSON has no inf
+    json.dumps(doc, allow_nan=False)
+    line = round_line({"n": 12, "results": [{**doc, "point": {"lr": 0.5}, "tested": True}]}, 1)
+    assert "diverged on 12 of 12 seeds [" in line and "∞] worse" in line and "20.09" not in line
+    mixed = sq.look([math.inf, -math.inf] + [0.1] * 10, 0.05)  # both sides diverged once
+    assert mixed.diverged == 1 and mixed.reference_diverged == 1
+    assert math.isfinite(mixed.ratio)

@@ -220,14 +220,16 @@ def test_a_sweep_page_holds_compares_numbers(study, tmp_path, browser):
     assert len(shown) == len(groups) == 2
     for g, row in zip(groups, shown):
         assert num(row["lr"][1]) == g["lr"] and num(row["n"][1]) == g["n"] == 4
-        assert row["ok"][0].startswith(g["ok"] + " [")  # with its Wilson interval
+        assert row["ok"][0].startswith(g["ok"] + " [")  # with its exact interval
         e = g["eval_mse"]
         assert num(row["eval_median"][1]) == e["median"]
         assert e["median_ci"] is None  # 4 seeds: a median's interval needs 6
         assert row["eval_median"][0] == f"{e['median']:.2e} [n/a]"
-        lo, hi = e["iqm_ci"]
+        assert e["iqm_ci"] is None  # and an IQM's
         assert num(row["eval_iqm"][1]) == e["iqm"]
-        assert row["eval_iqm"][0] == f"{e['iqm']:.2e} [{lo:.1e}, {hi:.1e}]"
+        assert row["eval_iqm"][0] == f"{e['iqm']:.2e} [n/a]"
+        lo, hi = g["ok_ci"]
+        assert row["ok"][0] == f"{g['ok']} [{lo:.2f}, {hi:.2f}]"
         assert num(row["eval_mean±std"][1]) == e["mean"]
         assert num(row["eval_min"][1]) == e["min"] and num(row["eval_max"][1]) == e["max"]
     loss = table(browser, "groups-loss-table")

@@ -63,13 +63,14 @@ def compare(
         help="KEY[,KEY]: one row per group of runs with statistics over them (for a sweep, "
         "default: its grid keys).", show_default=False)] = None,
     intervals: Annotated[bool, typer.Option(
-        "--intervals/--no-intervals", help="--group-by: a 95% interval with every median, "
-        "IQM (interquartile mean), mean and ok share (bootstrap, seeded; Wilson for ok); n/a "
-        "under 3 runs, and under 6 for a median.")] = True,
+        "--intervals/--no-intervals", help="--group-by: a 95% interval with every median "
+        "(order statistics), IQM (interquartile mean; expanded percentile bootstrap, seeded) "
+        "and ok share (exact, Clopper-Pearson); n/a under 6 runs (3 for ok). The mean has "
+        "none.")] = True,
     profile: Annotated[Path | None, typer.Option(
         help="--group-by: draw each group's performance profile (the share of its seeds "
-        "with eval_mse at or under each threshold, with a 95% band) to this .png, .svg or "
-        ".pdf.", show_default=False)] = None,
+        "with eval_mse at or under each threshold, with a pointwise exact 95% band) to "
+        "this .png, .svg or .pdf.", show_default=False)] = None,
     paired: Annotated[bool, typer.Option(
         "--paired", help="--group-by: each group against a reference, seed by seed: the "
         "median eval_mse ratio and the probability of improvement with their 95% "

@@ -7,9 +7,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from sincos_cli.store.record import Row, load_row
+from sincos_cli.store.record import NUMBERS, Row, load_row
 from sincos_cli.store.runs import is_member, read_sweep, sort_key, status
-from sincos_cli.store.show import engine, seed_ranges
+from sincos_cli.store.show import bounds, engine, ratio_words, seed_ranges
 from sincos_cli.views.table import cell, group_table, paired_table
 
 from . import html as P
@@ -26,10 +26,12 @@ from .parts import (
 )
 
 
-def member_row(sweep: Path, m: dict) -> Row:
+def member_row(sweep: Path, m: dict, keys: list[str] | None = None) -> Row:
     """A member as compare reads it; one whose folder is gone (or is not a run folder of
     this sweep's) is `missing`. A member that cannot be read keeps the settings sweep.json
-    gave it, so it still counts in its group."""
+    gave it, so it still counts in its group. With `keys`, the row keeps only what the page
+    reads (those settings, the seed, the summary's numbers): a few hundred bytes a member
+    where the whole files would hold kilobytes."""
     path = sweep.parent / m["run"]
     if not is_member(sweep, path):
         row = Row(id=m["run"], path=path, status="missing",
@@ -40,14 +42,21 @@ def member_row(sweep: Path, m: dict) -> Row:
     if not row.config:
         row.config = dict(m.get("config") or {})
     row.holdout = row.holdout or m.get("holdout") is True
+    if keys is not None:
+        kept = {"seed", *keys}
+        row.config = {k: v for k, v in row.config.items() if k in kept}
+        row.summary = {k: v for k, v in row.summary.items() if k in NUMBERS}
+        row.argv, row.host, row.note, row.created = None, None, None, None
     return row
 
 
 def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
     rep = Report(opts)
     doc = read_sweep(sweep)
-    rows = [member_row(sweep, m) for m in doc["members"]]
     keys = list(doc.get("grid", {})) + (["set"] if doc.get("holdout") else [])
+    rows = [member_row(sweep, m, keys) for m in doc["members"]]
+    for m in doc["members"]:  # the rows hold what the page needs of each member's settings
+        m.pop("config", None)
     sid = doc.get("id", sweep.name)
     stats = []
 
@@ -129,20 +138,24 @@ def _grid(doc: dict) -> str:
 
 
 GROUP_TITLES = {
-    "n": "runs in the group, whatever their status",
-    "ok": "runs whose eval_mse is at most the threshold [95% Wilson interval]",
-    "eval_median": "median eval_mse [95% bootstrap interval; n/a under 6 runs]",
-    "eval_iqm": "interquartile mean of eval_mse, the mean of its middle half [95% bootstrap "
-                "interval]",
-    "eval_mean±std": "mean eval_mse ± its standard deviation",
-    "loss_median": "median final training loss [95% bootstrap interval]",
+    "n": "runs in the group, whatever their status; the statistics are over those that "
+         "ended (completed or failed)",
+    "ok": "runs that ended whose eval_mse is at most the threshold [95% exact Clopper-Pearson "
+          "interval]",
+    "diverged": "runs that failed or have no finite eval_mse: each counts as the worst (inf)",
+    "eval_median": "median eval_mse [95% order-statistic interval, exact; n/a under 6 runs]",
+    "eval_iqm": "interquartile mean of eval_mse, the mean of its middle half [95% expanded "
+                "percentile bootstrap interval; n/a under 6 runs]",
+    "eval_mean±std": "mean eval_mse ± its standard deviation (no interval: none covers a "
+                     "skewed mean at tens of seeds)",
+    "loss_median": "median final training loss [95% order-statistic interval]",
 }
 
 
 def _group_values(g: dict, keys: list[str]) -> list:
     """The exact numbers behind compare.group_table's cells, in its column order."""
-    vals = [g[k] for k in keys] + [g["n"], g["ok_count"] / g["n"] if g["n"] else None,
-                                   g["completed"], g["failed"]]
+    vals = [g[k] for k in keys] + [g["n"], g["ok_count"] / g["counted"] if g["counted"]
+                                   else None, g["completed"], g["failed"], g["diverged"]]
     for m in ("eval_mse", "final_loss"):
         d = g[m]
         vals += [d["median"], d["iqm"], d["mean"], d["min"], d["max"]]
@@ -157,11 +170,13 @@ def _groups(rep: Report, rows: list[Row], keys: list[str], stats: list[dict]) ->
     cols, body = group_table(stats, keys)
     cells = [[P.Cell(text, v) for text, v in zip(line, _group_values(g, keys), strict=True)]
              for line, g in zip(body, stats, strict=True)]
-    first = len(keys) + 4  # the keys, n, ok, completed, failed
+    first = len(keys) + 5  # the keys, n, ok, completed, failed, diverged
     loss = [i for i, c in enumerate(cols) if c.startswith("loss_")]
     parts = [(f"eval_mse (MSE on fresh windows after training) by grid point, over its seeds. "
-              f"ok: eval_mse ≤ {rep.opts.threshold:g}. Brackets: 95% intervals (bootstrap, "
-              "seeded so they reproduce; Wilson for ok), n/a under 3 runs (6 for a median).",
+              f"ok: eval_mse ≤ {rep.opts.threshold:g}. Over the members that ended; a failed or "
+              "diverged one counts as the worst (inf). Brackets: 95% intervals (order "
+              "statistics for a median, the expanded percentile bootstrap, seeded, for an "
+              "IQM, exact Clopper-Pearson for ok), n/a under 6 runs (3 for ok).",
               list(range(first + 5)), "groups-table"),
              ("The final training loss by grid point, over its seeds.",
               list(range(len(keys))) + [len(keys)] + loss, "groups-loss-table")]
@@ -174,8 +189,9 @@ def _groups(rep: Report, rows: list[Row], keys: list[str], stats: list[dict]) ->
     prof = rep.part("the performance profile", lambda: figure(
         F.profile(rows, keys, rep.opts.threshold), f"Performance profile by group ({label})",
         "Performance profile: for each group, the share of its seeds whose eval_mse is at or "
-        "under each threshold (log axis), with its 95% band (seeds resampled). Higher and "
-        "further left is better; a failed seed never counts. Groups differ in dashes and "
+        "under each threshold (log axis), with its pointwise exact 95% band. Higher and "
+        "further left is better; a failed or diverged seed is above every threshold. "
+        "Groups differ in dashes and "
         f"markers as well as colour; a dotted line marks the threshold, "
         f"{rep.opts.threshold:g}, when it falls among the seeds' values."))
     return tables[0] + prof + figure(
@@ -255,10 +271,9 @@ def _rounds(u: dict) -> str:
             body.append([i, r["n"], P.Cell(" ".join(f"{k}={cell(v, k)}"
                                                     for k, v in res["point"].items())),
                          res["shared"],
-                         P.Cell("-" if res["ratio"] is None else f"{res['ratio']:.3g}×",
+                         P.Cell("-" if not res["shared"] else ratio_words(res),
                                 res["ratio"]),
-                         P.Cell(f"[{ci[0]:.3g}, {ci[1]:.3g}]" if ci else "n/a",
-                                ci[0] if ci else None),
+                         P.Cell(bounds(ci) if ci else "n/a", ci[0] if ci else None),
                          P.Cell(decision)])
     if not body:
         return "\n".join(out + [P.note("No round has been looked at yet.")])

@@ -13,16 +13,45 @@ from .sequential import signed_rank_counts
 
 METRICS = ("eval_mse", "final_loss")
 STATS = ("mean", "std", "median", "iqm", "min", "max")
+WORST = math.inf  # what a diverged or failed run counts as: worse than any that finished
+
+
+def outcome(row, metric: str = "eval_mse") -> float | None:
+    """What a run counts as in every statistic over seeds: its value when it completed
+    with a finite one; WORST (+inf) when it diverged or failed (a completed run without a
+    finite value diverged at its evaluation); None when it has not ended (queued, running,
+    interrupted, pruned, unreadable), so it is left out and the tables say how many."""
+    v = row.value(metric)
+    if row.status == "completed":
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+        return float(v) if ok else WORST
+    return WORST if row.status == "failed" else None
+
+
+def log_ratio(a: float, b: float) -> float:
+    """log(a / b) of two outcomes: ±inf where one diverged and the other did not, 0 where
+    both did (a tie: neither is better)."""
+    if a == b:
+        return 0.0
+    if a <= 0 or b <= 0 or math.isinf(a) or math.isinf(b):
+        return -math.inf if a < b else math.inf
+    return math.log(a) - math.log(b)
 
 
 def describe(values: list[float]) -> dict:
     """mean, std (sample, n-1; 0 for one value), median, IQM (the interquartile mean),
-    min, max of the finite values; None for each when there are none."""
-    vals = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    min, max of the outcomes (None dropped; +inf, a diverged seed, kept: it is the worst,
+    so it moves the median and IQM as a worst seed does, and makes the mean +inf and the
+    std None); None for each when there are none."""
+    vals = [float(v) for v in values
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)]
     if not vals:
         return dict.fromkeys(STATS)
-    return {"mean": statistics.fmean(vals),
-            "std": statistics.stdev(vals) if len(vals) > 1 else 0.0,
+    if any(math.isinf(v) for v in vals):
+        spread = None
+    else:
+        spread = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return {"mean": statistics.fmean(vals), "std": spread,
             "median": statistics.median(vals), "iqm": interquartile_mean(vals),
             "min": min(vals), "max": max(vals)}
 
@@ -45,38 +74,41 @@ def group_rows(rows, keys: list[str]) -> list[list]:
 
 def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
-    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "ok_ci", "completed", "failed",
-    "eval_mse": {…, "median_ci", "mean_ci"}, "final_loss": {…}}.
+    {KEY: value…, "n", "counted", "completed", "failed", "diverged", "ok" ("18/20"),
+    "ok_count", "ok_ci", "eval_mse": {…, "median_ci", "iqm_ci"}, "final_loss": {…}}.
 
-    With intervals, each median, IQM and mean carries its 95% bootstrap interval and `ok`
-    its Wilson interval ([low, high], or None: under 3 runs, under 6 for a median);
-    intervals.py computes them.
+    `n` counts every run of the group, whatever its status; the statistics are over the
+    `counted` ones, those that ended (completed or failed: `outcome`), a failed or
+    diverged one as the worst; `diverged` says how many of those have no finite eval_mse.
+    `ok` counts the counted runs whose eval_mse is at most `threshold`.
 
-    `n` counts every run of the group, whatever its status.
-
-    `ok` counts the group's runs whose eval_mse is at most `threshold`, out of n (a run
-    without eval_mse, e.g. failed, is not ok). `rows` need .status, .setting(key) and
-    .value(key).
+    With intervals, each median and IQM carries its 95% interval and `ok` its exact
+    (Clopper-Pearson) interval ([low, high], or None under 6 runs, 3 for ok); the mean has none
+    (intervals.py says why). `rows` need .status, .setting(key) and .value(key).
     """
     out = []
     for members in group_rows(rows, keys):
-        evals = [r.value("eval_mse") for r in members]
-        ok = sum(1 for v in evals if isinstance(v, (int, float)) and v <= threshold)
         point = {k: members[0].setting(k) for k in keys}
-        metrics = {m: describe([r.value(m) for r in members]) for m in METRICS}
+        values = {m: [v for r in members if (v := outcome(r, m)) is not None]
+                  for m in METRICS}
+        evals = values["eval_mse"]
+        ok = sum(1 for v in evals if v <= threshold)
+        metrics = {m: describe(values[m]) for m in METRICS}
         ok_ci = None
         if intervals:
-            from .intervals import bootstraps, wilson
+            from .intervals import exact_share, iqm_interval, median_interval
 
             name = repr(sorted(point.items()))
             for m in METRICS:
-                cis = bootstraps([r.value(m) for r in members], f"{name}/{m}")
-                metrics[m].update({f"{s}_ci": cis[s] for s in ("median", "iqm", "mean")})
-            ok_ci = wilson(ok, len(members))
-        out.append({**point, "n": len(members), "ok": f"{ok}/{len(members)}",
-                    "ok_count": ok, **({"ok_ci": ok_ci} if intervals else {}),
+                metrics[m].update(median_ci=median_interval(values[m]),
+                                  iqm_ci=iqm_interval(values[m], f"{name}/{m}"))
+            ok_ci = exact_share(ok, len(evals))
+        out.append({**point, "n": len(members), "counted": len(evals),
                     "completed": sum(r.status == "completed" for r in members),
-                    "failed": sum(r.status == "failed" for r in members), **metrics})
+                    "failed": sum(r.status == "failed" for r in members),
+                    "diverged": sum(math.isinf(v) for v in evals),
+                    "ok": f"{ok}/{len(evals)}", "ok_count": ok,
+                    **({"ok_ci": ok_ci} if intervals else {}), **metrics})
     return out
 
 
@@ -112,7 +144,7 @@ def paired(rows, keys: list[str], reference: dict | None = None,
 
     power=(target, effect): each comparison also says how many seeds a study needs to
     detect a ratio of `effect` with that power, its shared seeds the pilot (power.py)."""
-    from .intervals import bootstrap, improvement
+    from .intervals import improvement, median_interval
 
     parts = group_rows(rows, keys)
     points = [{k: g[0].setting(k) for k in keys} for g in parts]
@@ -126,13 +158,8 @@ def paired(rows, keys: list[str], reference: dict | None = None,
                              f"{'; '.join(_point(p) for p in points)}")
         ref_i = found[0]
 
-    def by_seed(group):
-        out = {}
-        for r in group:
-            v = r.value("eval_mse")
-            if isinstance(v, (int, float)) and math.isfinite(v) and v > 0:
-                out[r.setting("seed")] = float(v)
-        return out
+    def by_seed(group):  # a seed that diverged or failed is its worst: it stays paired
+        return {r.setting("seed"): v for r in group if (v := outcome(r)) is not None}
     ref = by_seed(parts[ref_i])
     out, any_shared = [], False
     for i, g in enumerate(parts):
@@ -147,21 +174,21 @@ def paired(rows, keys: list[str], reference: dict | None = None,
                            f"a paired comparison (at least {MIN_SEEDS})")
             out.append(row)
             continue
-        ratios = [mine[s] / ref[s] for s in seeds]
-        wins = sum(x < 1 for x in ratios)
-        losses = sum(x > 1 for x in ratios)
-        better, better_ci = improvement([mine[s] for s in seeds], [ref[s] for s in seeds],
-                                        f"paired/{_point(points[i])}")
-        row.update(ratio_median=statistics.median(ratios),
-                   ratio_ci=bootstrap(ratios, "median", f"paired/{_point(points[i])}"),
-                   p_improve=better, p_improve_ci=better_ci,
-                   wilcoxon_p=_wilcoxon([math.log(x) for x in ratios]),
-                   wins=wins, losses=losses, ties=len(seeds) - wins - losses)
+        logs = [log_ratio(mine[s], ref[s]) for s in seeds]
+        ratios = [_exp(x) for x in logs]
+        wins = sum(x < 0 for x in logs)
+        losses = sum(x > 0 for x in logs)
+        better, better_ci = improvement([mine[s] for s in seeds], [ref[s] for s in seeds])
+        row.update(ratio_median=statistics.median(ratios), ratio_ci=median_interval(ratios),
+                   p_improve=better, p_improve_ci=better_ci, wilcoxon_p=_wilcoxon(logs),
+                   wins=wins, losses=losses, ties=len(seeds) - wins - losses,
+                   diverged=sum(math.isinf(mine[s]) for s in seeds),
+                   reference_diverged=sum(math.isinf(ref[s]) for s in seeds))
         if power is not None:
             from .power import seeds_needed
 
             target, effect = power
-            row["power"] = seeds_needed([math.log(x) for x in ratios], effect, target,
+            row["power"] = seeds_needed(_ranked_finite(logs), effect, target,
                                         f"paired/{_point(points[i])}").to_json()
         out.append(row)
     if len(parts) > 1 and not any_shared:
@@ -176,6 +203,7 @@ def _wilcoxon(diffs: list[float]) -> float | None:
     ties or zeros, its normal approximation (with the tie correction) above 50. Both are
     computed here, so a comparison of thousands of seeds needs no scipy; the small cases
     with ties, where scipy runs a permutation test, are left to scipy itself."""
+    diffs = _ranked_finite(diffs)
     if all(d == 0 for d in diffs):
         return 1.0
     nonzero = [d for d in diffs if d != 0]
@@ -203,6 +231,16 @@ def _wilcoxon(diffs: list[float]) -> float | None:
     from scipy.stats import wilcoxon
 
     return float(wilcoxon(diffs).pvalue)
+
+
+def _ranked_finite(diffs: list[float]) -> list[float]:
+    """±inf (one side diverged) as a value beyond every finite one: the same ranks."""
+    big = 2 * max((abs(d) for d in diffs if math.isfinite(d)), default=1.0) + 1
+    return [d if math.isfinite(d) else math.copysign(big, d) for d in diffs]
+
+
+def _exp(x: float) -> float:
+    return math.inf if x == math.inf else math.exp(max(-700.0, min(700.0, x)))
 
 
 def _point(p: dict) -> str:

@@ -28,17 +28,27 @@ EXACT_UP_TO = 50  # seeds: the signed-rank distribution is counted exactly up to
 class Look:
     """One comparison at one look: the ratio (Hodges-Lehmann, exp of the pseudomedian of the
     log ratios) and its interval at the look's level; `decision` is better (the point's
-    eval_mse is lower than the reference's), worse, or undecided."""
+    eval_mse is lower than the reference's), worse, or undecided. `diverged` counts the
+    shared seeds where only the point diverged (or failed), `reference_diverged` those where
+    only the reference did. A ratio past every finite one (the point diverged on most
+    seeds) is None in JSON, and so is an interval's unbounded end."""
 
     shared: int
     ratio: float | None
     ratio_ci: tuple[float, float] | None  # None: no interval can exclude 1 at this level
     decision: str
+    diverged: int = 0
+    reference_diverged: int = 0
 
     def to_json(self) -> dict:
-        return {"shared": self.shared, "ratio": self.ratio,
-                "ratio_ci": list(self.ratio_ci) if self.ratio_ci else None,
-                "decision": self.decision}
+        return {"shared": self.shared, "ratio": _finite(self.ratio),
+                "ratio_ci": [_finite(x) for x in self.ratio_ci] if self.ratio_ci else None,
+                "decision": self.decision, "diverged": self.diverged,
+                "reference_diverged": self.reference_diverged}
+
+
+def _finite(x: float | None) -> float | None:
+    return x if x is not None and math.isfinite(x) else None
 
 
 def looks(first: int, most: int) -> list[int]:
@@ -100,19 +110,22 @@ def _depth(n: int, level: float) -> int:
 
 def interval(log_ratios: list[float], level: float) -> tuple[float, tuple | None]:
     """(the pseudomedian, its Tukey interval at 1 − level or None) of the log ratios. An
-    infinite value (a run that diverged against one that did not) stays the most extreme."""
+    infinite value (a run that diverged against one that did not) stays infinite: its
+    Walsh averages are ±inf, and two opposite ones average to 0."""
     d = sorted(log_ratios)
-    finite = [abs(x) for x in d if math.isfinite(x)]
-    big = 2 * max(finite, default=1.0) + 1
-    d = [x if math.isfinite(x) else math.copysign(big, x) for x in d]
     n = len(d)
-    walsh = sorted((d[i] + d[j]) / 2 for i in range(n) for j in range(i, n))
+    walsh = sorted(_mid(d[i], d[j]) for i in range(n) for j in range(i, n))
     middle = walsh[(len(walsh) - 1) // 2:len(walsh) // 2 + 1]
-    centre = sum(middle) / len(middle)
+    centre = _mid(middle[0], middle[-1])
     c = _depth(n, level)
     if c == 0:
         return centre, None
     return centre, (walsh[c - 1], walsh[len(walsh) - c])
+
+
+def _mid(a: float, b: float) -> float:
+    s = a + b
+    return 0.0 if math.isnan(s) else s / 2  # +inf and −inf: neither side is ahead
 
 
 def look(log_ratios: list[float], level: float) -> Look:
@@ -126,11 +139,12 @@ def look(log_ratios: list[float], level: float) -> Look:
         decision = "worse"
     elif ci is not None and ci[1] < 0:
         decision = "better"
-    return Look(n, _exp(centre), (_exp(ci[0]), _exp(ci[1])) if ci else None, decision)
+    return Look(n, _exp(centre), (_exp(ci[0]), _exp(ci[1])) if ci else None, decision,
+                sum(x == math.inf for x in log_ratios), sum(x == -math.inf for x in log_ratios))
 
 
 def _exp(x: float) -> float:
-    return math.exp(max(-700.0, min(700.0, x)))
+    return math.inf if x == math.inf else math.exp(max(-700.0, min(700.0, x)))
 
 
 def simulate(draw, first: int, most: int, alpha: float = 0.05) -> int | None:

@@ -78,6 +78,7 @@ def until_problem(u) -> str | None:
                     and (res.get("ratio") is None or _number(res["ratio"], 0, float("inf")))
                     and (res.get("ratio_ci") is None or (
                         isinstance(res["ratio_ci"], list) and len(res["ratio_ci"]) == 2
-                        and all(_number(x, 0, float("inf")) for x in res["ratio_ci"])))):
+                        and all(x is None or _number(x, 0, float("inf"))
+                                for x in res["ratio_ci"])))):
                 return f"round {i}'s result {j} is {_said(res)}, not a comparison"
     return None

@@ -215,15 +215,28 @@ def round_line(r: dict, number: int) -> str:
     parts = []
     for res in r.get("results") or []:
         point = " ".join(f"{k}={_fmt(v)}" for k, v in res["point"].items())
-        ci = res["ratio_ci"]
-        if res["ratio"] is None:
+        ci, ratio = res["ratio_ci"], ratio_words(res)
+        if not res["shared"]:
             shown = "no shared seeds"
         elif not res["tested"] or not ci:
-            shown = f"{_fmt(res['ratio'])}x (too few seeds to decide at the rule's level)"
+            shown = f"{ratio} (too few seeds to decide at the rule's level)"
         else:
-            shown = f"{_fmt(res['ratio'])}x [{_fmt(ci[0])}, {_fmt(ci[1])}] {res['decision']}"
+            shown = f"{ratio} {bounds(ci)} {res['decision']}"
         parts.append(f"{point} {shown}")
     return f"round {number} ({r['n']} seeds): " + "; ".join(parts)
+
+
+def ratio_words(res: dict) -> str:
+    """A look's ratio: `0.42x`, or `diverged on 12 of 12 seeds` where the point diverged
+    on so many shared seeds that its ratio is past every finite one (None in sweep.json)."""
+    if res.get("ratio") is None:
+        return f"diverged on {res.get('diverged', 0)} of {res['shared']} seeds"
+    return f"{_fmt(res['ratio'])}x"
+
+
+def bounds(ci: list) -> str:
+    """[low, high] of a ratio, an unbounded end (None) as ∞."""
+    return "[" + ", ".join("∞" if x is None else _fmt(x) for x in ci) + "]"
 
 
 def audit_line(a: dict) -> str:

@@ -14,7 +14,6 @@ the largest seed used so far, skipping held-out seeds.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from sincos_cli.store.files import atomic_write_json, read_json
@@ -42,29 +41,17 @@ def plan(grid_points: list[dict], seeds: list[int], max_seeds: int, alpha: float
 
 
 def _value(path: Path) -> float | None:
-    """A member's eval_mse for the comparison: +inf when it diverged (worse than any run
-    that did not), None when it did not finish for another reason."""
+    """A member's eval_mse for the comparison, as every statistic counts it
+    (stats.groups.outcome): +inf when it diverged or failed, None while it has not ended."""
+    from sincos_cli.stats.groups import outcome
     from sincos_cli.store.record import load_row
 
-    row = load_row(path)
-    ev = row.value("eval_mse")
-    if row.status == "completed" and isinstance(ev, (int, float)):
-        return float(ev) if math.isfinite(ev) else math.inf
-    if row.status == "failed" and (row.error or "").startswith("diverged"):
-        return math.inf
-    return None
-
-
-def _log_ratio(a: float, b: float) -> float:
-    if a == b:
-        return 0.0
-    if a <= 0 or b <= 0:
-        return -math.inf if a < b else math.inf
-    return math.log(a) - math.log(b)
+    return outcome(load_row(path))
 
 
 def compare(home: Path, doc: dict, u: dict, points: list[dict]) -> list[dict]:
     """Each of `points` (not the reference) against the reference at this look."""
+    from sincos_cli.stats.groups import log_ratio
     from sincos_cli.stats.sequential import look
 
     by: dict[str, dict] = {}
@@ -82,7 +69,7 @@ def compare(home: Path, doc: dict, u: dict, points: list[dict]) -> list[dict]:
             continue
         mine = by.get(point_key(p), {})
         shared = sorted(set(mine) & set(ref))
-        d = [_log_ratio(mine[s], ref[s]) for s in shared]
+        d = [log_ratio(mine[s], ref[s]) for s in shared]
         result = look(d, u["level"]).to_json()
         if not tested:  # a look the rule does not count: shown, never decided
             result["decision"] = UNDECIDED

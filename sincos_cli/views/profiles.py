@@ -42,7 +42,8 @@ def profile_figure(profiles, out: Path, size=(8.0, 4.5), dpi: int = 100,
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("eval_mse threshold τ (log scale)")
     ax.set_ylabel("share of seeds with eval_mse ≤ τ")
-    ax.set_title("performance profile: higher and further left is better; band: 95%")
+    ax.set_title("performance profile: higher and further left is better; "
+                 "band: pointwise 95% (exact)")
     ax.grid(True, which="both", alpha=0.25)
     if profiles:
         ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),

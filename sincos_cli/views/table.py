@@ -138,9 +138,10 @@ def _span(ci, fmt: str) -> str:
 
 
 def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
-    """--group-by's table: the keys, n, ok (with its 95% interval), completed, failed, then
-    eval_mse and final_loss as median and IQM [95% interval], mean ± std, min and max. An
-    interval over too few runs (3, 6 for a median) reads n/a."""
+    """--group-by's table: the keys, n, ok (with its 95% interval), completed, failed,
+    diverged, then eval_mse and final_loss as median and IQM [95% interval], mean ± std, min
+    and max, over the runs that ended (a failed or diverged one as the worst: inf). An
+    interval over too few runs (3 for ok, 6 for a median or IQM) reads n/a."""
     def num(v, fmt="{:.2e}"):
         return "-" if v is None else fmt.format(v)
 
@@ -150,13 +151,14 @@ def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[lis
     def with_ci(d, stat):
         return num(d[stat]) + (ci(d, f"{stat}_ci") if d[stat] is not None else "")
 
-    cols = [*keys, "n", "ok", "completed", "failed", "eval_median", "eval_iqm",
+    cols = [*keys, "n", "ok", "completed", "failed", "diverged", "eval_median", "eval_iqm",
             "eval_mean±std", "eval_min", "eval_max", "loss_median", "loss_iqm",
             "loss_mean±std", "loss_min", "loss_max"]
     body = []
     for g in stats:
         row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"] + ci(g, "ok_ci", "{:.2f}"),
-                                              str(g["completed"]), str(g["failed"])]
+                                              str(g["completed"]), str(g["failed"]),
+                                              str(g["diverged"])]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
             row += [with_ci(d, "median"), with_ci(d, "iqm"),

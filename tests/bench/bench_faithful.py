@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 import torch  # noqa: E402
 
 from sincos_cli.config import TrainConfig  # noqa: E402
-from sincos_cli.stats.intervals import bootstrap, wilson  # noqa: E402
+from sincos_cli.stats.intervals import exact_share, median_interval  # noqa: E402
 from sincos_cli.training.train import Trainer  # noqa: E402
 
 PLATEAU = 0.3
@@ -44,7 +44,7 @@ def one(task) -> tuple:
 
 
 def share(k: int, n: int) -> str:
-    ci = wilson(k, n)
+    ci = exact_share(k, n)
     return f"{k}/{n}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " [n/a]")
 
 
@@ -67,7 +67,7 @@ def main() -> None:
         mine = [r for r in results if r[:2] == (init, quirk)]
         n = len(mine)
         evals = [r[4] for r in mine]
-        ci = bootstrap(evals, "median", f"faithful/{init}/{quirk}")
+        ci = median_interval(evals)
         med = f"{statistics.median(evals):.1e}" + (
             f" [{ci[0]:.1e}, {ci[1]:.1e}]" if ci else " [n/a]")
         print(f"| {init} | {'on' if quirk else 'off'} | {share(sum(r[2] for r in mine), n)} "
