@@ -329,16 +329,21 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
 
 def _print_power(pairs: list[dict], keys: list[str], pairing: Pairing) -> None:
     """How many seeds each comparison needs, one line each, after the paired table."""
-    from sincos_cli.stats.power import ALPHA, SIMULATIONS
+    from sincos_cli.stats.power import ALPHA, MAX_SEEDS, RANGE_PILOTS
 
     print(f"\nseeds for {pairing.power:.0%} power to detect {pairing.effect:g}× eval_mse "
-          f"(Wilcoxon, α = {ALPHA:g}, {SIMULATIONS} studies resampled from the shared "
-          "seeds' spread):")
+          f"(the exact Wilcoxon signed-rank test, α = {ALPHA:g}, on studies simulated from "
+          f"the shared seeds' spread; [the middle half of the answers at {RANGE_PILOTS} "
+          "spreads the pilot could have come from]):")
     for p in pairs:
         if p.get("is_reference") or "power" not in p:
             continue
         pw = p["power"]
-        need = f"{pw['needed']:,}" if pw["needed"] is not None else "more than 5,000"
+        need = f"{pw['needed']:,}" if pw["needed"] is not None else f"more than {MAX_SEEDS:,}"
+        span = pw.get("needed_range")
+        if span and pw["needed"] is not None:
+            hi = f"{span[1]:,}" if span[1] is not None else "more"
+            need += f" [{span[0]:,}, {hi}]"
         point = ", ".join(f"{k}={p[k]}" for k in keys)
         print(f"  {point} vs {p['reference']}: {need} needed, {pw['has']} here "
               f"(power now {pw['power_now']:.2f})")

@@ -260,7 +260,7 @@ def _rounds(u: dict) -> str:
         ("error rate", P.esc(f"α = {u['alpha']}: each of {len(u['tested'])} look"
                              f"{'s' * (len(u['tested']) != 1)} × {u['comparisons']} "
                              f"comparison{'s' * (u['comparisons'] != 1)} spends "
-                             f"{u['level']:.3g} (Bonferroni)")),
+                             f"{u['level']:.3g} ({_rule_name(u)})")),
         ("looks", P.esc(" → ".join(map(str, u["looks"])) + " seeds; counted: "
                         + (", ".join(map(str, u["tested"])) or "none")))])]
     body = []
@@ -285,6 +285,11 @@ def _rounds(u: dict) -> str:
                        "trains no further.", numeric={"round", "seeds", "shared", "ratio",
                                                       "interval"}, id="rounds-table"))
     return "\n".join(out)
+
+
+def _rule_name(u: dict) -> str:
+    """How the level was set: calibrated (since #39) or Bonferroni over the looks (before)."""
+    return "calibrated" if "calibrated" in str(u.get("rule", "")) else "Bonferroni"
 
 
 def _paired(rows: list[Row], keys: list[str], opts: Options) -> str:

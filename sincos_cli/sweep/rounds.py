@@ -28,13 +28,14 @@ DECIDED, UNDECIDED = "decided", "undecided"
 def plan(grid_points: list[dict], seeds: list[int], max_seeds: int, alpha: float,
          reference: dict) -> dict:
     """sweep.json's "until_decided" for a new sweep: the rule and its first round."""
-    from sincos_cli.stats.sequential import looks, spending
+    from sincos_cli.stats.sequential import calibrated, looks
 
     planned = looks(len(seeds), max_seeds)
-    tested, level = spending(planned, alpha, len(grid_points) - 1)
+    tested, level = calibrated(planned, alpha, len(grid_points) - 1)
     return {"alpha": alpha, "max_seeds": max_seeds, "reference": reference,
             "comparisons": len(grid_points) - 1, "looks": planned, "tested": tested,
-            "level": level, "rule": "Bonferroni over the looks and comparisons; Wilcoxon "
+            "level": level, "rule": "level calibrated over the looks by a sign-flip simulation "
+            "of the null, Bonferroni over the comparisons; Wilcoxon "
             "signed-rank interval of the log ratio", "outcome": None,
             "rounds": [{"n": len(seeds), "seeds": list(seeds), "points": grid_points,
                         "results": None}]}
