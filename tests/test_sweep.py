@@ -99,7 +99,8 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
                                  env=env).stdout)
     assert len(rows) == 4 and all(r["n"] == 1 for r in rows)
     csv = in_process("compare", "sweep-01", "--csv", env=env).stdout.splitlines()
-    assert csv[0].startswith("hidden,n,ok,ok_count,ok_lo,ok_hi,completed,failed,eval_mse_mean")
+    assert csv[0].startswith("hidden,n,ok,ok_count,ok_lo,ok_hi,completed,failed,counted,"
+                             "diverged,eval_mse_mean")
     png = runs_dir.parent / "bands.png"
     assert in_process("compare", "sweep-01", "--plot", png, env=env).returncode == 0
     assert png.stat().st_size > 1000

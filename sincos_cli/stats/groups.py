@@ -74,8 +74,8 @@ def group_rows(rows, keys: list[str]) -> list[list]:
 
 def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
-    {KEY: value…, "n", "counted", "completed", "failed", "diverged", "ok" ("18/20"),
-    "ok_count", "ok_ci", "eval_mse": {…, "median_ci", "iqm_ci"}, "final_loss": {…}}.
+    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "ok_ci", "completed", "failed",
+    "counted", "diverged", "eval_mse": {…, "median_ci", "iqm_ci"}, "final_loss": {…}}.
 
     `n` counts every run of the group, whatever its status; the statistics are over the
     `counted` ones, those that ended (completed or failed: `outcome`), a failed or
@@ -103,12 +103,12 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
                 metrics[m].update(median_ci=median_interval(values[m]),
                                   iqm_ci=iqm_interval(values[m], f"{name}/{m}"))
             ok_ci = exact_share(ok, len(evals))
-        out.append({**point, "n": len(members), "counted": len(evals),
+        out.append({**point, "n": len(members), "ok": f"{ok}/{len(evals)}", "ok_count": ok,
+                    **({"ok_ci": ok_ci} if intervals else {}),
                     "completed": sum(r.status == "completed" for r in members),
                     "failed": sum(r.status == "failed" for r in members),
-                    "diverged": sum(math.isinf(v) for v in evals),
-                    "ok": f"{ok}/{len(evals)}", "ok_count": ok,
-                    **({"ok_ci": ok_ci} if intervals else {}), **metrics})
+                    "counted": len(evals), "diverged": sum(math.isinf(v) for v in evals),
+                    **metrics})
     return out
 
 

@@ -71,7 +71,7 @@ def main() -> None:
                 n = rec.needed if rec.needed is not None else 5000
                 got.append(n)
                 delivered.append(power(min(n, 399)) if n < 400 else 1.0)
-                lo, hi = rec.needed_range or (None, None)
+                lo, hi = getattr(rec, "needed_range", None) or (None, None)
                 inside += lo is not None and lo <= true_n and (hi is None or true_n <= hi)
             print(f"{dist} {size} {true_n} {statistics.median(got):.0f} "
                   f"{statistics.fmean(delivered):.3f} {inside / pilots:.2f}", flush=True)
