@@ -398,6 +398,10 @@ def test_diverged_seeds_stay_paired_as_the_worst():
     assert vs["shared"] == 30 and vs["diverged"] == 6 and vs["reference_diverged"] == 0
     assert vs["losses"] >= 6 and vs["ratio_ci"][1] > 1
     assert not (vs["wilcoxon_p"] < 0.05 and vs["ratio_median"] < 1)
+    from sincos_cli.views.table import paired_table
+
+    cols, body = paired_table(paired(paired_rows(b, a), ["recipe"]), ["recipe"])
+    assert cols[-1] == "diverged" and body[1][-1] == "6 / 0" and body[0][-1] == "-"
 
 
 def test_a_point_that_diverges_on_every_seed_says_so():

@@ -304,8 +304,10 @@ def _paired(rows: list[Row], keys: list[str], opts: Options) -> str:
                    "the median ratio (below 1: better than the reference) and the "
                    "probability of improvement (the chance that a seed of the group does "
                    "better than a seed of the reference; 0.5: no difference), each with its "
-                   "95% interval, a Wilcoxon signed-rank p-value, and wins and losses over "
-                   "the shared seeds.", numeric=NUMERIC, id="paired-table")
+                   "95% interval, a Wilcoxon signed-rank p-value, wins and losses over "
+                   "the shared seeds, and how many of them diverged or failed (the group's / "
+                   "the reference's), each counted as its seed's worst.", numeric=NUMERIC,
+                   id="paired-table")
 
 
 MEMBER_ROWS = 100  # a big sweep's member table: the best and the worst this many

@@ -113,22 +113,27 @@ def print_table(cols: list[str], body: list[list[str]]) -> None:
 
 
 def paired_table(pairs: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
-    """--paired's table: each group against the reference, over their shared seeds."""
+    """--paired's table: each group against the reference, over their shared seeds; the
+    last column, how many of those seeds diverged or failed (each its seed's worst): the
+    group's / the reference's."""
     cols = [*keys, "vs", "shared", "ratio_median", "p_improve", "wilcoxon_p", "wins", "losses",
-            "ties"]
+            "ties", "diverged"]
     body = []
     for p in pairs:
         head = [cell(p[k], k) for k in keys]
         if p.get("is_reference"):
-            body.append(head + ["(reference)", str(p["shared"]), "1", "-", "-", "-", "-", "-"])
+            body.append(head + ["(reference)", str(p["shared"]), "1", "-", "-", "-", "-", "-",
+                                "-"])
         elif "note" in p:
-            body.append(head + [p["reference"], str(p["shared"]), p["note"], "", "", "", "", ""])
+            body.append(head + [p["reference"], str(p["shared"]), p["note"], "", "", "", "", "",
+                                ""])
         else:
             body.append(head + [p["reference"], str(p["shared"]),
                                 f"{p['ratio_median']:.3g}{_span(p['ratio_ci'], '{:.3g}')}",
                                 f"{p['p_improve']:.2f}{_span(p['p_improve_ci'], '{:.2f}')}",
                                 f"{p['wilcoxon_p']:.2g}", str(p["wins"]), str(p["losses"]),
-                                str(p["ties"])])
+                                str(p["ties"]),
+                                f"{p['diverged']} / {p['reference_diverged']}"])
     return cols, body
 
 
