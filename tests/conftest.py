@@ -22,6 +22,14 @@ EXE = os.path.join(os.path.dirname(sys.executable), "sincos")  # the real consol
 # A run small enough to train in well under a second, big enough to learn something.
 TINY = ["--steps", "40", "--batch-size", "8", "--time-steps", "10", "--hidden", "8",
         "--seed", "3", "--quiet"]
+# A sweep member's shape, small: 8 windows of 10 steps (the steps and width each test says).
+SMALL = ["--batch-size", "8", "--time-steps", "10"]
+
+
+def small(steps: int | None = None, hidden: int | None = None) -> list[str]:
+    """SMALL with the steps and hidden size a test needs."""
+    return ([] if steps is None else ["--steps", str(steps)]) + SMALL + (
+        [] if hidden is None else ["--hidden", str(hidden)])
 
 
 KINDS = ("dask", "browser", "display")  # markers that make a test slow as well

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import in_process, losses, read, sincos
+from conftest import in_process, losses, read, sincos, small
 
 from sincos_cli.config import TrainConfig, resolve
 from sincos_cli.training.batched import Net
@@ -276,10 +276,10 @@ def test_groups_follow_the_member_order_and_keep_every_worker_busy():
 
 # -- sweeps through the real CLI -------------------------------------------------------------
 
-SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]
+SMALL30 = small(30, hidden=6)
 
 
-def _sweep(runs_dir, *args, small=SMALL, env=None):
+def _sweep(runs_dir, *args, small=SMALL30, env=None):
     out = sincos("sweep", *small, *args, "-q", env={"SINCOS_RUNS_DIR": str(runs_dir)} | (env or {}))
     assert out.returncode == 0, out.stderr
     return out
@@ -300,7 +300,7 @@ def test_batched_members_are_ordinary_runs(runs_dir, tmp_path):
         assert [json.loads(ln)["step"] for ln in (path / "metrics.jsonl").open()] == \
             list(range(30))
     # the member's own solo run, within float32 noise
-    solo = sincos("train", *SMALL, "--cell", "gru", "--lr", "0.01", "--seed", "3",
+    solo = sincos("train", *SMALL30, "--cell", "gru", "--lr", "0.01", "--seed", "3",
                   "--name", "solo", "-q", env=env)
     assert solo.returncode == 0, solo.stderr
     member = next(m["run"] for m in doc["members"] if m["point"] == {"cell": "gru",
@@ -342,7 +342,7 @@ def test_the_same_sweep_gives_the_same_bits_whatever_the_workers(tmp_path, path)
 @pytest.mark.slow
 def test_a_diverging_member_fails_alone_and_its_group_trains_on(runs_dir):
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
-    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "lr=0.006,1e308",
+    out = sincos("sweep", *SMALL30, "--seeds", "1-2", "--set", "lr=0.006,1e308",
                  "--checkpoint-every", "10", "--workers", "1", env=env)
     assert out.returncode == 1 and "Error: 2 of 4 members failed" in out.stderr
     for rid in ("run-01", "run-02"):
@@ -355,10 +355,10 @@ def test_a_diverging_member_fails_alone_and_its_group_trains_on(runs_dir):
 
 
 def test_bad_batch_flags_are_refused(cli, runs_dir):
-    res = cli("sweep", *SMALL, "--seeds", "1-2", "--no-batch", "--group-size", "4")
+    res = cli("sweep", *SMALL30, "--seeds", "1-2", "--no-batch", "--group-size", "4")
     assert res.exit_code == 2 and "--group-size" in res.stderr
     assert res.stderr.count("\n") == 1
-    res = cli("sweep", *SMALL, "--seeds", "1-2", "--group-size", "0")
+    res = cli("sweep", *SMALL30, "--seeds", "1-2", "--group-size", "0")
     assert res.exit_code == 2
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
 
@@ -381,7 +381,7 @@ def test_members_leave_their_group_as_they_finish(runs_dir):
     """Members with different --steps share a group: each leaves at its own end, and the
     rest train on (their losses are a group of their own's, to the bit)."""
     _sweep(runs_dir, "--seeds", "1-2", "--set", "steps=10,30", "--workers", "1",
-           small=SMALL[2:])
+           small=SMALL30[2:])
     short = [losses(runs_dir / r) for r in ("run-01", "run-02")]
     long = [losses(runs_dir / r) for r in ("run-03", "run-04")]
     assert [len(x) for x in short + long] == [10, 10, 30, 30]

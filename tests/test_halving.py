@@ -7,12 +7,11 @@ import signal
 import time
 
 import pytest
-from conftest import in_process, read, sincos
+from conftest import SMALL, in_process, read, sincos
 from test_sweep_faults import start, steps_of, wait_for
 
 from sincos_cli.sweep.halving import rungs
 
-SMALL = ["--batch-size", "8", "--time-steps", "10"]
 GRID = ["--set", "lr=0.0003,0.003,0.01", "--set", "hidden=4,8,16"]
 
 

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import in_process, read, sincos
+from conftest import in_process, read, sincos, small
 
-SMALL = ["--steps", "20", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]
+SMALL20 = small(20, hidden=6)
 # what a hostile folder says: terminal escapes (title, clear screen, bell, C1, a bidi
 # override), markup and script
 ESCAPES = "\x1b]0;pwned\x07\x1b[2J\r\b\x9b31m\u202eevil"
@@ -30,7 +30,7 @@ PAYLOAD = ESCAPES + MARKUP
 def store_once(tmp_path_factory):
     """A sweep (run-01, run-02) and a run of its own (run-03)."""
     root = tmp_path_factory.mktemp("hostile") / "runs"
-    for args in (("sweep", *SMALL, "--seeds", "1-2", "-q"), ("train", *SMALL, "-q")):
+    for args in (("sweep", *SMALL20, "--seeds", "1-2", "-q"), ("train", *SMALL20, "-q")):
         out = sincos(*args, "--runs-dir", root)
         assert out.returncode == 0, out.stderr
     return root
@@ -314,9 +314,9 @@ def test_resume_never_writes_through_a_symlink_in_the_run_folder(trained_copy, t
 def test_an_id_a_sweep_names_is_never_given_to_another_run(store):
     assert in_process("rm", "run-02", "--yes").returncode == 0  # a hole the resume fills
     shutil.rmtree(store / "run-03")
-    out = in_process("train", *SMALL, "--seed", "777", "-q")
+    out = in_process("train", *SMALL20, "--seed", "777", "-q")
     assert out.returncode == 0 and out.stdout.strip() == "run-03", out.stdout
-    out = in_process("train", *SMALL, "--name", "run-02", "-q")
+    out = in_process("train", *SMALL20, "--name", "run-02", "-q")
     assert out.returncode == 1 and "named by a sweep" in out.stderr
     doc = json.loads(in_process("show", "sweep-01", "--json").stdout)
     assert doc["missing"] == ["run-02"]

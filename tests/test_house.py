@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parent.parent / "sincos_cli"
-CORE = {"errors", "text", "config", ""}  # "" is sincos_cli itself (__version__)
+CORE = {"errors", "text", "config", "status", ""}  # "" is sincos_cli itself (__version__)
 # What each package may import besides CORE and itself: a layer sees only those below it.
 LAYERS = {
     "store": set(),
@@ -129,3 +129,30 @@ def test_no_module_does_work_when_imported():
                 if isinstance(call, ast.Call) and SIDE_EFFECTS.match(ast.unparse(call.func)):
                     wrong.append(f"{name}: {ast.unparse(call)}")
     assert not wrong
+
+
+def _body_lines(fn: ast.FunctionDef) -> int:
+    """A function's statements after its signature and docstring, in lines."""
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]
+    return body[-1].end_lineno - body[0].lineno + 1 if body else 0
+
+
+def test_commands_parse_and_print_in_at_most_60_lines():
+    """#35: a command's body parses its options and prints; planning lives below it."""
+    long = sorted(f"{p.name}:{fn.name} {_body_lines(fn)}"
+                  for p in (SRC / "commands").glob("*.py")
+                  for fn in ast.walk(ast.parse(p.read_text()))
+                  if isinstance(fn, ast.FunctionDef) and _body_lines(fn) > 60)
+    assert not long
+
+
+def test_a_status_is_spelled_in_one_place():
+    """#35: the word "completed" as a string literal lives in status.py (RunStatus) only;
+    every other module says RunStatus.COMPLETED."""
+    spelled = sorted(name for name, path in modules().items()
+                     if any(isinstance(n, ast.Constant) and n.value == "completed"
+                            for n in ast.walk(ast.parse(path.read_text()))))
+    assert spelled == ["status"], spelled

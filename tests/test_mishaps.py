@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import in_process, read
+from conftest import in_process, read, small
 
 from sincos_cli import api
 from sincos_cli.errors import FilterError
 
-SMALL = ["--steps", "20", "--batch-size", "8", "--time-steps", "10", "--hidden", "6"]
+SMALL20 = small(20, hidden=6)
 
 
 @pytest.fixture(scope="module")
@@ -27,10 +27,10 @@ def store_once(tmp_path_factory):
     """A sweep of four members over hidden 6, 20 (run-01 … run-04) and a hand-made run with
     a tag (run-05)."""
     root = tmp_path_factory.mktemp("mishaps") / "runs"
-    out = in_process("sweep", *SMALL[:-2], "--set", "hidden=6,20", "--seeds", "1-2",
+    out = in_process("sweep", *SMALL20[:-2], "--set", "hidden=6,20", "--seeds", "1-2",
                      "--workers", "1", "-q", root=root)
     assert out.returncode == 0, out.stderr
-    out = in_process("train", *SMALL, "--lr", "0.006", "-q", root=root)
+    out = in_process("train", *SMALL20, "--lr", "0.006", "-q", root=root)
     assert out.returncode == 0, out.stderr
     assert in_process("tag", "run-05", "+keep", root=root).returncode == 0
     return root
@@ -243,7 +243,7 @@ def test_a_study_stopped_as_its_last_member_ended_is_completed_by_resume(store):
     assert _status(store) == "completed"
 
 
-UNTIL = [*SMALL[:-2], "--set", "lr=0.003,0.01", "--seeds", "1-6", "--until-decided",
+UNTIL = [*SMALL20[:-2], "--set", "lr=0.003,0.01", "--seeds", "1-6", "--until-decided",
          "--max-seeds", "12", "--workers", "1", "-q"]
 
 
@@ -276,7 +276,7 @@ def test_an_ended_until_decided_study_retrains_its_failed_and_removed_members(ru
 
 
 def test_halving_retrains_a_removed_pruned_member_to_its_rung(runs_dir):
-    out = in_process("sweep", *SMALL[:-2], "--steps", "30", "--seeds", "1-2", "--set",
+    out = in_process("sweep", *SMALL20[:-2], "--steps", "30", "--seeds", "1-2", "--set",
                      "lr=0.0003,0.01", "--halving", "--workers", "1", "-q")
     assert out.returncode == 0, out.stderr
     doc = read(runs_dir / "sweep-01" / "sweep.json")
@@ -314,7 +314,7 @@ def test_folders_a_killed_planner_allocated_are_seen_removed_and_reclaimed(store
     assert out.returncode == 0, out.stderr
     assert "note: removed run-06" in out.stderr and "note: removed run-07" in out.stderr
     assert listing(store) == ["run-01", "run-02", "run-03", "run-04", "run-05", "sweep-01"]
-    out = in_process("train", *SMALL, "--steps", "2", "-q")
+    out = in_process("train", *SMALL20, "--steps", "2", "-q")
     assert out.stdout.strip() == "run-06"  # the id was not skipped for ever
 
 
@@ -415,7 +415,7 @@ def test_a_bad_until_decided_field_is_named_in_one_line(study_once, runs_dir, ed
 ])
 def test_a_study_that_cannot_run_is_refused_before_anything_is_made(runs_dir, args, hint,
                                                                      needle):
-    out = in_process("sweep", *SMALL[:-2], "--set", "lr=0.003,0.01", *args)
+    out = in_process("sweep", *SMALL20[:-2], "--set", "lr=0.003,0.01", *args)
     assert out.returncode == 2, out.stderr
     assert hint in out.stderr and needle in out.stderr, out.stderr
     assert not runs_dir.exists() or listing(runs_dir) == []

@@ -13,11 +13,11 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import EXE, drain, in_process, read, sincos
+from conftest import EXE, drain, in_process, read, sincos, small
 
 from sincos_cli.views.table import fit
 
-SMALL = ["--steps", "20", "--batch-size", "8", "--time-steps", "10"]
+SMALL20 = small(20)
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,11 @@ def store(tmp_path_factory):
     root = tmp_path_factory.mktemp("store") / "runs"
     env = {"SINCOS_RUNS_DIR": str(root)}
     steps = [
-        ("train", *SMALL, "--seed", "1", "--hidden", "20", "--tag", "baseline", "--note",
+        ("train", *SMALL20, "--seed", "1", "--hidden", "20", "--tag", "baseline", "--note",
          "the seed recipe", "-q"),
-        ("sweep", *SMALL, "--seeds", "1-3", "--set", "hidden=4,8", "--tag", "grid", "-q"),
-        ("train", *SMALL, "--seed", "2", "--hidden", "20", "--stateful", "-q"),
-        ("train", *SMALL, "--seed", "3", "--lr", "1e308", "-q"),
+        ("sweep", *SMALL20, "--seeds", "1-3", "--set", "hidden=4,8", "--tag", "grid", "-q"),
+        ("train", *SMALL20, "--seed", "2", "--hidden", "20", "--stateful", "-q"),
+        ("train", *SMALL20, "--seed", "3", "--lr", "1e308", "-q"),
     ]
     for args in steps:  # training in process (no signal here); the sweep's pool forks
         out = sincos(*args, env=env) if args[0] == "sweep" else in_process(*args, root=root)
@@ -191,9 +191,9 @@ def test_no_runs_names_the_runs_dir_and_how_to_point_elsewhere(runs_dir):
 @pytest.fixture(scope="module")
 def mine_once(tmp_path_factory):
     root = tmp_path_factory.mktemp("mine") / "runs"
-    for args in (("sweep", *SMALL, "--seeds", "1-2", "-q"),
-                 ("train", *SMALL, "--seed", "5", "-q"),
-                 ("train", *SMALL, "--seed", "6", "--lr", "1e308", "-q")):
+    for args in (("sweep", *SMALL20, "--seeds", "1-2", "-q"),
+                 ("train", *SMALL20, "--seed", "5", "-q"),
+                 ("train", *SMALL20, "--seed", "6", "--lr", "1e308", "-q")):
         out = sincos(*args, env={"SINCOS_RUNS_DIR": str(root)}) if args[0] == "sweep" \
             else in_process(*args, root=root)  # training in process; the sweep's pool forks
         assert out.returncode in (0, 1), out.stderr

@@ -7,12 +7,12 @@ import subprocess
 import time
 
 import pytest
-from conftest import EXE, descendants, in_process, losses, read, sincos
+from conftest import EXE, descendants, in_process, losses, read, sincos, small
 
 from sincos_cli.stats.groups import describe
 from sincos_cli.sweep.grid import GridError, members, parse_seeds, parse_sets
 
-SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
+SMALL30 = small(30)
 
 
 def test_seed_specs():
@@ -59,7 +59,7 @@ def test_describe():
     (["--seeds", "1-10001"], "--yes"),
 ])
 def test_bad_sweeps_are_refused_before_anything_is_made(cli, runs_dir, args, needle):
-    res = cli("sweep", *SMALL, *args)
+    res = cli("sweep", *SMALL30, *args)
     assert res.exit_code == 2, res.stderr
     assert res.stderr.count("\n") == 1 and needle in res.stderr
     assert not runs_dir.exists() or not any(runs_dir.iterdir())
@@ -70,7 +70,7 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
     """--no-batch: each member exactly what `sincos train` writes (batched members are
     within float32 noise of it: tests/test_batched.py)."""
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
-    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "hidden=4,8", "--workers", "2",
+    out = sincos("sweep", *SMALL30, "--seeds", "1-2", "--set", "hidden=4,8", "--workers", "2",
                  "--no-batch", "-q", env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout == "sweep-01\n"
@@ -85,7 +85,7 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
         run = read(runs_dir / rid / "run.json")
         assert run["status"] == "completed" and run["sweep"] == "sweep-01"
     # what `sincos train` with the same settings writes, loss for loss
-    solo = sincos("train", *SMALL, "--hidden", "8", "--seed", "2", "--name", "solo", "-q",
+    solo = sincos("train", *SMALL30, "--hidden", "8", "--seed", "2", "--name", "solo", "-q",
                   env=env)
     assert solo.returncode == 0, solo.stderr
     assert losses(runs_dir / "run-04") == losses(runs_dir / "solo")
@@ -108,7 +108,7 @@ def test_members_are_ordinary_runs_bit_for_bit(runs_dir):
 
 def test_a_failing_member_is_recorded_and_the_sweep_goes_on(runs_dir):
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
-    out = sincos("sweep", *SMALL, "--seeds", "1", "--set", "lr=0.006,1e308",
+    out = sincos("sweep", *SMALL30, "--seeds", "1", "--set", "lr=0.006,1e308",
                  "--workers", "2", env=env)
     assert out.returncode == 1
     assert "Error: 1 of 2 members failed" in out.stderr
@@ -186,11 +186,11 @@ def dask_cluster(tmp_path_factory):
 @pytest.mark.dask
 def test_dask_cluster_runs_members_that_equal_local_ones(runs_dir, dask_cluster, tmp_path):
     env = {"SINCOS_RUNS_DIR": str(runs_dir)}
-    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "hidden=4,8", "--cluster",
+    out = sincos("sweep", *SMALL30, "--seeds", "1-2", "--set", "hidden=4,8", "--cluster",
                  dask_cluster, env=env, timeout=180)
     assert out.returncode == 0, out.stderr
     local_root = tmp_path / "local"
-    ref = sincos("sweep", *SMALL, "--seeds", "1-2", "--set", "hidden=4,8", "--workers", "2",
+    ref = sincos("sweep", *SMALL30, "--seeds", "1-2", "--set", "hidden=4,8", "--workers", "2",
                  "-q", env={"SINCOS_RUNS_DIR": str(local_root)})
     assert ref.returncode == 0, ref.stderr
     doc = read(runs_dir / "sweep-01" / "sweep.json")
@@ -206,7 +206,7 @@ def test_dask_cluster_runs_members_that_equal_local_ones(runs_dir, dask_cluster,
 @pytest.mark.slow
 def test_unreachable_cluster_is_one_line_and_nothing_is_made(runs_dir):
     t0 = time.time()
-    out = sincos("sweep", *SMALL, "--seeds", "1", "--cluster", "tcp://127.0.0.1:9",
+    out = sincos("sweep", *SMALL30, "--seeds", "1", "--cluster", "tcp://127.0.0.1:9",
                  env={"SINCOS_RUNS_DIR": str(runs_dir), "SINCOS_CLUSTER_TIMEOUT": "3"},
                  timeout=60)
     assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr

@@ -23,12 +23,13 @@ from conftest import (
     losses,
     read,
     sincos,
+    small,
     start,
     steps_of,
     wait_for,
 )
 
-SMALL = ["--steps", "30", "--batch-size", "8", "--time-steps", "10"]
+SMALL30 = small(30)
 SLOW = ["--steps", "1200", "--batch-size", "8", "--time-steps", "10", "--checkpoint-every",
         "20"]
 
@@ -47,7 +48,7 @@ def env_for(root: Path) -> dict:
 def small_sweep_once(tmp_path_factory) -> Path:
     """A completed 2-member sweep, made once and never changed: tests damage copies."""
     root = tmp_path_factory.mktemp("small-sweep") / "runs"
-    out = sincos("sweep", *SMALL, "--seeds", "1-2", "--workers", "2", "-q", "--runs-dir", root)
+    out = sincos("sweep", *SMALL30, "--seeds", "1-2", "--workers", "2", "-q", "--runs-dir", root)
     assert out.returncode == 0, out.stderr
     return root
 
@@ -74,11 +75,11 @@ def expected_losses(tmp_path: Path, seed: int, *args: str) -> list[float]:
 @pytest.mark.slow
 def test_a_sweep_named_by_a_path_reads_its_members_beside_it(runs_dir, tmp_path):
     other = tmp_path / "other"
-    made = sincos("sweep", *SMALL, "--seeds", "1-2", "--lr", "0.01", "--runs-dir", other, "-q")
+    made = sincos("sweep", *SMALL30, "--seeds", "1-2", "--lr", "0.01", "--runs-dir", other, "-q")
     assert made.returncode == 0, made.stderr
     # the user's own runs dir has unrelated runs with the same ids
     for seed in (8, 9):
-        assert in_process("train", *SMALL, "--seed", seed, "-q").returncode == 0
+        assert in_process("train", *SMALL30, "--seed", seed, "-q").returncode == 0
     mine = tree(runs_dir)
     rows = json.loads(in_process("compare", other / "sweep-01", "--group-by", "seed,lr",
                                  "--json").stdout)
@@ -154,14 +155,14 @@ def test_damaged_members_are_named_and_never_touched(small_sweep, runs_dir, dama
 
 
 def test_restart_damaged_needs_resume(runs_dir):
-    out = sincos("sweep", *SMALL, "--seeds", "1", "--restart-damaged")
+    out = sincos("sweep", *SMALL30, "--seeds", "1", "--restart-damaged")
     assert out.returncode == 2 and "--restart-damaged is for --resume" in out.stderr
 
 
 # -- 13, 14, 15: debris, scale, refusals that write nothing --------------------------------
 
 def test_a_signal_while_members_are_made_leaves_no_empty_folder(runs_dir):
-    p = start("sweep", *SMALL, "--seeds", "1-10000", "-q", root=runs_dir)
+    p = start("sweep", *SMALL30, "--seeds", "1-10000", "-q", root=runs_dir)
     wait_for(lambda: runs_dir.exists() and len(os.listdir(runs_dir)) > 50, "folders", proc=p)
     p.send_signal(signal.SIGTERM)
     out, err = p.communicate(timeout=60)
@@ -175,7 +176,7 @@ def test_a_signal_while_members_are_made_leaves_no_empty_folder(runs_dir):
 
 def test_a_full_disk_while_the_sweep_is_made_leaves_nothing(small_disk):
     tiny = small_disk("64k")
-    out = sincos("sweep", *SMALL, "--seeds", "1-300", "--runs-dir", tiny / "runs")
+    out = sincos("sweep", *SMALL30, "--seeds", "1-300", "--runs-dir", tiny / "runs")
     assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
     assert "No space left" in out.stderr or "cannot" in out.stderr
     assert os.listdir(tiny / "runs") == []
@@ -183,13 +184,13 @@ def test_a_full_disk_while_the_sweep_is_made_leaves_nothing(small_disk):
 
 def test_huge_seed_counts_are_counted_not_built(runs_dir):
     t0 = time.time()
-    out = sincos("sweep", *SMALL, "--seeds", "1-2000000")
+    out = sincos("sweep", *SMALL30, "--seeds", "1-2000000")
     assert out.returncode == 2 and "2,000,000 members: pass --yes" in out.stderr
     assert time.time() - t0 < 20  # 172 s when every member was built first
     for spec, needle in [("3000000000", "more than one sweep can hold"),
                          ("1-5000000000", "above 2**32-1"),
                          ("1-20000000", "more than one sweep can hold")]:
-        out = sincos("sweep", *SMALL, "--seeds", spec, "--yes")
+        out = sincos("sweep", *SMALL30, "--seeds", spec, "--yes")
         assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
         assert needle in out.stderr and "internal error" not in out.stderr
     assert not runs_dir.exists() or not os.listdir(runs_dir)
@@ -264,7 +265,7 @@ def test_too_few_file_descriptors_is_one_line_and_no_hang(runs_dir):
     def limit():
         resource.setrlimit(resource.RLIMIT_NOFILE, (16, 16))
 
-    p = subprocess.Popen([EXE, "sweep", *SMALL, "--seeds", "1-4", "--workers", "2", "-q"],
+    p = subprocess.Popen([EXE, "sweep", *SMALL30, "--seeds", "1-4", "--workers", "2", "-q"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                          env=env_for(runs_dir), preexec_fn=limit)
     out, err = p.communicate(timeout=120)
@@ -352,7 +353,7 @@ def test_animate_survives_a_resume_cutting_the_trace(runs_dir):
 
 @pytest.mark.slow
 def test_group_by_steps_groups_by_the_steps_asked_for(runs_dir):
-    out = sincos("sweep", *SMALL[2:], "--seeds", "1-3", "--set", "steps=20,30", "--set",
+    out = sincos("sweep", *SMALL30[2:], "--seeds", "1-3", "--set", "steps=20,30", "--set",
                  "lr=0.006,1e308", "-q")
     assert out.returncode == 1  # the huge lr diverges
     rows = json.loads(in_process("compare", "sweep-01", "--json").stdout)
@@ -372,7 +373,7 @@ def test_group_by_steps_groups_by_the_steps_asked_for(runs_dir):
 
 def test_a_run_without_init_reads_as_torch_and_minus_zero_is_zero(cli, runs_dir):
     for name, extra in (("a", ["--init", "torch", "--clip", "-0.0"]), ("b", ["--init", "torch"])):
-        assert cli("train", *SMALL, "--seed", "1", "--name", name, "-q", *extra).exit_code == 0
+        assert cli("train", *SMALL30, "--seed", "1", "--name", name, "-q", *extra).exit_code == 0
     cfg = read(runs_dir / "a" / "config.json")
     assert str(cfg["clip"]) == "0.0"
     del cfg["init"]  # as runs made before --init existed
@@ -417,7 +418,7 @@ def test_a_reader_that_leaves_early_is_not_an_error(trained_copy, runs_dir, args
 def test_a_worker_killed_while_idle_does_not_stop_the_sweep(runs_dir):
     """Two members on three workers: the idle one is killed. The pool is broken for all,
     so the sweep rebuilds it and resumes both members, each exactly once."""
-    p = start("sweep", *SMALL[:1], "600", *SMALL[2:], "--checkpoint-every", "50",
+    p = start("sweep", *SMALL30[:1], "600", *SMALL30[2:], "--checkpoint-every", "50",
               "--seeds", "1-2", "--workers", "3", root=runs_dir)
     wait_for(lambda: all((runs_dir / f"run-0{i}" / "checkpoint.pt").exists() for i in (1, 2)),
              "two checkpoints", proc=p)
@@ -441,7 +442,7 @@ def test_a_signal_to_the_driver_and_its_group_at_once_ends_every_member_interrup
     nothing printed and the members in flight left `running`."""
     for attempt in range(3):
         root = runs_dir / f"try{attempt}"
-        p = start("sweep", "--steps", "20000", *SMALL[2:], "--seeds", "1-4", "--workers", "2",
+        p = start("sweep", "--steps", "20000", *SMALL30[2:], "--seeds", "1-4", "--workers", "2",
                   "-q", root=root, start_new_session=True)
         wait_for(lambda root=root: (root / "run-01" / "checkpoint.pt").exists(),
                  "a checkpoint", proc=p)

@@ -77,18 +77,7 @@ def animate(
         sincos animate latest --view history --out demo.mp4 --fps 20
     """
     width, height = _size(size)
-    if fmt is None:
-        suffix = Path(out).suffix.lower() if out not in (None, "-") else ".gif"
-        if suffix not in (".gif", ".mp4"):
-            raise typer.BadParameter(f"unknown suffix {suffix or '(none)'!r}: use .gif or "
-                                     ".mp4, or --format", param_hint="--out")
-        fmt = AnimFormat(suffix[1:])
-    if fmt == "gif" and 100 / fps > 65535:
-        raise typer.BadParameter(f"a GIF frame lasts at most 655.35 s (--fps 0.0016 or more), "
-                                 f"got {fps:g}", param_hint="--fps")
-    if out == "-" and sys.stdout.isatty():
-        raise typer.BadParameter("stdout is a terminal: redirect it (> clip.gif) or give a "
-                                 "file", param_hint="--out")
+    fmt = _format(fmt, out, fps)
     from sincos_cli.store.files import read_json
     from sincos_cli.store.runs import check_output, resolve
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
@@ -137,3 +126,20 @@ def animate(
                    "size": size, "bytes": dest.stat().st_size})
     else:
         print(dest)
+
+
+def _format(fmt: AnimFormat | None, out: str | None, fps: float) -> AnimFormat:
+    """--format, or the one --out's suffix names; refused where the output cannot be."""
+    if fmt is None:
+        suffix = Path(out).suffix.lower() if out not in (None, "-") else ".gif"
+        if suffix not in (".gif", ".mp4"):
+            raise typer.BadParameter(f"unknown suffix {suffix or '(none)'!r}: use .gif or "
+                                     ".mp4, or --format", param_hint="--out")
+        fmt = AnimFormat(suffix[1:])
+    if fmt == "gif" and 100 / fps > 65535:
+        raise typer.BadParameter(f"a GIF frame lasts at most 655.35 s (--fps 0.0016 or more), "
+                                 f"got {fps:g}", param_hint="--fps")
+    if out == "-" and sys.stdout.isatty():
+        raise typer.BadParameter("stdout is a terminal: redirect it (> clip.gif) or give a "
+                                 "file", param_hint="--out")
+    return fmt

@@ -101,11 +101,8 @@ def compare(
         sincos compare --where hidden=20 --where 'eval_mse<1e-3'
         sincos compare sweep-01 --group-by hidden --plot bands.png
     """
-    from sincos_cli.store.files import read_json
-    from sincos_cli.store.query import sort_rows
     from sincos_cli.store.record import columns
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
-    from sincos_cli.store.runs import sweep_path
     from sincos_cli.views.table import cell, print_table, table_value
 
     if as_json and as_csv:
@@ -119,15 +116,7 @@ def compare(
     pairing = Pairing(paired, reference, power, _effect(effect or "0.8x") if power else None)
     xr = _x_range(x_range) if x_range is not None else None
     root = pick_runs_dir(runs_dir)
-    keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
-    twice = sorted({k for k in keys or [] if keys.count(k) > 1})
-    if twice:
-        raise typer.BadParameter(f"names {', '.join(twice)} twice", param_hint="--group-by")
-    if keys is None and runs and len(runs) == 1:
-        sweep = sweep_path(root, runs[0])
-        if sweep is not None:  # a sweep groups by its grid keys (and held-out seeds apart)
-            doc = read_json(sweep / "sweep.json")
-            keys = (list(doc.get("grid", {})) + (["set"] if doc.get("holdout") else [])) or None
+    keys = _group_keys(root, group_by, runs)
     curves = None
     if plot is not None and keys is None and not (where or best or last):
         # start reading the curves while the rows load
@@ -152,16 +141,7 @@ def compare(
             raise typer.BadParameter(f"{hint} compares groups: use it with --group-by",
                                      param_hint=hint)
     cols = columns(rows, show_all)
-    known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
-    try:
-        rows = sort_rows(rows, sort or ("eval_mse" if best else None), known)
-    except ValueError as e:
-        raise typer.BadParameter(str(e), param_hint="--sort") from None
-    if best:
-        rows = rows[:best]
-    if last:
-        newest = sorted(rows, key=lambda r: str(r.created or ""))[-last:]
-        rows = [r for r in rows if r in newest]
+    rows = _sorted_rows(rows, cols, sort, best, last)
     if plot is not None:
         from sincos_cli.views.plot import loss_curves
 
@@ -173,11 +153,7 @@ def compare(
     if as_json:
         emit_json([r.to_json() for r in rows])
     elif as_csv:
-        cols = [*cols[:2], "error", *cols[2:]] if "tags" in cols else \
-            [*cols[:2], "error", *cols[2:], "tags"]
-        write_csv(cols, [[table_value(r, c) if c == "tags" else
-                          (r.error if c == "error" else r.value(c)) for c in cols]
-                         for r in rows])
+        _write_rows_csv(rows, cols)
     elif plot is not None:
         print(plot)
     elif not (runs or flat or best or last):
@@ -185,6 +161,51 @@ def compare(
     else:
         print_table(cols, [[cell(table_value(r, c), c) for c in cols]
                                for r in rows])
+
+
+def _write_rows_csv(rows: list, cols: list[str]) -> None:
+    """compare --csv: the table's columns, the error beside the status, the tags last."""
+    from sincos_cli.views.table import table_value
+
+    cols = [*cols[:2], "error", *cols[2:]] if "tags" in cols else \
+        [*cols[:2], "error", *cols[2:], "tags"]
+    write_csv(cols, [[table_value(r, c) if c == "tags" else
+                      (r.error if c == "error" else r.value(c)) for c in cols]
+                     for r in rows])
+
+
+def _group_keys(root, group_by: str | None, runs: list[str] | None) -> list[str] | None:
+    """--group-by's keys (each once), or a lone sweep's grouping keys, or None."""
+    keys = [k.strip().replace("-", "_") for k in group_by.split(",")] if group_by else None
+    twice = sorted({k for k in keys or [] if keys.count(k) > 1})
+    if twice:
+        raise typer.BadParameter(f"names {', '.join(twice)} twice", param_hint="--group-by")
+    if keys is None and runs and len(runs) == 1:
+        from sincos_cli.store.files import read_json
+        from sincos_cli.store.runs import group_keys, sweep_path
+
+        sweep = sweep_path(root, runs[0])
+        if sweep is not None:  # a sweep groups by its grid keys (and held-out seeds apart)
+            keys = group_keys(read_json(sweep / "sweep.json")) or None
+    return keys
+
+
+def _sorted_rows(rows: list, cols: list[str], sort: str | None, best: int | None,
+                 last: int | None) -> list:
+    """The rows by --sort (eval_mse for --best), the best N, the newest N."""
+    from sincos_cli.store.query import sort_rows
+
+    known = sorted({*cols, *(k for r in rows for k in (*r.config, *r.summary))} - {"tags"})
+    try:
+        rows = sort_rows(rows, sort or ("eval_mse" if best else None), known)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--sort") from None
+    if best:
+        rows = rows[:best]
+    if last:
+        newest = sorted(rows, key=lambda r: str(r.created or ""))[-last:]
+        rows = [r for r in rows if r in newest]
+    return rows
 
 
 def _x_range(text: str) -> tuple[float | None, float | None]:

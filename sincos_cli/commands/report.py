@@ -76,15 +76,10 @@ def report(
     from sincos_cli.report.run_page import run_page
     from sincos_cli.report.set_page import set_page
     from sincos_cli.report.sweep_page import sweep_page
-    from sincos_cli.store.files import read_json
     from sincos_cli.store.runs import check_output, resolve, sweep_path
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
 
-    if out == "-" and sys.stdout.isatty():
-        raise typer.BadParameter("stdout is a terminal: redirect it (> report.html) or give "
-                                 "a file", param_hint="--out")
-    if out not in (None, "-") and Path(out).suffix.lower() not in (".html", ".htm"):
-        raise typer.BadParameter(f"expected an .html file, got {out!r}", param_hint="--out")
+    _check_out(out)
     root = pick_runs_dir(runs_dir)
     single = runs[0] if runs and len(runs) == 1 and not where else None
     sweep = sweep_path(root, single) if single else None
@@ -94,14 +89,7 @@ def report(
                                                 "report.html"))
     if dest is not None:
         check_output(dest, None)
-    ref = None
-    if reference is not None:
-        if sweep is None:
-            raise typer.BadParameter("--reference is for a sweep's page",
-                                     param_hint="--reference")
-        doc = read_json(sweep / "sweep.json")
-        ref = parse_reference(reference, list(doc.get("grid", {})) +
-                              (["set"] if doc.get("holdout") else []))
+    ref = _reference(reference, sweep)
     rows = None
     if name is None:  # a set: compare's selection
         rows = select_rows(root, runs, where or [])
@@ -133,6 +121,26 @@ def report(
     with atomic_target(dest) as tmp:
         tmp.write_text(html, encoding="utf-8", errors="replace")
     print(dest)
+
+
+def _check_out(out: str | None) -> None:
+    if out == "-" and sys.stdout.isatty():
+        raise typer.BadParameter("stdout is a terminal: redirect it (> report.html) or give "
+                                 "a file", param_hint="--out")
+    if out not in (None, "-") and Path(out).suffix.lower() not in (".html", ".htm"):
+        raise typer.BadParameter(f"expected an .html file, got {out!r}", param_hint="--out")
+
+
+def _reference(reference: str | None, sweep: Path | None) -> dict | None:
+    """--reference, parsed against the sweep's grouping keys (a sweep's page only)."""
+    if reference is None:
+        return None
+    if sweep is None:
+        raise typer.BadParameter("--reference is for a sweep's page", param_hint="--reference")
+    from sincos_cli.store.files import read_json
+    from sincos_cli.store.runs import group_keys
+
+    return parse_reference(reference, group_keys(read_json(sweep / "sweep.json")))
 
 
 def _command() -> str:

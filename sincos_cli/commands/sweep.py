@@ -127,13 +127,7 @@ def sweep(
         sincos compare sweep-01 --group-by hidden,lr
     """
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
-    from sincos_cli.sweep.design import (
-        HalvingAsk,
-        HoldoutAsk,
-        UntilAsk,
-        design,
-        resumed_batching,
-    )
+    from sincos_cli.sweep.design import HalvingAsk, HoldoutAsk, UntilAsk, design
     from sincos_cli.sweep.driver import run_sweep
 
     root = pick_runs_dir(runs_dir)
@@ -143,21 +137,12 @@ def sweep(
                                  param_hint="--group-size")
     recipe = settings.pop("recipe")
     base = given_settings(ctx, settings)
-    if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
+    if _on_line(ctx, "recipe"):
         base["recipe"] = recipe.value
     plan = batching = None
     if resume is not None:
-        if base or seeds or set_ or meta or holdout_seeds or reference or any(
-                ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
-                for n in ("until_decided", "max_seeds", "alpha", "holdout_by")):
-            raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
-                                     param_hint="--resume")
-        if halving or audit:
-            raise typer.BadParameter("a resumed sweep keeps its halving settings",
-                                     param_hint="--halving")
-        if any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE
-               for n in ("batch", "group_size")):
-            batching = resumed_batching(batch, group_size)
+        batching = _resumed(ctx, base or seeds or set_ or meta or holdout_seeds or reference,
+                            halving or audit, batch, group_size)
     elif restart_damaged:
         raise typer.BadParameter("--restart-damaged is for --resume",
                                  param_hint="--restart-damaged")
@@ -167,15 +152,7 @@ def sweep(
     elif seeds is None:
         raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10", param_hint="--seeds")
     else:
-        for given, hint in (
-                (reference, "--reference"),
-                (ctx.get_parameter_source("max_seeds") == ParameterSource.COMMANDLINE,
-                 "--max-seeds"),
-                (ctx.get_parameter_source("alpha") == ParameterSource.COMMANDLINE, "--alpha")):
-            if given and not until_decided:
-                raise typer.BadParameter("is for --until-decided", param_hint=hint)
-        if holdout_by != "median" and not holdout_seeds:
-            raise typer.BadParameter("is for --holdout-seeds", param_hint="--holdout-by")
+        _check_study_options(ctx, until_decided, reference, holdout_by, holdout_seeds)
         until = UntilAsk(max_seeds, alpha, reference) if until_decided else None
         plan = design(
             base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
@@ -190,6 +167,42 @@ def sweep(
         root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
         checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
         restart_damaged=restart_damaged, meta=meta, batch=batching)
+    _print_result(result, as_json)
+
+
+def _on_line(ctx: typer.Context, *names: str) -> bool:
+    """Whether any of the options `names` was given on the command line."""
+    return any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE for n in names)
+
+
+def _resumed(ctx: typer.Context, new_study: bool, new_halving: bool, batch: bool,
+             group_size: int | None):
+    """--resume's checks: a resumed sweep keeps its settings; its batching, when given."""
+    from sincos_cli.sweep.design import resumed_batching
+
+    if new_study or _on_line(ctx, "until_decided", "max_seeds", "alpha", "holdout_by"):
+        raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
+                                 param_hint="--resume")
+    if new_halving:
+        raise typer.BadParameter("a resumed sweep keeps its halving settings",
+                                 param_hint="--halving")
+    return resumed_batching(batch, group_size) if _on_line(ctx, "batch", "group_size") else None
+
+
+def _check_study_options(ctx: typer.Context, until_decided: bool, reference, holdout_by: str,
+                         holdout_seeds) -> None:
+    """A new sweep's options that need another: --reference, --max-seeds and --alpha need
+    --until-decided, --holdout-by needs --holdout-seeds."""
+    for given, hint in ((reference, "--reference"), (_on_line(ctx, "max_seeds"), "--max-seeds"),
+                        (_on_line(ctx, "alpha"), "--alpha")):
+        if given and not until_decided:
+            raise typer.BadParameter("is for --until-decided", param_hint=hint)
+    if holdout_by != "median" and not holdout_seeds:
+        raise typer.BadParameter("is for --holdout-seeds", param_hint="--holdout-by")
+
+
+def _print_result(result, as_json: bool) -> None:
+    """The sweep's id (or its groups as JSON), what it said, how to resume; its exit code."""
     if as_json:
         emit_json(result.groups)
     else:

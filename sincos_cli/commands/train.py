@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from typer._click.core import ParameterSource
 
 from sincos_cli.errors import SincosError
+from sincos_cli.status import RunStatus
 
 from .common import (
     ARGV,
@@ -79,7 +81,6 @@ def train(
         sincos train --resume run-07 --steps 1000
     """
     from sincos_cli.config import resolve as resolve_config
-    from sincos_cli.store.runs import check_name
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
     from sincos_cli.training import budget
     from sincos_cli.training.launch import train_run
@@ -87,17 +88,7 @@ def train(
     recipe = settings.pop("recipe")
     given = given_settings(ctx, {**settings, "seed": seed})
     root = pick_runs_dir(runs_dir)
-    shown = None
-    if live:
-        from sincos_cli.views.live import choose
-
-        try:
-            shown = (choose(), view.value)
-        except SincosError as e:
-            raise typer.BadParameter(str(e), param_hint="--live") from None
-    elif ctx.get_parameter_source("view") == ParameterSource.COMMANDLINE:
-        raise typer.BadParameter("--view is for --live (or sincos animate)",
-                                 param_hint="--view")
+    shown = _live(ctx, live, view.value)
     cfg = None
     meta = meta_of(tag, note)
     if resume is not None:
@@ -109,13 +100,7 @@ def train(
         if ctx.get_parameter_source("recipe") == ParameterSource.COMMANDLINE:
             given["recipe"] = recipe.value
     else:
-        if name is not None:
-            try:
-                check_name(name)
-            except SincosError as e:
-                raise typer.BadParameter(str(e), param_hint="--name") from None
-            if (root / name).exists():  # before torch is imported: refused at once
-                raise SincosError(f"run {name!r} already exists in {root}")
+        _check_new_name(root, name)
         if "seed" not in given:
             import secrets
 
@@ -130,19 +115,47 @@ def train(
         cfg, root=root, name=name, device=device.value, threads=threads,
         checkpoint_every=checkpoint_every, argv=ARGV, resume=resume, given=given, meta=meta,
         display=lambda cfg, done: _display(cfg, done, quiet, log_every, shown))
+    status = RunStatus.COMPLETED if code == 0 else RunStatus.INTERRUPTED
     if as_json:
-        emit_json({"id": path.name, "status": "completed" if code == 0 else "interrupted",
-                   **summary})
+        emit_json({"id": path.name, "status": status, **summary})
     else:
         print(path.name)
     if not quiet:
-        print(closing_line(path.name, "completed" if code == 0 else "interrupted", summary),
-              file=sys.stderr)
+        print(closing_line(path.name, status, summary), file=sys.stderr)
     if code:
         # Even with --quiet: how to continue is not progress chatter.
         print(f"interrupted at step {summary['steps']}; resume with: sincos train "
               f"--resume {path.name}", file=sys.stderr)
         raise typer.Exit(code)
+
+
+def _live(ctx: typer.Context, live: bool, view: str) -> tuple[str, str] | None:
+    """--live's (display, view), or None; --view without --live is refused."""
+    if live:
+        from sincos_cli.views.live import choose
+
+        try:
+            return choose(), view
+        except SincosError as e:
+            raise typer.BadParameter(str(e), param_hint="--live") from None
+    if ctx.get_parameter_source("view") == ParameterSource.COMMANDLINE:
+        raise typer.BadParameter("--view is for --live (or sincos animate)",
+                                 param_hint="--view")
+    return None
+
+
+def _check_new_name(root: Path, name: str | None) -> None:
+    """--name for a new run: a valid name, not taken (refused before torch is imported)."""
+    if name is None:
+        return
+    from sincos_cli.store.runs import check_name
+
+    try:
+        check_name(name)
+    except SincosError as e:
+        raise typer.BadParameter(str(e), param_hint="--name") from None
+    if (root / name).exists():
+        raise SincosError(f"run {name!r} already exists in {root}")
 
 
 def _display(cfg, done: int, quiet: bool, log_every: int, live: tuple[str, str] | None):

@@ -17,8 +17,10 @@ import json
 import math
 from html import escape
 
+from sincos_cli.status import RunStatus
+
 # Status marks: a symbol as well as a colour, so statuses stay apart in greyscale print.
-MARKS = {"completed": "✓", "failed": "✗", "crashed": "✗", "corrupt": "⚠", "unreadable": "⚠",
+MARKS = {RunStatus.COMPLETED: "✓", "failed": "✗", "crashed": "✗", "corrupt": "⚠", "unreadable": "⚠",
          "missing": "⚠", "interrupted": "‖", "pruned": "✂", "running": "…"}
 
 

@@ -2,7 +2,7 @@
 note), the runs table, status cells, failures and the replay.
 
 The numbers come from the functions `show` and `compare` use (show.run_info,
-stats.groups, stats.paired, compare's cell formats), so the page and the terminal agree; the
+stats.groups (groups, paired), compare's cell formats), so the page and the terminal agree; the
 pictures from figures.py; the HTML from html.py.
 
 A part that cannot be shown (a damaged file, a missing checkpoint) becomes a note on the page
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sincos_cli import __version__
 from sincos_cli.errors import debugging, reason
+from sincos_cli.status import RunStatus
 from sincos_cli.store.record import Row
 from sincos_cli.store.runs import utc_now
 from sincos_cli.views.table import cell
@@ -82,7 +83,7 @@ def value_cell(value, col: str) -> P.Cell:
 
 
 NUMERIC = {"eval_mse", "final_loss", "best_loss", "steps", "train_seconds", "seed", "n",
-           "ok", "completed", "failed", "eval_median", "eval_iqm", "eval_mean±std",
+           "ok", RunStatus.COMPLETED, "failed", "eval_median", "eval_iqm", "eval_mean±std",
            "eval_min", "eval_max", "loss_median", "loss_iqm", "loss_mean±std", "loss_min",
            "loss_max", "shared", "ratio_median", "p_improve", "wilcoxon_p", "wins", "losses",
            "ties", "step", "rank", "score", "value", "default"}

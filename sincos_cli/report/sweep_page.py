@@ -7,8 +7,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from sincos_cli.status import RunStatus
 from sincos_cli.store.record import NUMBERS, Row, load_row
-from sincos_cli.store.runs import is_member, read_sweep, sort_key, status
+from sincos_cli.store.runs import group_keys, is_member, read_sweep, sort_key, status
 from sincos_cli.store.show import bounds, engine, ratio_words, seed_ranges
 from sincos_cli.views.table import cell, group_table, paired_table
 
@@ -53,7 +54,7 @@ def member_row(sweep: Path, m: dict, keys: list[str] | None = None) -> Row:
 def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
     rep = Report(opts)
     doc = read_sweep(sweep)
-    keys = list(doc.get("grid", {})) + (["set"] if doc.get("holdout") else [])
+    keys = group_keys(doc)
     rows = [member_row(sweep, m, keys) for m in doc["members"]]
     for m in doc["members"]:  # the rows hold what the page needs of each member's settings
         m.pop("config", None)
@@ -98,7 +99,7 @@ def _header(doc: dict, sid: str, rows: list[Row]) -> str:
                     ("engine", P.esc(engine(doc)))])]
     if doc.get("argv"):
         out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc['argv'])))}</pre>")
-    if st not in ("completed",):
+    if st not in (RunStatus.COMPLETED,):
         out.append(P.note(P.Html(f"Not finished: <code>sincos sweep --resume {P.esc(sid)}"
                                  "</code> trains what is left.")))
     return "\n".join(out)
@@ -153,9 +154,9 @@ GROUP_TITLES = {
 
 
 def _group_values(g: dict, keys: list[str]) -> list:
-    """The exact numbers behind compare.group_table's cells, in its column order."""
+    """The exact numbers behind views.table.group_table's cells, in its column order."""
     vals = [g[k] for k in keys] + [g["n"], g["ok_count"] / g["counted"] if g["counted"]
-                                   else None, g["completed"], g["failed"], g["diverged"]]
+                                   else None, g[RunStatus.COMPLETED], g["failed"], g["diverged"]]
     for m in ("eval_mse", "final_loss"):
         d = g[m]
         vals += [d["median"], d["iqm"], d["mean"], d["min"], d["max"]]
@@ -325,7 +326,7 @@ def _members(rows: list[Row], keys: list[str], sid: str) -> str:
 
     def order(r: Row):
         v = r.value("eval_mse")
-        done = r.status == "completed" and isinstance(v, (int, float))
+        done = r.status == RunStatus.COMPLETED and isinstance(v, (int, float))
         return (0, v, "") if done else (1, 0.0, r.id)
     ranked = sorted(rows, key=order)
     shown = ranked[:MEMBER_ROWS] + ranked[-MEMBER_ROWS:]
@@ -337,7 +338,7 @@ def _members(rows: list[Row], keys: list[str], sid: str) -> str:
 
 def picks(rows: list[Row]) -> list[tuple[str, Row]]:
     """The best, median and worst completed members by eval_mse (fewer when fewer ran)."""
-    done = sorted((r for r in rows if r.status == "completed"
+    done = sorted((r for r in rows if r.status == RunStatus.COMPLETED
                    and isinstance(r.value("eval_mse"), (int, float))),
                   key=lambda r: (r.value("eval_mse"), sort_key(r.id)))
     if not done:

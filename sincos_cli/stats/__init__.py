@@ -8,5 +8,5 @@ seeds a paired study needs, simulated from a pilot), sequential (the rule that s
 adding seeds once it is decided, and keeps its error rate), rank (Spearman's ρ, for the
 halving audit).
 
-May import: sincos_cli.errors and .config only (it reads rows, never folders).
+May import: sincos_cli.errors, .config and .status only (it reads rows, never folders).
 """

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 import statistics
 
+from sincos_cli.status import RunStatus
+
 from .power import MIN_SEEDS  # shared seeds below which a paired comparison is not made
 from .sequential import signed_rank_counts
 
@@ -22,7 +24,7 @@ def outcome(row, metric: str = "eval_mse") -> float | None:
     finite value diverged at its evaluation); None when it has not ended (queued, running,
     interrupted, pruned, unreadable), so it is left out and the tables say how many."""
     v = row.value(metric)
-    if row.status == "completed":
+    if row.status == RunStatus.COMPLETED:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         return float(v) if ok else WORST
     return WORST if row.status == "failed" else None
@@ -74,7 +76,7 @@ def group_rows(rows, keys: list[str]) -> list[list]:
 
 def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> list[dict]:
     """One object per distinct combination of `keys` (in first-seen order):
-    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "ok_ci", "completed", "failed",
+    {KEY: value…, "n", "ok" ("18/20"), "ok_count", "ok_ci", `completed`, "failed",
     "counted", "diverged", "eval_mse": {…, "median_ci", "iqm_ci"}, "final_loss": {…}}.
 
     `n` counts every run of the group, whatever its status; the statistics are over the
@@ -105,7 +107,7 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
             ok_ci = exact_share(ok, len(evals))
         out.append({**point, "n": len(members), "ok": f"{ok}/{len(evals)}", "ok_count": ok,
                     **({"ok_ci": ok_ci} if intervals else {}),
-                    "completed": sum(r.status == "completed" for r in members),
+                    RunStatus.COMPLETED: sum(r.status == RunStatus.COMPLETED for r in members),
                     "failed": sum(r.status == "failed" for r in members),
                     "counted": len(evals), "diverged": sum(math.isinf(v) for v in evals),
                     **metrics})

@@ -6,6 +6,6 @@ per-step trace.bin; the one module here that loads numpy), record (the run recor
 per folder), meta (tags and notes), query (--where, sorting, folding a sweep), removal
 (`sincos rm`), show (one run or sweep on one screen).
 
-May import: sincos_cli.errors, .text, .config. Nothing else of sincos: every other package
+May import: sincos_cli.errors, .text, .config, .status. Nothing else of sincos: every other package
 builds on this one.
 """

@@ -8,31 +8,12 @@ import re
 import socket
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 
 from sincos_cli.errors import SincosError
+from sincos_cli.status import RunStatus
 
 from .files import read_json
-
-
-class RunStatus(StrEnum):
-    """Every status a reader may report for a run folder. run.json holds the first six
-    (`queued`: a sweep member allocated, not yet started); the others are a reader's words:
-    `crashed` (running, but its process is gone), `corrupt` and `unreadable` (its files
-    cannot be read), `unknown` (run.json names no status)."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    COMPLETED = "completed"
-    FAILED = "failed"
-    INTERRUPTED = "interrupted"
-    PRUNED = "pruned"
-    CRASHED = "crashed"
-    CORRUPT = "corrupt"
-    UNREADABLE = "unreadable"
-    UNKNOWN = "unknown"
-
 
 SCHEMA = 2  # 2: trace.bin appended (1: trace.npz rewritten at each checkpoint)
 NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
@@ -286,6 +267,12 @@ def sweep_path(root: Path, selector: str) -> Path | None:
     if not (root / selector / "sweep.json").is_file():
         raise SincosError(f"no sweep {selector!r} in {root}")
     return root / selector
+
+
+def group_keys(doc: dict) -> list[str]:
+    """The keys a sweep's members are grouped by: its grid's, then `set` (selection or
+    holdout) when it held seeds out."""
+    return list(doc.get("grid") or {}) + (["set"] if doc.get("holdout") else [])
 
 
 def read_sweep(sweep: Path) -> dict:

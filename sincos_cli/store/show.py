@@ -12,7 +12,7 @@ from sincos_cli.errors import SincosError
 
 from .files import read_json
 from .record import load_row
-from .runs import is_member, read_sweep, status
+from .runs import RunStatus, is_member, read_sweep, status
 
 NOT_FLAGS = ("eval_batches", "x_spacing")  # settings no train flag sets
 
@@ -97,7 +97,7 @@ def sweep_info(sweep: Path) -> dict:
         row = load_row(p)
         counts[row.status] = counts.get(row.status, 0) + 1
         ev = row.value("eval_mse")
-        if isinstance(ev, (int, float)) and row.status == "completed":
+        if isinstance(ev, (int, float)) and row.status == RunStatus.COMPLETED:
             ranked.append({"run": m["run"], "seed": m["seed"], "point": m["point"],
                            "eval_mse": ev})
     ranked.sort(key=lambda r: r["eval_mse"])  # completed members (not pruned at a rung)

@@ -20,6 +20,7 @@ import math
 import statistics
 from pathlib import Path
 
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import atomic_write_json
 
 from . import halving
@@ -58,13 +59,13 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, grow=
         if m.get("audit"):
             path = home / m["run"]
             state, _ = member_state(path, m["config"])
-            if state != "completed":
+            if state != RunStatus.COMPLETED:
                 jobs.append(job_for(m, mode_for(path, state), doc, argv))
     if grow is not None and jobs:
         grow(len(jobs), f"audit: training {len(a['points'])} pruned point"
              f"{'s' * (len(a['points']) != 1)} to the end ({len(jobs)} members)")
     counts = execute_jobs(jobs)
-    if all(member_state(home / m["run"], m["config"])[0] in ("completed", "failed")
+    if all(member_state(home / m["run"], m["config"])[0] in (RunStatus.COMPLETED, "failed")
            for m in doc["members"] if m.get("audit")):  # settled: what it shows is final
         a["result"] = result(home, doc)
         atomic_write_json(sweep / "sweep.json", doc)
@@ -109,5 +110,5 @@ def finished(home: Path, doc: dict) -> bool:
         return True
     if a.get("points") is None or a.get("result") is None:
         return False
-    return all(member_state(home / m["run"], m["config"])[0] == "completed"
+    return all(member_state(home / m["run"], m["config"])[0] == RunStatus.COMPLETED
                for m in doc["members"] if m.get("audit"))

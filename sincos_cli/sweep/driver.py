@@ -25,13 +25,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sincos_cli.errors import SincosError, reason
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import (
     atomic_write_bytes,
     release_lock,
 )
-from sincos_cli.store.runs import (
-    read_sweep,
-)
+from sincos_cli.store.runs import group_keys, read_sweep
 
 from . import audit, halving, holdout, rounds
 from .design import Design
@@ -233,7 +232,7 @@ def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, 
                                   f"workers stopped them); {again}")
     if failed:
         return "failed", 1, f"{failed} of {total} members failed"
-    return "completed", 0, None
+    return RunStatus.COMPLETED, 0, None
 
 
 def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers: int | None,
@@ -278,10 +277,10 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
                              for m in doc["members"]) if doc.get("halving") else 0
                 what = (f"all {n} member{'s' * (n != 1)} completed" if not pruned else
                         f"every rung is done ({n - pruned} completed, {pruned} pruned)")
-                if doc.get("status") != "completed":  # stopped as its last member ended
-                    finish(sweep, "completed")
+                if doc.get("status") != RunStatus.COMPLETED:  # stopped as its last member ended
+                    finish(sweep, RunStatus.COMPLETED)
                 return SweepResult(sweep.name, group_stats(home, doc, threshold), 0,
-                                   f"nothing to do: {what}", "completed")
+                                   f"nothing to do: {what}", RunStatus.COMPLETED)
             if batch is not None:
                 doc["batch"] = batch
             doc = open_for_resume(sweep, doc, argv)
@@ -349,5 +348,5 @@ def group_stats(home: Path, doc: dict, threshold: float) -> list[dict]:
     from sincos_cli.store.record import load_row
 
     rows = [load_row(home / m["run"]) for m in doc["members"]]
-    keys = list(doc["grid"]) + (["set"] if doc.get("holdout") else [])
+    keys = group_keys(doc)
     return groups(rows, keys, threshold)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import reason
+from sincos_cli.status import RunStatus
 
 from .jobs import Job, Outcome, Result, Unit
 from .member import run_extra
@@ -148,7 +149,7 @@ def _ending(s: _Slot, stop) -> str | None:
     halving rung), or None: it goes on."""
     step, stop_at = s.view.step, s.job.stop_at
     if step >= s.cfg.steps:
-        return "completed"
+        return RunStatus.COMPLETED
     if stop():
         return "interrupted"
     if stop_at is not None and step >= stop_at:
@@ -173,8 +174,8 @@ def _finish(s: _Slot, why: str) -> None:
     """Member s's final status, as launch.run_to_end writes a run's."""
     step = s.view.step
     try:
-        if why == "completed":
-            summary = s.rec.finish("completed", s.view.evaluate())
+        if why == RunStatus.COMPLETED:
+            summary = s.rec.finish(RunStatus.COMPLETED, s.view.evaluate())
         elif why == "interrupted":
             summary = s.rec.finish("interrupted", s.view.evaluate() if step else None,
                                    stopping_reason())

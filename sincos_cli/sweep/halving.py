@@ -21,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from sincos_cli.errors import SincosError
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import atomic_write_json, read_json, read_metrics
 
 from .jobs import Outcome, Result
@@ -111,7 +112,7 @@ def steps_done(path: Path) -> int:
 def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, should_stop,
         restart_damaged: bool = False, on_result=None) -> dict:
     """Train the rungs from the one in progress; returns the outcomes' counts (as
-    sweep.execute does), stopping early when a rung was interrupted."""
+    sweep.driver.execute does), stopping early when a rung was interrupted."""
     plan_jobs(home, doc, argv, restart_damaged)  # damaged or running members stop it here
     h = doc["halving"]
     p = plan(doc)
@@ -137,7 +138,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
             for m in p["members"][key]:
                 path = home / m["run"]
                 state, _ = member_state(path, m["config"])
-                if state == "completed" or (not last and steps_done(path) >= step):
+                if state == RunStatus.COMPLETED or (not last and steps_done(path) >= step):
                     continue
                 job = job_for(m, mode_for(path, state), doc, argv)
                 jobs.append(replace(job, stop_at=None if last else step))
@@ -206,7 +207,7 @@ def finished(home: Path, doc: dict) -> bool:
     if _holes(home, doc, p):
         return False
     active = history[-1]["kept"] if history else p["keys"]
-    return all(member_state(home / m["run"], m["config"])[0] == "completed"
+    return all(member_state(home / m["run"], m["config"])[0] == RunStatus.COMPLETED
                for k in active for m in p["members"][k])
 
 

@@ -13,6 +13,7 @@ import math
 import statistics
 from pathlib import Path
 
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import atomic_write_json
 from sincos_cli.store.runs import allocate_many
 
@@ -71,7 +72,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs) -> di
             continue
         path = home / m["run"]
         state, _ = member_state(path, m["config"])
-        if state != "completed":
+        if state != RunStatus.COMPLETED:
             jobs.append(job_for(m, mode_for(path, state), doc, argv))
     return execute_jobs(jobs)
 
@@ -82,5 +83,5 @@ def finished(home: Path, doc: dict) -> bool:
         return True
     if h.get("chosen") is None:
         return False
-    return all(member_state(home / m["run"], m["config"])[0] == "completed"
+    return all(member_state(home / m["run"], m["config"])[0] == RunStatus.COMPLETED
                for m in doc["members"] if m.get("holdout"))

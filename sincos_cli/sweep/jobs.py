@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
+from sincos_cli.status import RunStatus
+
 
 class Outcome(StrEnum):
     """How a member's task ended (a StrEnum: counted, compared and printed as its word)."""
 
-    COMPLETED = "completed"
+    COMPLETED = RunStatus.COMPLETED
     INTERRUPTED = "interrupted"  # stopped with a checkpoint: resumable
     PAUSED = "paused"  # at a successive-halving rung (run.json: interrupted)
     PRUNED = "pruned"  # its grid point was dropped at a rung

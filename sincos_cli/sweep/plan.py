@@ -12,6 +12,7 @@ from pathlib import Path
 from sincos_cli.config import SHAPE, TrainConfig
 from sincos_cli.config import disagreement as config_disagreement
 from sincos_cli.errors import SincosError
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import read_json
 from sincos_cli.store.runs import status
 
@@ -36,7 +37,7 @@ def point_evals(home: Path, members) -> dict[str, list[float]]:
         if row.status == "pruned":
             continue
         ev = row.value("eval_mse")
-        done = row.status == "completed" and isinstance(ev, (int, float))
+        done = row.status == RunStatus.COMPLETED and isinstance(ev, (int, float))
         out.setdefault(point_key(m["point"]), []).append(float(ev) if done else math.inf)
     return out
 
@@ -90,7 +91,7 @@ def plan_jobs(home: Path, doc: dict, argv: list[str], restart_damaged: bool = Fa
     for m in doc["members"]:
         path = home / m["run"]
         state, problem = member_state(path, m["config"])
-        if state == "completed":
+        if state == RunStatus.COMPLETED:
             done += 1
         elif state == "running":
             raise SincosError(f"member {m['run']} is running in another process")

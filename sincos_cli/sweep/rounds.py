@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import atomic_write_json, read_json
 from sincos_cli.store.runs import allocate_many
 from sincos_cli.store.show import round_line
@@ -97,7 +98,7 @@ def _round_jobs(home: Path, doc: dict, argv: list[str], seeds: set | None) -> li
             continue
         path = home / m["run"]
         state, _ = member_state(path, m["config"])
-        if state != "completed":
+        if state != RunStatus.COMPLETED:
             jobs.append(job_for(m, mode_for(path, state), doc, argv))
     return jobs
 

@@ -7,6 +7,6 @@ budget (memory checks before anything starts), layout (a member's parameters as 
 row), batched and group (many seeds in one batched model, each bit for bit as alone),
 numerics (MKL's reproducible mode), predict (a trained model on new input).
 
-May import: sincos_cli.errors, .config, .text and the store. torch loads here, at module
+May import: sincos_cli.errors, .config, .text, .status and the store. torch loads here, at module
 level where needed (ruff's TID253 allows it in this package only, with views and report).
 """

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sincos_cli.config import FROZEN_ON_RESUME, TrainConfig, disagreement
 from sincos_cli.errors import Diverged, SincosError, debugging, reason
+from sincos_cli.status import RunStatus
 from sincos_cli.store.files import hold_lock, read_json, release_lock
 from sincos_cli.store.runs import allocate, resolve, status
 
@@ -183,7 +184,7 @@ def _train(trainer, rec, path: Path, display, stop: Stop):
     status, summary, error = run_to_end(trainer, rec, on_step, lambda: stop() or closed(),
                                         why_stopped)
     stop.committed = True  # run.json holds the final status: a later signal changes nothing
-    if status == "completed":
+    if status == RunStatus.COMPLETED:
         return path, summary, 0
     if status == "interrupted":
         return path, summary, EXIT_CODES[stop.signum] if stop() else 130
@@ -196,7 +197,7 @@ def _train(trainer, rec, path: Path, display, stop: Stop):
 
 def run_to_end(trainer, rec, on_step, should_stop, why_stopped):
     """Train until done or should_stop(), then commit the final status in the run folder:
-    ("completed" | "interrupted", summary, None), or ("failed", None, the exception) with
+    (completed | interrupted, summary, None), or (failed, None, the exception) with
     metrics and trace cut back to the last checkpoint. `sincos train` and sweep members
     both end their runs here."""
     try:
@@ -205,7 +206,7 @@ def run_to_end(trainer, rec, on_step, should_stop, why_stopped):
             summary = rec.finish("interrupted", trainer.evaluate() if trainer.step else None,
                                  why_stopped())
             return "interrupted", summary, None
-        return "completed", rec.finish("completed", trainer.evaluate()), None
+        return RunStatus.COMPLETED, rec.finish(RunStatus.COMPLETED, trainer.evaluate()), None
     except Exception as e:  # Diverged: the last checkpoint (all finite) stays
         rec.close()
         rec.rewind()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from sincos_cli.status import RunStatus
+
 
 def rich_bar(stream, *middle):
     """A started rich progress bar on `stream`: description, bar, done/total, the given
@@ -98,7 +100,7 @@ class SweepProgress:
     def on_result(self, result) -> None:
         """A member ended (a sweep.jobs.Result: id, status, summary, error)."""
         status = result.status
-        if status in ("completed", "failed", "pruned"):
+        if status in (RunStatus.COMPLETED, "failed", "pruned"):
             self.done += 1
         self.failed += status == "failed"
         ev = (result.summary or {}).get("eval_mse")

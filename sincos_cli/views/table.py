@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from sincos_cli.status import RunStatus
 from sincos_cli.store.record import Row
 
 
@@ -44,13 +45,13 @@ def plain_table(header: list[str], body: list[list[str]]) -> str:
 
 
 SHORT = {"final_loss": "final", "best_loss": "best", "eval_mse": "eval",
-         "train_seconds": "secs", "completed": "done", "created": "created"}
+         "train_seconds": "secs", RunStatus.COMPLETED: "done", "created": "created"}
 # Never dropped to fit: what a run is, and how it did.
 KEEP = ("id", "status", "eval_mse", "final_loss", "eval_median", "ok", "members")
 # Dropped first: times, then spreads; settings go (from the right) before any result.
 DROP_FIRST = ("created", "train_seconds", "tags", "loss_min", "loss_max", "eval_min",
               "eval_max", "loss_mean±std", "loss_iqm", "loss_median", "eval_mean±std",
-              "completed", "failed", "eval_iqm")
+              RunStatus.COMPLETED, "failed", "eval_iqm")
 DROP_LAST = ("steps", "best_loss", "eval_best", "grid")
 
 
@@ -156,13 +157,13 @@ def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[lis
     def with_ci(d, stat):
         return num(d[stat]) + (ci(d, f"{stat}_ci") if d[stat] is not None else "")
 
-    cols = [*keys, "n", "ok", "completed", "failed", "diverged", "eval_median", "eval_iqm",
+    cols = [*keys, "n", "ok", RunStatus.COMPLETED, "failed", "diverged", "eval_median", "eval_iqm",
             "eval_mean±std", "eval_min", "eval_max", "loss_median", "loss_iqm",
             "loss_mean±std", "loss_min", "loss_max"]
     body = []
     for g in stats:
         row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"] + ci(g, "ok_ci", "{:.2f}"),
-                                              str(g["completed"]), str(g["failed"]),
+                                              str(g[RunStatus.COMPLETED]), str(g["failed"]),
                                               str(g["diverged"])]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
