@@ -19,6 +19,18 @@ follow the machine's CPUs: they are shown here for 4. This page is generated: ru
 """
 
 
+# Each command's narrative page: where its options are explained, not only listed.
+PAGES = {"train": ("Training", "training.md"), "sweep": ("Studies", "sweeps.md"),
+         "animate": ("Replay and use a model", "animate-predict.md"),
+         "predict": ("Replay and use a model", "animate-predict.md"),
+         "compare": ("Compare runs and keep the store", "compare-store.md"),
+         "report": ("Sharing results", "report.md"),
+         "show": ("Compare runs and keep the store", "compare-store.md"),
+         "rm": ("Compare runs and keep the store", "compare-store.md"),
+         "tag": ("Compare runs and keep the store", "compare-store.md"),
+         "note": ("Compare runs and keep the store", "compare-store.md")}
+
+
 def commands() -> list[str]:
     """The app's commands, in the order `sincos --help` lists them."""
     import typer
@@ -44,7 +56,11 @@ def help_text(args: list[str]) -> str:
 def render() -> str:
     parts = [HEAD, "## sincos", "", "```text", help_text([]), "```", ""]
     for name in commands():
-        parts += [f"## sincos {name}", "", "```text", help_text([name]), "```", ""]
+        if name not in PAGES:
+            raise RuntimeError(f"sincos {name} has no narrative page: add it to PAGES")
+        title, page = PAGES[name]
+        parts += [f"## sincos {name}", "", f"The manual: [{title}]({page}).", "", "```text",
+                  help_text([name]), "```", ""]
     return "\n".join(parts)
 
 

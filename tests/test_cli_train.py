@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -184,12 +185,34 @@ COMMANDS = ["train", "sweep", "animate", "predict", "compare", "report", "show",
             "note"]
 
 
+def heavy_modules() -> list[str]:
+    """Every dependency in pyproject.toml (extras included) as the module it imports, but
+    the two that draw the help itself (typer, rich): none may load for --help."""
+    import re
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())
+    project = project["project"]
+    specs = [*project["dependencies"], *(d for ds in project["optional-dependencies"].values()
+                                         for d in ds)]
+    names = {re.split(r"[\[<>=!~ ;]", d, maxsplit=1)[0].lower() for d in specs}
+    module = {"pillow": "PIL", "imageio-ffmpeg": "imageio_ffmpeg", "mkdocs-material":
+              "material", "pytest-timeout": "pytest_timeout"}
+    return sorted(module.get(n, n.replace("-", "_")) for n in names - {"typer", "rich"})
+
+
+def test_the_heavy_list_is_the_dependency_list():
+    heavy = heavy_modules()
+    assert {"torch", "numpy", "matplotlib", "scipy", "PIL", "imageio_ffmpeg",
+            "dask"} <= set(heavy) and "typer" not in heavy
+
+
 @pytest.mark.parametrize("argv", [["--help"], ["--version"], *([c, "--help"] for c in COMMANDS)])
 def test_help_imports_no_heavy_module(argv):
     code = ("import sys\nfrom sincos_cli.cli import app\n"
             "try:\n    app(%r)\nexcept SystemExit as e:\n    code = e.code\n"
-            "heavy = [m for m in ('torch', 'numpy', 'matplotlib') if m in sys.modules]\n"
-            "print(code, heavy)\n" % (argv,))
+            "heavy = [m for m in %r if m in sys.modules]\n"
+            "print(code, heavy)\n" % (argv, heavy_modules()))
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "0 []", out.stderr
 

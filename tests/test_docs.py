@@ -15,6 +15,15 @@ def test_the_command_reference_is_what_help_says():
         "docs/cli.md is stale: run `python tests/cli_docs.py`"
 
 
+def test_every_command_links_its_narrative_page():
+    sys.path.insert(0, str(ROOT / "tests"))
+    from cli_docs import PAGES, commands
+
+    assert set(commands()) == set(PAGES)
+    for _, page in PAGES.values():
+        assert (ROOT / "docs" / page).is_file(), page
+
+
 def test_the_site_builds_strict(tmp_path):
     mkdocs = Path(sys.executable).parent / "mkdocs"
     out = subprocess.run([str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path)],

@@ -25,10 +25,8 @@ from sincos_cli.errors import SincosError, first_line
 from .batched import Net
 from .data import make_batch
 from .layout import Layout, numel
-from .model import Regressor, lr_at
+from .model import BETAS, EPS, Regressor, lr_at
 from .train import CHECKPOINT_FORMAT, StepInfo, Trainer
-
-BETAS, EPS = (0.9, 0.999), 1e-8  # model.Adam's
 
 
 class GroupTrainer:

@@ -72,6 +72,9 @@ def keras_init(m: Regressor) -> None:
         m.head.bias.zero_()
 
 
+BETAS, EPS = (0.9, 0.999), 1e-8  # Adam's (torch.optim.Adam's defaults); group.py's too
+
+
 class Adam:
     """Adam with torch.optim.Adam's single-tensor arithmetic, bit for bit, minus its cost.
 
@@ -80,7 +83,7 @@ class Adam:
     passed to each step, so schedules are plain functions of the step.
     """
 
-    def __init__(self, params, betas=(0.9, 0.999), eps=1e-8):
+    def __init__(self, params, betas=BETAS, eps=EPS):
         self.params = [p for p in params if p.requires_grad]
         self.beta1, self.beta2 = betas
         self.eps = eps
