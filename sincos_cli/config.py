@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 
 CELLS = ("lstm", "gru", "rnn")
 SCHEDULES = ("constant", "cosine", "onecycle")
@@ -41,30 +41,50 @@ def disagreement(a: dict, b: dict) -> list[str]:
     return [k for k in FROZEN_ON_RESUME if get(a, k) != get(b, k)]
 
 
+def setting(default, help: str | None = None, bound: str | None = None,
+            flag: str | None = None):
+    """A TrainConfig field, told once: its default, its help (a setting with help is an
+    option of `train` and `sweep`, made from this by commands/common.py), its bound
+    (positive or nonneg: the CLI's check and validate()'s) and its flag when not --NAME."""
+    return field(default=default, metadata={"help": help, "bound": bound, "flag": flag})
+
+
 @dataclass(frozen=True)
 class TrainConfig:
-    steps: int = 501  # optimiser updates (the seed runs 501)
-    batch_size: int = 50  # windows per batch
-    time_steps: int = 20  # points per window
-    hidden: int = 20  # recurrent units
-    lr: float = 0.006  # Adam peak learning rate
-    seed: int = 0  # torch RNG seed; the CLI draws one when not given
-    cell: str = "lstm"  # lstm | gru | rnn
-    layers: int = 1  # stacked recurrent layers
-    stateful: bool = True  # carry the state from batch to batch (Keras stateful=True)
-    schedule: str = "constant"  # learning-rate schedule: constant | cosine | onecycle
-    warmup_steps: int = 0  # linear warm-up from 0 to lr
-    clip: float = 0.0  # gradient-norm clip; 0 = off
-    task: str = "sin-cos"  # sin-cos | cos-sin | sin-forecast
-    horizon: int = 1  # sin-forecast: predict sin this many points ahead
-    noise: float = 0.0  # std of Gaussian noise added to the input
-    x_spacing: float = 1 / (10 * math.pi)  # x = index * x_spacing
-    eval_batches: int = 10  # batches past training scored for eval_mse
-    recipe: str = "seed"  # seed | robust | goal: a named bundle of the settings above
-    init: str = "keras"  # keras: the original's initialisation | torch: PyTorch's defaults
+    steps: int = setting(501, "Optimiser updates (the new total, on resume).", "positive")
+    batch_size: int = setting(50, "Windows per batch.", "positive")
+    time_steps: int = setting(20, "Points per window.", "positive")
+    hidden: int = setting(20, "Recurrent units.", "positive")
+    lr: float = setting(0.006, "Adam (peak) learning rate.", "positive")
+    seed: int = 0  # torch RNG seed; the CLI draws one when not given (its own --seed)
+    cell: str = setting("lstm", "Recurrent cell.")
+    layers: int = setting(1, "Stacked recurrent layers.", "positive")
+    stateful: bool = setting(True, "Carry the state from batch to batch.",
+                             flag="--stateful/--no-stateful")  # Keras stateful=True
+    schedule: str = setting("constant", "Learning-rate schedule.")
+    warmup_steps: int = setting(0, "Linear lr warm-up steps.", "nonneg")  # from 0 to lr
+    clip: float = setting(0.0, "Clip the gradient norm to this; 0 = off.", "nonneg")
+    task: str = setting("sin-cos", "What to predict from what.")
+    horizon: int = setting(1, "sin-forecast: points ahead.", "positive")
+    noise: float = setting(0.0, "Std of Gaussian noise on the input.", "nonneg")
+    x_spacing: float = setting(1 / (10 * math.pi), bound="positive")  # x = index * x_spacing
+    eval_batches: int = setting(10, bound="positive")  # batches past training for eval_mse
+    recipe: str = setting("seed", "seed: the tutorial's settings; robust: the same LSTM with "
+                          "cosine decay from 0.004 after 25 warm-up steps, gradient norm "
+                          "clipped at 0.5; goal: cosine from 0.006, clip 1, 200 windows of 40 "
+                          "steps (flags given still win).")
+    init: str = setting("keras", "Weight initialisation: keras (the original's: glorot, "
+                        "orthogonal, forget bias 1) or torch (PyTorch's defaults).")
     # The original's predict() on each trained batch: a second pass with the new weights
     # that advances the carried state again (off: the prediction leaves the state alone)
-    predict_advances_state: bool = False
+    predict_advances_state: bool = setting(
+        False, "Reproduce the original's predict() after each update, which runs the batch "
+        "again and advances the carried state a second time.", flag="--predict-advances-state")
+
+    @classmethod
+    def options(cls) -> list:
+        """The fields that are options of `train` and `sweep`, in order."""
+        return [f for f in fields(cls) if f.metadata.get("help")]
 
     @classmethod
     def kind(cls, name: str) -> str:
@@ -83,22 +103,18 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first bad setting."""
-        positive = ("steps", "batch_size", "time_steps", "hidden", "layers", "eval_batches",
-                    "horizon")
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        if not (math.isfinite(self.x_spacing) and self.x_spacing > 0):
-            raise ValueError(f"x_spacing must be a positive number, got {self.x_spacing!r}")
-        for name in ("clip", "noise"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be zero or a positive number, got {value!r}")
-        if self.warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be zero or more, got {self.warmup_steps!r}")
+        for f in fields(self):
+            value, bound = getattr(self, f.name), f.metadata.get("bound")
+            whole = f.type == "int"
+            if bound == "positive" and whole and (not isinstance(value, int)
+                                                   or isinstance(value, bool) or value < 1):
+                raise ValueError(f"{f.name} must be a positive whole number, got {value!r}")
+            if bound == "positive" and not whole and not (math.isfinite(value) and value > 0):
+                raise ValueError(f"{f.name} must be a positive number, got {value!r}")
+            if bound == "nonneg" and whole and value < 0:
+                raise ValueError(f"{f.name} must be zero or more, got {value!r}")
+            if bound == "nonneg" and not whole and not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{f.name} must be zero or a positive number, got {value!r}")
         if not 0 <= self.seed < 2**32:
             raise ValueError(f"seed must be between 0 and 2**32-1, got {self.seed!r}")
         for name, choices in CHOICES.items():

@@ -1,5 +1,6 @@
-"""docs/cli.md, made from every command's --help: `python tests/cli_docs.py` writes it, and
-tests/test_docs.py fails when the file and the commands disagree (as sqlite-utils does with
+"""docs/cli.md, made from every command's --help, and docs/training.md's table of settings,
+made from TrainConfig's fields: `python tests/cli_docs.py` writes both, and
+tests/test_docs.py fails when the files and the code disagree (as sqlite-utils does with
 cog), so the reference never goes stale."""
 
 from __future__ import annotations
@@ -64,13 +65,44 @@ def render() -> str:
     return "\n".join(parts)
 
 
+START, END = ("<!-- settings: made from TrainConfig by `python tests/cli_docs.py`; do not "
+              "edit -->"), "<!-- settings: end -->"
+
+
+def settings_table() -> str:
+    """Every setting of train and sweep: its flag, default, bound and help (TrainConfig)."""
+    from sincos_cli.config import CHOICES, TrainConfig
+
+    rows = ["| flag | default | takes | meaning |", "| --- | --- | --- | --- |"]
+    for f in TrainConfig.options():
+        flag = f.metadata["flag"] or "--" + f.name.replace("_", "-")
+        takes = ("\\|".join(CHOICES[f.name]) if f.name in CHOICES else
+                 {"positive": "> 0", "nonneg": "≥ 0"}.get(f.metadata["bound"], "")
+                 + (" (whole)" if TrainConfig.kind(f.name) == "int" else ""))
+        default = str(f.default).lower() if isinstance(f.default, bool) else f"{f.default:g}" \
+            if isinstance(f.default, float) else str(f.default)
+        rows.append(f"| `{flag}` | {default} | {takes.strip()} | {f.metadata['help']} |")
+    return "\n".join(rows)
+
+
+def training_page(text: str) -> str:
+    """docs/training.md with its settings block made afresh."""
+    head, rest = text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{settings_table()}\n{END}{tail}"
+
+
 if __name__ == "__main__":
     # Before sincos is imported: its option limits read the CPU count once, at import.
     import os
 
     os.cpu_count = lambda: CPUS
+    training = DOCS / "training.md"
     if sys.argv[1:] == ["--print"]:  # what the file should hold (tests/test_docs.py)
         sys.stdout.write(render())
+    elif sys.argv[1:] == ["--print-training"]:
+        sys.stdout.write(training_page(training.read_text()))
     else:
         (DOCS / "cli.md").write_text(render())
-        print(DOCS / "cli.md", file=sys.stderr)
+        training.write_text(training_page(training.read_text()))
+        print(DOCS / "cli.md", training, file=sys.stderr)

@@ -15,6 +15,24 @@ def test_the_command_reference_is_what_help_says():
         "docs/cli.md is stale: run `python tests/cli_docs.py`"
 
 
+def test_the_settings_table_is_what_trainconfig_says():
+    """#35: a setting's default, bound and help are told once, in TrainConfig; train's and
+    sweep's options and docs/training.md's table are made from it."""
+    fresh = subprocess.run([sys.executable, str(ROOT / "tests" / "cli_docs.py"),
+                            "--print-training"], capture_output=True, text=True, check=True,
+                           cwd=ROOT).stdout
+    assert (ROOT / "docs" / "training.md").read_text() == fresh, \
+        "docs/training.md's settings are stale: run `python tests/cli_docs.py`"
+    from sincos_cli.commands.common import SETTINGS
+    from sincos_cli.config import TrainConfig
+
+    options = TrainConfig.options()
+    assert list(SETTINGS) == [f.name for f in options]
+    for f in options:
+        default = SETTINGS[f.name][1]
+        assert getattr(default, "value", default) == f.default, f.name
+
+
 def test_every_command_links_its_narrative_page():
     sys.path.insert(0, str(ROOT / "tests"))
     from cli_docs import PAGES, commands

@@ -16,7 +16,7 @@ import typer
 from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException
 
-from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS
+from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS, TrainConfig
 from sincos_cli.errors import OptionError, SincosError, debugging, first_line
 from sincos_cli.text import visible
 
@@ -164,41 +164,31 @@ AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 
 # -- train's settings, shared by train and sweep -----------------------------------------
 
-# Train's settings, one definition shared by `train` and `sweep` (injected into both
-# signatures by with_settings): name -> (annotated type, default).
-SETTINGS = {
-    'steps': (Annotated[int, typer.Option(
-        min=1, help="Optimiser updates (the new total, on resume).")], 501),
-    'batch_size': (Annotated[int, typer.Option(min=1, help="Windows per batch.")], 50),
-    'time_steps': (Annotated[int, typer.Option(min=1, help="Points per window.")], 20),
-    'hidden': (Annotated[int, typer.Option(min=1, help="Recurrent units.")], 20),
-    'lr': (Annotated[float, typer.Option(
-        callback=_positive_float, help="Adam (peak) learning rate.")], 0.006),
-    'recipe': (Annotated[Recipe, typer.Option(
-        help="seed: the tutorial's settings; robust: the same LSTM with cosine decay from "
-        "0.004 after 25 warm-up steps, gradient norm clipped at 0.5; goal: cosine from "
-        "0.006, clip 1, 200 windows of 40 steps (flags given still win).")], Recipe["seed"]),
-    'schedule': (Annotated[Schedule, typer.Option(
-        help="Learning-rate schedule.")], Schedule["constant"]),
-    'warmup_steps': (Annotated[int, typer.Option(min=0, help="Linear lr warm-up steps.")], 0),
-    'clip': (Annotated[float, typer.Option(callback=_nonneg_float,
-                                        help="Clip the gradient norm to this; 0 = off.")], 0.0),
-    'cell': (Annotated[Cell, typer.Option(help="Recurrent cell.")], Cell["lstm"]),
-    'layers': (Annotated[int, typer.Option(min=1, help="Stacked recurrent layers.")], 1),
-    'stateful': (Annotated[bool, typer.Option("--stateful/--no-stateful",
-                                           help="Carry the state from batch to batch.")], True),
-    'task': (Annotated[Task, typer.Option(help="What to predict from what.")], Task["sin-cos"]),
-    'horizon': (Annotated[int, typer.Option(min=1, help="sin-forecast: points ahead.")], 1),
-    'noise': (Annotated[float, typer.Option(callback=_nonneg_float,
-                                         help="Std of Gaussian noise on the input.")], 0.0),
-    'init': (Annotated[Init, typer.Option(
-        help="Weight initialisation: keras (the original's: glorot, orthogonal, forget bias "
-        "1) or torch (PyTorch's defaults).")], Init["keras"]),
-    'predict_advances_state': (Annotated[bool, typer.Option(
-        "--predict-advances-state",
-        help="Reproduce the original's predict() after each update, which runs the batch "
-        "again and advances the carried state a second time.")], False),
-}
+# Train's settings, shared by `train` and `sweep` (injected into both signatures by
+# with_settings): name -> (annotated type, default), made from TrainConfig's fields, where
+# each setting's default, help and bound are told once.
+CHOICE_TYPES = {"cell": Cell, "schedule": Schedule, "task": Task, "recipe": Recipe,
+                "init": Init}
+BOUNDS = {("int", "positive"): {"min": 1}, ("int", "nonneg"): {"min": 0},
+          ("float", "positive"): {"callback": _positive_float},
+          ("float", "nonneg"): {"callback": _nonneg_float}}
+
+
+def _settings() -> dict:
+    out = {}
+    for f in TrainConfig.options():
+        kind, meta = TrainConfig.kind(f.name), f.metadata
+        if f.name in CHOICE_TYPES:
+            kind_type, default = CHOICE_TYPES[f.name], CHOICE_TYPES[f.name][f.default]
+        else:
+            kind_type, default = {"int": int, "float": float, "bool": bool}[kind], f.default
+        option = typer.Option(*([meta["flag"]] if meta["flag"] else []), help=meta["help"],
+                              **BOUNDS.get((kind, meta["bound"]), {}))
+        out[f.name] = (Annotated[kind_type, option], default)
+    return out
+
+
+SETTINGS = _settings()
 
 
 def with_settings(fn):
