@@ -16,7 +16,7 @@ import typer
 from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException
 
-from sincos_cli.config import CELLS, INITS, RECIPES, SCHEDULES, TASKS, VIEWS, TrainConfig
+from sincos_cli.config import CHOICES, VIEWS, TrainConfig
 from sincos_cli.errors import OptionError, SincosError, debugging, first_line
 from sincos_cli.text import visible
 
@@ -150,11 +150,8 @@ def _choices(name: str, values: tuple[str, ...]) -> type[StrEnum]:
 
 
 Device = _choices("Device", ("cpu", "cuda", "auto"))
-Cell = _choices("Cell", CELLS)
-Schedule = _choices("Schedule", SCHEDULES)
-Task = _choices("Task", TASKS)
-Recipe = _choices("Recipe", RECIPES)
-Init = _choices("Init", INITS)
+# The settings that take one of a few words (config.CHOICES), each as a typer choice type.
+CHOICE_TYPES = {name: _choices(name.title(), words) for name, words in CHOICES.items()}
 View = _choices("View", VIEWS)
 ViewOpt = Annotated[View, typer.Option(
     help="window: the current step's window, x following it; history: the original's "
@@ -167,8 +164,6 @@ AnimFormat = _choices("AnimFormat", ("gif", "mp4"))
 # Train's settings, shared by `train` and `sweep` (injected into both signatures by
 # with_settings): name -> (annotated type, default), made from TrainConfig's fields, where
 # each setting's default, help and bound are told once.
-CHOICE_TYPES = {"cell": Cell, "schedule": Schedule, "task": Task, "recipe": Recipe,
-                "init": Init}
 BOUNDS = {("int", "positive"): {"min": 1}, ("int", "nonneg"): {"min": 0},
           ("float", "positive"): {"callback": _positive_float},
           ("float", "nonneg"): {"callback": _nonneg_float}}

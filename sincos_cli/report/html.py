@@ -20,8 +20,9 @@ from html import escape
 from sincos_cli.status import RunStatus
 
 # Status marks: a symbol as well as a colour, so statuses stay apart in greyscale print.
-MARKS = {RunStatus.COMPLETED: "✓", "failed": "✗", "crashed": "✗", "corrupt": "⚠", "unreadable": "⚠",
-         "missing": "⚠", "interrupted": "‖", "pruned": "✂", "running": "…"}
+MARKS = {RunStatus.COMPLETED: "✓", RunStatus.FAILED: "✗", RunStatus.CRASHED: "✗",
+         RunStatus.CORRUPT: "⚠", RunStatus.UNREADABLE: "⚠", "missing": "⚠",
+         RunStatus.INTERRUPTED: "‖", RunStatus.PRUNED: "✂", RunStatus.RUNNING: "…"}
 
 
 class Html(str):

@@ -99,7 +99,7 @@ def _header(doc: dict, sid: str, rows: list[Row]) -> str:
                     ("engine", P.esc(engine(doc)))])]
     if doc.get("argv"):
         out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc['argv'])))}</pre>")
-    if st not in (RunStatus.COMPLETED,):
+    if st != RunStatus.COMPLETED:
         out.append(P.note(P.Html(f"Not finished: <code>sincos sweep --resume {P.esc(sid)}"
                                  "</code> trains what is left.")))
     return "\n".join(out)
@@ -155,8 +155,9 @@ GROUP_TITLES = {
 
 def _group_values(g: dict, keys: list[str]) -> list:
     """The exact numbers behind views.table.group_table's cells, in its column order."""
-    vals = [g[k] for k in keys] + [g["n"], g["ok_count"] / g["counted"] if g["counted"]
-                                   else None, g[RunStatus.COMPLETED], g["failed"], g["diverged"]]
+    vals = [g[k] for k in keys] + [
+        g["n"], g["ok_count"] / g["counted"] if g["counted"] else None,
+        g[RunStatus.COMPLETED], g[RunStatus.FAILED], g["diverged"]]
     for m in ("eval_mse", "final_loss"):
         d = g[m]
         vals += [d["median"], d["iqm"], d["mean"], d["min"], d["max"]]

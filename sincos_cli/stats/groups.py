@@ -10,8 +10,9 @@ import statistics
 
 from sincos_cli.status import RunStatus
 
+from .intervals import numbers
 from .power import MIN_SEEDS  # shared seeds below which a paired comparison is not made
-from .sequential import signed_rank_counts
+from .sequential import ratio_of, signed_rank_counts
 
 METRICS = ("eval_mse", "final_loss")
 STATS = ("mean", "std", "median", "iqm", "min", "max")
@@ -45,8 +46,7 @@ def describe(values: list[float]) -> dict:
     min, max of the outcomes (None dropped; +inf, a diverged seed, kept: it is the worst,
     so it moves the median and IQM as a worst seed does, and makes the mean +inf and the
     std None); None for each when there are none."""
-    vals = [float(v) for v in values
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)]
+    vals = numbers(values)
     if not vals:
         return dict.fromkeys(STATS)
     if any(math.isinf(v) for v in vals):
@@ -107,8 +107,8 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
             ok_ci = exact_share(ok, len(evals))
         out.append({**point, "n": len(members), "ok": f"{ok}/{len(evals)}", "ok_count": ok,
                     **({"ok_ci": ok_ci} if intervals else {}),
-                    RunStatus.COMPLETED: sum(r.status == RunStatus.COMPLETED for r in members),
-                    "failed": sum(r.status == "failed" for r in members),
+                    **{s: sum(r.status == s for r in members)
+                       for s in (RunStatus.COMPLETED, RunStatus.FAILED)},
                     "counted": len(evals), "diverged": sum(math.isinf(v) for v in evals),
                     **metrics})
     return out
@@ -177,7 +177,7 @@ def paired(rows, keys: list[str], reference: dict | None = None,
             out.append(row)
             continue
         logs = [log_ratio(mine[s], ref[s]) for s in seeds]
-        ratios = [_exp(x) for x in logs]
+        ratios = [ratio_of(x) for x in logs]
         wins = sum(x < 0 for x in logs)
         losses = sum(x > 0 for x in logs)
         better, better_ci = improvement([mine[s] for s in seeds], [ref[s] for s in seeds])
@@ -239,10 +239,6 @@ def _ranked_finite(diffs: list[float]) -> list[float]:
     """±inf (one side diverged) as a value beyond every finite one: the same ranks."""
     big = 2 * max((abs(d) for d in diffs if math.isfinite(d)), default=1.0) + 1
     return [d if math.isfinite(d) else math.copysign(big, d) for d in diffs]
-
-
-def _exp(x: float) -> float:
-    return math.inf if x == math.inf else math.exp(max(-700.0, min(700.0, x)))
 
 
 def _point(p: dict) -> str:

@@ -1,6 +1,6 @@
 """95% intervals for statistics over seeds, each chosen because it covers what it says on
 eval_mse-like samples (skewed: log-normal of log-sd 0.75 and 1.5) at 10 to 30 seeds, as
-tests/bench/bench_coverage.py measures (figures in docs/statistics.md):
+tests/bench/bench_coverage.py measures (figures in docs/sweeps.md):
 
 - a median: the order-statistic interval, exact and distribution-free (at least 95% for
   any continuous distribution), from MIN_MEDIAN values;
@@ -13,8 +13,8 @@ tests/bench/bench_coverage.py measures (figures in docs/statistics.md):
 - the probability of improvement: Newcombe's score interval for the Mann-Whitney statistic
   (2006, his method 5), with n* = n so that its variance is exact under no difference.
 
-The mean has none: no interval tried (percentile, expanded, BCa, bootstrap-t) covers the
-mean of log-sd 1.5 samples at n = 10–30 (70–90%), so its point is printed alone.
+The mean has none: no interval tried (percentile, expanded percentile, bootstrap-t) covers
+the mean of log-sd 1.5 samples at n = 10–30 (70–89%), so its point is printed alone.
 
 A seed that diverged or failed is +inf here (the worst result: stats.groups.outcome); an
 interval whose end is such a seed says so (an infinite bound). Fewer values than an interval
@@ -46,7 +46,7 @@ def rng(key: str):
     return np.random.default_rng([SEED, zlib.crc32(key.encode())])
 
 
-def _finite_or_worst(values) -> list[float]:
+def numbers(values) -> list[float]:
     """The numbers among values, NaN dropped, ±inf kept (a diverged seed is +inf)."""
     return [float(v) for v in values
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v)]
@@ -56,7 +56,7 @@ def median_interval(values) -> list[float] | None:
     """[x_(k), x_(n+1−k)], the widest k with P(Binomial(n, ½) < k) ≤ 2.5%: it holds the
     median with probability at least 95% for any continuous distribution (None under
     MIN_MEDIAN values)."""
-    x = sorted(_finite_or_worst(values))
+    x = sorted(numbers(values))
     n = len(x)
     if n < MIN_MEDIAN:
         return None
@@ -84,7 +84,7 @@ def iqm_interval(values, key: str = "") -> list[float] | None:
     MIN_MEDIAN values."""
     import numpy as np
 
-    vals = np.asarray(_finite_or_worst(values))
+    vals = np.asarray(numbers(values))
     n = len(vals)
     if n < MIN_MEDIAN:
         return None
@@ -158,7 +158,7 @@ def improvement(mine, theirs) -> tuple[float, list[float] | None]:
     of the other; a tie counts ½), lower being better, and Newcombe's 95% score interval
     for it (None under MIN_N values a side). 0.5 is no difference; the point is rliable's
     "probability of improvement"."""
-    a, b = sorted(_finite_or_worst(mine)), _finite_or_worst(theirs)
+    a, b = sorted(numbers(mine)), numbers(theirs)
     m, n = len(a), len(b)
     if not m or not n:
         return math.nan, None

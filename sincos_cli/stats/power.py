@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 
 from .intervals import rng
+from .sequential import positive_rank_sums, signed_rank_counts
 
 ALPHA = 0.05
 SIMULATIONS = 4000  # studies at each N from a pilot past RANGE_UP_TO seeds
@@ -128,8 +129,7 @@ def rejects(sims, direction: float):
     import numpy as np
 
     n = sims.shape[1]
-    ranks = np.abs(sims).argsort(axis=1).argsort(axis=1) + 1
-    r_plus = (ranks * (sims > 0)).sum(axis=1)
+    r_plus = positive_rank_sums(np.abs(sims), sims > 0)
     lean = np.sign(2 * r_plus - n * (n + 1) / 2)
     if n <= EXACT_UP_TO:
         cdf = _cdf(n)
@@ -150,8 +150,6 @@ _CDFS: dict[int, object] = {}
 
 def _cdf(n: int):
     import numpy as np
-
-    from .sequential import signed_rank_counts
 
     if n not in _CDFS:
         counts = np.asarray(signed_rank_counts(n), dtype=float)

@@ -56,7 +56,7 @@ def profiles(rows, keys: list[str], taus: list[float] | None = None) -> list[Pro
         share = (counts / n if n else np.zeros(len(t))).tolist()
         bands = exact_shares(counts.tolist(), n)
         lo = hi = None
-        if n and bands[0] is not None:
+        if bands[0] is not None:  # None under MIN_N seeds
             lo, hi = [b[0] for b in bands], [b[1] for b in bands]
         out.append(Profile(point, n, list(taus), share, lo, hi))
     return out

@@ -127,9 +127,15 @@ def _null_statistics(planned: list[int], paths: int) -> list:
         mags = gen.random((k, planned[-1]))
         positive = gen.random((k, planned[-1])) < 0.5
         for i, n in enumerate(planned):
-            ranks = mags[:, :n].argsort(axis=1).argsort(axis=1) + 1
-            out[i][start:start + k] = (ranks * positive[:, :n]).sum(axis=1)
+            out[i][start:start + k] = positive_rank_sums(mags[:, :n], positive[:, :n])
     return out
+
+
+def positive_rank_sums(magnitudes, positive):
+    """Row by row, T+: the sum of the ranks of the magnitudes (1 the smallest, no ties)
+    where `positive` is true; the signed-rank statistic, for numpy arrays of studies."""
+    ranks = magnitudes.argsort(axis=1).argsort(axis=1) + 1
+    return (ranks * positive).sum(axis=1)
 
 
 def smallest_p(n: int) -> float:
@@ -194,12 +200,17 @@ def look(log_ratios: list[float], level: float) -> Look:
         decision = "worse"
     elif ci is not None and ci[1] < 0:
         decision = "better"
-    return Look(n, _exp(centre), (_exp(ci[0]), _exp(ci[1])) if ci else None, decision,
+    return Look(n, ratio_of(centre), (ratio_of(ci[0]), ratio_of(ci[1])) if ci else None,
+                decision,
                 sum(x == math.inf for x in log_ratios), sum(x == -math.inf for x in log_ratios))
 
 
-def _exp(x: float) -> float:
-    return math.inf if x == math.inf else math.exp(max(-700.0, min(700.0, x)))
+def ratio_of(log_ratio: float) -> float:
+    """exp of a log ratio: +inf stays +inf (a point that diverged), the rest clamped so that
+    no finite log ratio overflows."""
+    if log_ratio == math.inf:
+        return math.inf
+    return math.exp(max(-700.0, min(700.0, log_ratio)))
 
 
 def simulate(draw, first: int, most: int, alpha: float = 0.05, rule=None) -> int | None:

@@ -274,7 +274,7 @@ def sort_groups(stats: list[dict], key: str | None, keys: list[str]) -> list[dic
     the valid ones otherwise."""
     if not key:
         return stats
-    known = [*keys, "n", "ok", RunStatus.COMPLETED, "failed", *GROUP_SORT]
+    known = [*keys, "n", "ok", RunStatus.COMPLETED, RunStatus.FAILED, *GROUP_SORT]
     if key.lstrip("-") not in known:
         raise ValueError(f"unknown column {key.lstrip('-')!r}; choose from {', '.join(known)}")
     return _sorted(stats, key, group_value)

@@ -65,7 +65,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, grow=
         grow(len(jobs), f"audit: training {len(a['points'])} pruned point"
              f"{'s' * (len(a['points']) != 1)} to the end ({len(jobs)} members)")
     counts = execute_jobs(jobs)
-    if all(member_state(home / m["run"], m["config"])[0] in (RunStatus.COMPLETED, "failed")
+    if all(member_state(home / m["run"], m["config"])[0] in (RunStatus.COMPLETED, RunStatus.FAILED)
            for m in doc["members"] if m.get("audit")):  # settled: what it shows is final
         a["result"] = result(home, doc)
         atomic_write_json(sweep / "sweep.json", doc)

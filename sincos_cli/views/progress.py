@@ -100,7 +100,7 @@ class SweepProgress:
     def on_result(self, result) -> None:
         """A member ended (a sweep.jobs.Result: id, status, summary, error)."""
         status = result.status
-        if status in (RunStatus.COMPLETED, "failed", "pruned"):
+        if status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.PRUNED):
             self.done += 1
         self.failed += status == "failed"
         ev = (result.summary or {}).get("eval_mse")

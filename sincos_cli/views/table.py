@@ -51,7 +51,7 @@ KEEP = ("id", "status", "eval_mse", "final_loss", "eval_median", "ok", "members"
 # Dropped first: times, then spreads; settings go (from the right) before any result.
 DROP_FIRST = ("created", "train_seconds", "tags", "loss_min", "loss_max", "eval_min",
               "eval_max", "loss_mean±std", "loss_iqm", "loss_median", "eval_mean±std",
-              RunStatus.COMPLETED, "failed", "eval_iqm")
+              RunStatus.COMPLETED, RunStatus.FAILED, "eval_iqm")
 DROP_LAST = ("steps", "best_loss", "eval_best", "grid")
 
 
@@ -157,13 +157,13 @@ def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[lis
     def with_ci(d, stat):
         return num(d[stat]) + (ci(d, f"{stat}_ci") if d[stat] is not None else "")
 
-    cols = [*keys, "n", "ok", RunStatus.COMPLETED, "failed", "diverged", "eval_median", "eval_iqm",
-            "eval_mean±std", "eval_min", "eval_max", "loss_median", "loss_iqm",
+    cols = [*keys, "n", "ok", RunStatus.COMPLETED, RunStatus.FAILED, "diverged", "eval_median",
+            "eval_iqm", "eval_mean±std", "eval_min", "eval_max", "loss_median", "loss_iqm",
             "loss_mean±std", "loss_min", "loss_max"]
     body = []
     for g in stats:
         row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"] + ci(g, "ok_ci", "{:.2f}"),
-                                              str(g[RunStatus.COMPLETED]), str(g["failed"]),
+                                              str(g[RunStatus.COMPLETED]), str(g[RunStatus.FAILED]),
                                               str(g["diverged"])]
         for m in ("eval_mse", "final_loss"):
             d = g[m]
