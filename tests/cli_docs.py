@@ -65,8 +65,10 @@ def render() -> str:
     return "\n".join(parts)
 
 
-START, END = ("<!-- settings: made from TrainConfig by `python tests/cli_docs.py`; do not "
-              "edit -->"), "<!-- settings: end -->"
+def marks(name: str, source: str) -> tuple[str, str]:
+    """The comments around a block of a page that is made from the code."""
+    return (f"<!-- {name}: made from {source} by `python tests/cli_docs.py`; do not edit -->",
+            f"<!-- {name}: end -->")
 
 
 def settings_table() -> str:
@@ -85,11 +87,59 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-def training_page(text: str) -> str:
-    """docs/training.md with its settings block made afresh."""
-    head, rest = text.split(START, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{START}\n{settings_table()}\n{END}{tail}"
+def _cell(text: str) -> str:
+    """Text in a Markdown table's cell: its pipes escaped."""
+    return text.replace("|", "\\|")
+
+
+def run_files_table() -> str:
+    """A run folder's files and what each holds (store.runs.RUN_FILES)."""
+    from sincos_cli.store.runs import RUN_FILES
+
+    rows = ["| file | what it holds |", "| --- | --- |"]
+    rows += [f"| `{f.name}` | {_cell(f.what)} |" for f in RUN_FILES]
+    return "\n".join(rows)
+
+
+def _type(t) -> str:
+    return str(t).replace("|", "or").replace("Member", "member")
+
+
+def sweep_keys_table() -> str:
+    """sweep.json's keys and a member entry's, with their types and meaning (SweepDoc)."""
+    from dataclasses import fields
+
+    from sincos_cli.store.sweep_doc import WRITTEN_WHEN_SET, Member, SweepDoc
+
+    out = []
+    for cls, title in ((SweepDoc, "sweep.json"), (Member, "each entry of `members`")):
+        out += [f"| {title} | type | meaning |", "| --- | --- | --- |"]
+        for f in fields(cls):
+            if f.name == "extra":
+                continue
+            when = " (written only when set)" if cls is SweepDoc and \
+                f.name in WRITTEN_WHEN_SET else ""
+            out.append(f"| `{f.name}` | {_type(f.type)} | {_cell(f.metadata['doc'])}{when} |")
+        out.append("")
+    out.append("Keys a newer sincos wrote that this one does not know are kept as they are "
+               "when it rewrites the file.")
+    return "\n".join(out)
+
+
+BLOCKS = {  # page: (block name, what it is made from, the function that makes it)
+    "training.md": ("settings", "TrainConfig", settings_table),
+    "run-folder.md": ("files", "store.runs.RUN_FILES", run_files_table),
+    "sweeps.md": ("sweep.json", "store.sweep_doc.SweepDoc", sweep_keys_table),
+}
+
+
+def page(name: str, text: str) -> str:
+    """A docs page with its made block made afresh."""
+    block, source, make = BLOCKS[name]
+    start, end = marks(block, source)
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{start}\n{make()}\n{end}{tail}"
 
 
 if __name__ == "__main__":
@@ -97,12 +147,12 @@ if __name__ == "__main__":
     import os
 
     os.cpu_count = lambda: CPUS
-    training = DOCS / "training.md"
     if sys.argv[1:] == ["--print"]:  # what the file should hold (tests/test_docs.py)
         sys.stdout.write(render())
-    elif sys.argv[1:] == ["--print-training"]:
-        sys.stdout.write(training_page(training.read_text()))
+    elif sys.argv[1:2] == ["--print-page"]:
+        sys.stdout.write(page(sys.argv[2], (DOCS / sys.argv[2]).read_text()))
     else:
         (DOCS / "cli.md").write_text(render())
-        training.write_text(training_page(training.read_text()))
-        print(DOCS / "cli.md", training, file=sys.stderr)
+        for name in BLOCKS:
+            (DOCS / name).write_text(page(name, (DOCS / name).read_text()))
+        print(DOCS / "cli.md", *BLOCKS, file=sys.stderr)

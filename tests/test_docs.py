@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -18,11 +20,7 @@ def test_the_command_reference_is_what_help_says():
 def test_the_settings_table_is_what_trainconfig_says():
     """#35: a setting's default, bound and help are told once, in TrainConfig; train's and
     sweep's options and docs/training.md's table are made from it."""
-    fresh = subprocess.run([sys.executable, str(ROOT / "tests" / "cli_docs.py"),
-                            "--print-training"], capture_output=True, text=True, check=True,
-                           cwd=ROOT).stdout
-    assert (ROOT / "docs" / "training.md").read_text() == fresh, \
-        "docs/training.md's settings are stale: run `python tests/cli_docs.py`"
+    _made_block_is_fresh("training.md")
     from sincos_cli.commands.common import SETTINGS
     from sincos_cli.config import TrainConfig
 
@@ -31,6 +29,21 @@ def test_the_settings_table_is_what_trainconfig_says():
     for f in options:
         default = SETTINGS[f.name][1]
         assert getattr(default, "value", default) == f.default, f.name
+
+
+def _made_block_is_fresh(name: str) -> None:
+    fresh = subprocess.run([sys.executable, str(ROOT / "tests" / "cli_docs.py"),
+                            "--print-page", name], capture_output=True, text=True, check=True,
+                           cwd=ROOT).stdout
+    assert (ROOT / "docs" / name).read_text() == fresh, \
+        f"docs/{name} is stale: run `python tests/cli_docs.py`"
+
+
+@pytest.mark.parametrize("name", ["run-folder.md", "sweeps.md"])
+def test_the_folder_reference_is_what_the_types_say(name):
+    """#35: the run folder's file list (store.runs.RUN_FILES) and sweep.json's keys
+    (SweepDoc, Member) are made from the code and checked here."""
+    _made_block_is_fresh(name)
 
 
 def test_every_command_links_its_narrative_page():

@@ -186,6 +186,7 @@ def test_the_trend_rule_extrapolates_each_seeds_loss_curve(tmp_path):
     ranks them the other way."""
     import json
 
+    from sincos_cli.store.sweep_doc import Member
     from sincos_cli.sweep.halving import score
 
     def member(name, curve):
@@ -194,7 +195,7 @@ def test_the_trend_rule_extrapolates_each_seeds_loss_curve(tmp_path):
         (d / "metrics.jsonl").write_text("".join(
             json.dumps({"step": k, "loss": curve(k), "lr": 0.01, "elapsed_s": 0.0}) + "\n"
             for k in range(40)))
-        return {"run": name}
+        return Member(point={}, seed=0, run=name, config={})
 
     steep = [member(f"s{i}", lambda k, i=i: (10 + i) * (k + 1) ** -2.0)
              for i in range(3)]
@@ -234,7 +235,7 @@ def test_the_audit_takes_the_runner_up_first_then_evenly_down():
         return {"step": step, "kept": [halving_key({"p": k}) for k in kept],
                 "points": [{"point": {"p": k}, "rank": i + 1, "score": float(i)}
                            for i, k in enumerate(order)]}
-    doc = {"halving": {"history": [rung(10, "abcdefghi", "abc"), rung(30, "bca", "b")]}}
+    doc = [rung(10, "abcdefghi", "abc"), rung(30, "bca", "b")]
     names = [eval(k)[0][1] for k in choose(doc, 1)]
     assert names == ["c"]  # pruned at the last rung, ranked first there
     assert [eval(k)[0][1] for k in choose(doc, 3)] == ["c", "f", "i"]

@@ -156,3 +156,25 @@ def test_a_status_is_spelled_in_one_place():
                      if any(isinstance(n, ast.Constant) and n.value == "completed"
                             for n in ast.walk(ast.parse(path.read_text()))))
     assert spelled == ["status"], spelled
+
+
+def _reads(tree: ast.AST, key: str) -> bool:
+    """Does the code read `key` out of a mapping: d[key] or d.get(key)?"""
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Subscript) and isinstance(n.slice, ast.Constant) \
+                and n.slice.value == key:
+            return True
+        if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) \
+                and n.func.attr in ("get", "pop", "setdefault") and n.args \
+                and isinstance(n.args[0], ast.Constant) and n.args[0].value == key:
+            return True
+    return False
+
+
+def test_sweep_json_is_read_through_its_type():
+    """#35: sweep.json's members are read in store/sweep_doc.py (SweepDoc) alone; every
+    other module asks the type. (store/show.py reads `show --json`'s own document, whose
+    "members" is their number.)"""
+    readers = sorted(name for name, path in modules().items()
+                     if _reads(ast.parse(path.read_text()), "members"))
+    assert readers == ["store.show", "store.sweep_doc"], readers

@@ -181,12 +181,12 @@ def _group_keys(root, group_by: str | None, runs: list[str] | None) -> list[str]
     if twice:
         raise typer.BadParameter(f"names {', '.join(twice)} twice", param_hint="--group-by")
     if keys is None and runs and len(runs) == 1:
-        from sincos_cli.store.files import read_json
-        from sincos_cli.store.runs import group_keys, sweep_path
+        from sincos_cli.store.runs import sweep_path
+        from sincos_cli.store.sweep_doc import SweepDoc
 
         sweep = sweep_path(root, runs[0])
         if sweep is not None:  # a sweep groups by its grid keys (and held-out seeds apart)
-            keys = group_keys(read_json(sweep / "sweep.json")) or None
+            keys = SweepDoc.load(sweep).group_keys() or None
     return keys
 
 
@@ -278,11 +278,10 @@ def _folded(rows, root: Path, show_all: bool) -> None:
         cols = ["id", "status", "members", "eval_median", "eval_best", "grid"]
         body = []
         for sw in sweeps:
-            counts = ", ".join(f"{n} {st}" for st, n in sorted(sw["by_status"].items()))
-            body.append([sw["id"], sw["status"], f"{sw['members']}: {counts}",
-                         cell(sw["eval_median"], "eval_mse"),
-                         cell(sw["eval_best"], "eval_mse"),
-                         " × ".join(sw["grid"]) or "seeds"])
+            counts = ", ".join(f"{n} {st}" for st, n in sorted(sw.by_status.items()))
+            body.append([sw.id, sw.status, f"{sw.size}: {counts}",
+                         cell(sw.eval_median, "eval_mse"), cell(sw.eval_best, "eval_mse"),
+                         " × ".join(sw.grid) or "seeds"])
         print_table(cols, body)
         if loose:
             print(file=sys.stdout)
@@ -292,7 +291,7 @@ def _folded(rows, root: Path, show_all: bool) -> None:
                                for r in loose])
     if sweeps:
         print(f"({len(sweeps)} sweep{'s' * (len(sweeps) > 1)} folded: name one, e.g. "
-              f"`sincos compare {sweeps[0]['id']}`, or --flat for every run)", file=sys.stderr)
+              f"`sincos compare {sweeps[0].id}`, or --flat for every run)", file=sys.stderr)
 
 
 def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,

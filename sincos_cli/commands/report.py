@@ -137,10 +137,9 @@ def _reference(reference: str | None, sweep: Path | None) -> dict | None:
         return None
     if sweep is None:
         raise typer.BadParameter("--reference is for a sweep's page", param_hint="--reference")
-    from sincos_cli.store.files import read_json
-    from sincos_cli.store.runs import group_keys
+    from sincos_cli.store.sweep_doc import SweepDoc
 
-    return parse_reference(reference, group_keys(read_json(sweep / "sweep.json")))
+    return parse_reference(reference, SweepDoc.load(sweep).group_keys())
 
 
 def _command() -> str:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 from sincos_cli.status import RunStatus
 from sincos_cli.store.record import NUMBERS, Row, load_row
-from sincos_cli.store.runs import group_keys, is_member, read_sweep, sort_key, status
+from sincos_cli.store.runs import is_member, sort_key
 from sincos_cli.store.show import bounds, engine, ratio_words, seed_ranges
+from sincos_cli.store.sweep_doc import Member, SweepDoc
 from sincos_cli.views.table import cell, group_table, paired_table
 
 from . import html as P
@@ -27,22 +28,22 @@ from .parts import (
 )
 
 
-def member_row(sweep: Path, m: dict, keys: list[str] | None = None) -> Row:
+def member_row(sweep: Path, m: Member, keys: list[str] | None = None) -> Row:
     """A member as compare reads it; one whose folder is gone (or is not a run folder of
     this sweep's) is `missing`. A member that cannot be read keeps the settings sweep.json
     gave it, so it still counts in its group. With `keys`, the row keeps only what the page
     reads (those settings, the seed, the summary's numbers): a few hundred bytes a member
     where the whole files would hold kilobytes."""
-    path = sweep.parent / m["run"]
+    path = sweep.parent / m.run
     if not is_member(sweep, path):
-        row = Row(id=m["run"], path=path, status="missing",
+        row = Row(id=m.run, path=path, status="missing",
                   problem="its folder is gone, or is not this sweep's run folder (sincos "
                           "sweep --resume trains it again)")
     else:
         row = load_row(path)
     if not row.config:
-        row.config = dict(m.get("config") or {})
-    row.holdout = row.holdout or m.get("holdout") is True
+        row.config = dict(m.config or {})
+    row.holdout = row.holdout or m.holdout
     if keys is not None:
         kept = {"seed", *keys}
         row.config = {k: v for k, v in row.config.items() if k in kept}
@@ -53,12 +54,12 @@ def member_row(sweep: Path, m: dict, keys: list[str] | None = None) -> Row:
 
 def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
     rep = Report(opts)
-    doc = read_sweep(sweep)
-    keys = group_keys(doc)
-    rows = [member_row(sweep, m, keys) for m in doc["members"]]
-    for m in doc["members"]:  # the rows hold what the page needs of each member's settings
-        m.pop("config", None)
-    sid = doc.get("id", sweep.name)
+    doc = SweepDoc.load(sweep)
+    keys = doc.group_keys()
+    rows = [member_row(sweep, m, keys) for m in doc]
+    for m in doc:  # the rows hold what the page needs of each member's settings
+        m.config = {}
+    sid = doc.id
     stats = []
 
     def groups() -> str:
@@ -71,12 +72,12 @@ def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
         P.section("grid", "Grid and seeds", _grid(doc)),
         P.section("groups", "Groups", rep.part("the group statistics", groups)),
     ]
-    if doc.get("halving"):
+    if doc.halving:
         sections.append(P.section("halving", "Successive halving", rep.part(
-            "the rungs", lambda: _halving(doc["halving"]))))
-    if doc.get("until_decided"):
+            "the rungs", lambda: _halving(doc.halving))))
+    if doc.until_decided:
         sections.append(P.section("rounds", "Rounds until decided", rep.part(
-            "the rounds", lambda: _rounds(doc["until_decided"]))))
+            "the rounds", lambda: _rounds(doc.until_decided))))
     if len(stats) > 1:
         sections.append(P.section("paired", "Paired comparisons", rep.part(
             "the paired comparisons", lambda: _paired(rows, keys, opts))))
@@ -90,24 +91,24 @@ def sweep_page(sweep: Path, opts: Options) -> tuple[str, list[str]]:
     return rep.document(f"sincos · {sid}", _header(doc, sid, rows), sections), rep.warnings
 
 
-def _header(doc: dict, sid: str, rows: list[Row]) -> str:
-    st = status(doc)
+def _header(doc: SweepDoc, sid: str, rows: list[Row]) -> str:
+    st = doc.current_status()
     out = [f"<h1>{P.esc(sid)} {P.status(st)}</h1>",
-           P.facts([("created", P.esc(when(doc.get("created")))),
-                    ("ended", P.esc(when(doc.get("ended")))),
+           P.facts([("created", P.esc(when(doc.created))),
+                    ("ended", P.esc(when(doc.ended))),
                     ("members", P.esc(f"{len(rows):,}: {status_counts(rows)}")),
-                    ("engine", P.esc(engine(doc)))])]
-    if doc.get("argv"):
-        out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc['argv'])))}</pre>")
+                    ("engine", P.esc(engine(doc.batch)))])]
+    if doc.argv:
+        out.append(f"<p>Made with:</p><pre>{P.esc(shlex.join(map(str, doc.argv)))}</pre>")
     if st != RunStatus.COMPLETED:
         out.append(P.note(P.Html(f"Not finished: <code>sincos sweep --resume {P.esc(sid)}"
                                  "</code> trains what is left.")))
     return "\n".join(out)
 
 
-def _grid(doc: dict) -> str:
-    grid = doc.get("grid", {})
-    seeds = [m["seed"] for m in doc["members"] if not m.get("holdout")]
+def _grid(doc: SweepDoc) -> str:
+    grid = doc.grid
+    seeds = [m.seed for m in doc if not m.holdout]
     parts = []
     if grid:
         body = [[P.Cell(k, k), P.Cell(", ".join(cell(v, k) for v in vs)), len(vs)]
@@ -122,7 +123,7 @@ def _grid(doc: dict) -> str:
         parts.append(P.note("No grid: one setting, many seeds."))
     facts = [("seeds", P.esc(f"{seed_ranges(sorted(set(seeds)))} "
                              f"({len(set(seeds)):,} per point)"))]
-    h = doc.get("holdout")
+    h = doc.holdout
     if h:
         chosen = "; ".join(" ".join(f"{k}={cell(v, k)}" for k, v in c["point"].items())
                            for c in h.get("chosen") or [])
@@ -130,7 +131,7 @@ def _grid(doc: dict) -> str:
             f"{seed_ranges(h['seeds'])}, for the top {h['top']} point"
             f"{'s' * (h['top'] != 1)} by {h.get('by', 'median')}"
             + (f": {chosen}" if chosen else " (not chosen yet)"))))
-    base = doc.get("base", {})
+    base = doc.base
     if base:
         facts.append(("base settings", P.esc(" ".join(f"{k}={cell(v, k)}"
                                                       for k, v in base.items()))))

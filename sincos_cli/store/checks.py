@@ -1,5 +1,5 @@
 """Checks of the values sweep.json holds beyond its member entries (standard library only):
-each returns what is wrong, naming the field, or None; read_sweep turns it into a one-line
+each returns what is wrong, naming the field, or None; SweepDoc.load turns it into a one-line
 "sweep.json is corrupt" error before anything uses the file."""
 
 from __future__ import annotations

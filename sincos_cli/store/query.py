@@ -15,10 +15,10 @@ from pathlib import Path
 
 from sincos_cli.errors import FilterError, SincosError
 
-from .files import read_json
 from .meta import check_tag
 from .record import Row
-from .runs import RunStatus, sort_key, status
+from .runs import RunStatus, sort_key
+from .sweep_doc import SweepDoc
 
 # -- filters ----------------------------------------------------------------------------------
 
@@ -210,10 +210,24 @@ def select(rows, wheres=(), statuses=(), older_than: float | None = None):
 
 # -- sweeps folded ----------------------------------------------------------------------------
 
-def fold(rows, root: Path) -> tuple[list[dict], list]:
-    """Rows split into one summary per sweep (in the order first seen) and the runs outside
-    sweeps. A sweep's summary: id, status, members by status, grid keys, the median and the
-    best eval_mse of its members."""
+@dataclass(frozen=True)
+class SweepLine:
+    """A sweep as one line of the folded table: its status, its members' number (as
+    sweep.json names them) and how many are at each status, its grid keys, and the median
+    and best eval_mse of its members."""
+
+    id: str
+    status: str
+    size: int
+    by_status: dict[str, int]
+    grid: list[str]
+    eval_median: float | None
+    eval_best: float | None
+
+
+def fold(rows, root: Path) -> tuple[list[SweepLine], list]:
+    """Rows split into one line per sweep (in the order first seen) and the runs outside
+    sweeps."""
     import statistics
 
     by: dict[str, list] = {}
@@ -227,17 +241,17 @@ def fold(rows, root: Path) -> tuple[list[dict], list]:
     for sid, members in by.items():
         path = members[0].path.parent / sid
         try:
-            doc = read_json(path / "sweep.json")
-            st, grid, total = status(doc), list(doc.get("grid") or {}), len(doc["members"])
-        except (SincosError, KeyError, TypeError):
+            doc = SweepDoc.load(path)
+            st, grid, total = doc.current_status(), list(doc.grid), len(doc.members)
+        except SincosError:
             st, grid, total = "corrupt", [], len(members)
         counts: dict[str, int] = {}
         for m in members:
             counts[m.status] = counts.get(m.status, 0) + 1
         evals = [v for m in members if isinstance(v := m.value("eval_mse"), (int, float))]
-        sweeps.append({"id": sid, "status": st, "members": total, "by_status": counts,
-                       "grid": grid, "eval_median": statistics.median(evals) if evals else None,
-                       "eval_best": min(evals) if evals else None})
+        sweeps.append(SweepLine(sid, st, total, counts, grid,
+                                statistics.median(evals) if evals else None,
+                                min(evals) if evals else None))
     return sweeps, loose
 
 

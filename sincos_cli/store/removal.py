@@ -21,7 +21,8 @@ from sincos_cli.errors import FilterError, SincosError
 
 from .files import read_json
 from .query import select
-from .runs import NAME_RE, pid_alive, read_sweep, status, unstarted
+from .runs import NAME_RE, pid_alive, status, unstarted
+from .sweep_doc import SweepDoc
 
 TRASH = ".rm-"  # a folder being removed: .rm-PID-NAME
 
@@ -59,8 +60,8 @@ def members(sweep: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     why) for each entry that does not: a name in sweep.json alone makes nothing a member."""
     found, kept = [], []
     home = sweep.parent
-    for m in read_sweep(sweep)["members"]:
-        p = home / m["run"]
+    for run in SweepDoc.load(sweep).runs():
+        p = home / run
         if not os.path.lexists(p):
             continue
         if not p.is_dir():

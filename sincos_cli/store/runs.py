@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,12 +14,43 @@ from sincos_cli.errors import SincosError
 from sincos_cli.status import RunStatus
 
 from .files import read_json
+from .process import live_status, pid_alive, process_start  # noqa: F401 (re-exported)
+from .sweep_doc import RUN_NAME_RE as NAME_RE
+from .sweep_doc import SweepDoc, run_names
 
 SCHEMA = 2  # 2: trace.bin appended (1: trace.npz rewritten at each checkpoint)
-NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")
 ID_RE = re.compile(r"^run-(\d+)$")
-FILES = ("run.json", "config.json", "metrics.jsonl", "summary.json", "checkpoint.pt",
-         "trace.bin")  # trace.npz in schema 1
+@dataclass(frozen=True)
+class RunFile:
+    """A file of a run folder and what it holds (docs/run-folder.md's list is made from
+    RUN_FILES by tests/cli_docs.py)."""
+
+    name: str
+    what: str
+
+
+RUN_FILES = (
+    RunFile("run.json", "id, schema (2), status (queued → running → completed | failed | "
+            "interrupted; `queued`: a sweep member allocated, not started yet), argv, pid, "
+            "host, created/ended, seed, versions, device, resumes, error (one line, when "
+            "failed or interrupted), sweep (for a member)"),
+    RunFile("config.json", "every training setting, resolved (init, predict_advances_state…)"),
+    RunFile("metrics.jsonl", 'one line per step: {"step", "loss", "lr", "elapsed_s"}, '
+            "appended as it goes; strict JSON (a loss that stops being finite ends the run "
+            "instead)"),
+    RunFile("summary.json", "final_loss, best_loss, best_step, eval_mse, steps, "
+            "train_seconds, steps_per_second"),
+    RunFile("checkpoint.pt", "model, optimiser, carried LSTM state, data cursor, RNG state, "
+            "config, and where metrics.jsonl ended and the best loss so far"),
+    RunFile("trace.bin", "per step: x, target and post-update prediction of window row 0 "
+            "(trace.npz in schema 1)"),
+    RunFile("meta.json", "tags and note (only when the run has any; `sincos tag`, "
+            "`sincos note`)"),
+    RunFile(".lock", "empty; held (flock) while a process trains or resumes the run, so a "
+            "second resume, or `rm`, is refused while it runs"),
+    RunFile("animation.gif", "written by `sincos animate` (animation-history.gif for "
+            "--view history)"),
+)
 
 
 def runs_dir(option: str | os.PathLike | None = None) -> Path:
@@ -89,11 +120,7 @@ def named_by_sweeps(root: Path) -> list[str]:
     for p in _children(root):
         if not SWEEP_RE.match(p.name) or p.is_symlink():
             continue
-        try:
-            members = read_json(p / "sweep.json").get("members")
-            names += [m["run"] for m in members if isinstance(m.get("run"), str)]
-        except (SincosError, AttributeError, TypeError):
-            continue  # not readable: the sweep's own commands say so
+        names += run_names(p)
     return names
 
 
@@ -269,46 +296,6 @@ def sweep_path(root: Path, selector: str) -> Path | None:
     return root / selector
 
 
-def group_keys(doc: dict) -> list[str]:
-    """The keys a sweep's members are grouped by: its grid's, then `set` (selection or
-    holdout) when it held seeds out."""
-    return list(doc.get("grid") or {}) + (["set"] if doc.get("holdout") else [])
-
-
-def read_sweep(sweep: Path) -> dict:
-    """sweep.json with every member entry checked before anything uses it: a plain run
-    name in the sweep's own folder (no path, no `..`, not a symlink) and a config object.
-    Anything else makes the file corrupt: a one-line SincosError, nothing touched."""
-    path = sweep / "sweep.json"
-    doc = read_json(path)
-    members = doc.get("members")
-    if not isinstance(members, list):
-        raise SincosError(f"{path} is corrupt: 'members' is not a list")
-    for i, m in enumerate(members, 1):
-        run = m.get("run") if isinstance(m, dict) else None
-        if not isinstance(run, str) or not NAME_RE.match(run) or run.startswith("."):
-            raise SincosError(f"{path} is corrupt: member {i} names {run!r}, not a run "
-                              f"folder beside the sweep")
-        if not isinstance(m.get("config"), dict):
-            raise SincosError(f"{path} is corrupt: member {i} ({run}) has no config")
-        if (sweep.parent / run).is_symlink():
-            raise SincosError(f"{path} is corrupt: member {i} ({run}) is a symlink; "
-                              f"members must live beside the sweep")
-        if not isinstance(m.get("point"), dict):
-            raise SincosError(f"{path} is corrupt: member {i} ({run}) has no grid point")
-    from .checks import seed_problem, until_problem
-
-    for i, m in enumerate(members, 1):
-        why = seed_problem(m.get("seed"))
-        if why:
-            raise SincosError(f"{path} is corrupt: member {i} ({m['run']}) has {why}")
-    if doc.get("until_decided") is not None:
-        why = until_problem(doc["until_decided"])
-        if why:
-            raise SincosError(f"{path} is corrupt: until_decided {why}")
-    return doc
-
-
 def expand(root: Path, selectors: list[str]) -> list[Path]:
     """Run folders for selectors; a sweep stands for its members (those made so far),
     read from the folder that holds the sweep."""
@@ -319,7 +306,7 @@ def expand(root: Path, selectors: list[str]) -> list[Path]:
             out.append(resolve(root, sel))
             continue
         home = sweep.parent
-        ids = [m["run"] for m in read_sweep(sweep)["members"]]
+        ids = SweepDoc.load(sweep).runs()
         out += [home / i for i in ids if is_member(sweep, home / i)]
     return out
 
@@ -343,34 +330,7 @@ def _created(path: Path) -> str:
         return ""
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def process_start(pid: int) -> str | None:
-    """The kernel's start tick of a process (Linux), to tell a reused pid from ours."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return stat.rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def status(run: dict) -> str:
     """The status a reader reports: `running` whose process is gone is `crashed`."""
-    st = run.get("status", "unknown")
-    if st != "running" or run.get("host") != socket.gethostname():
-        return st
-    pid = run.get("pid")
-    if not isinstance(pid, int) or not pid_alive(pid):
-        return "crashed"
-    started = run.get("pid_start")
-    if started is not None and process_start(pid) not in (None, started):
-        return "crashed"
-    return st
+    return live_status(run.get("status", "unknown"), run.get("host"), run.get("pid"),
+                       run.get("pid_start"))

@@ -12,7 +12,8 @@ from sincos_cli.errors import SincosError
 
 from .files import read_json
 from .record import load_row
-from .runs import RunStatus, is_member, read_sweep, status
+from .runs import RunStatus, is_member
+from .sweep_doc import SweepDoc
 
 NOT_FLAGS = ("eval_batches", "x_spacing")  # settings no train flag sets
 
@@ -84,37 +85,34 @@ def seed_ranges(seeds: list[int]) -> str:
 
 
 def sweep_info(sweep: Path) -> dict:
-    doc = read_sweep(sweep)
+    doc = SweepDoc.load(sweep)
     home = sweep.parent
     counts: dict[str, int] = {}
     missing, ranked = [], []
-    for m in doc["members"]:
-        p = home / m["run"]
+    for m in doc:
+        p = home / m.run
         if not is_member(sweep, p):  # gone, or another run's folder now
-            missing.append(m["run"])
+            missing.append(m.run)
             counts["missing"] = counts.get("missing", 0) + 1
             continue
         row = load_row(p)
         counts[row.status] = counts.get(row.status, 0) + 1
         ev = row.value("eval_mse")
         if isinstance(ev, (int, float)) and row.status == RunStatus.COMPLETED:
-            ranked.append({"run": m["run"], "seed": m["seed"], "point": m["point"],
-                           "eval_mse": ev})
+            ranked.append({"run": m.run, "seed": m.seed, "point": m.point, "eval_mse": ev})
     ranked.sort(key=lambda r: r["eval_mse"])  # completed members (not pruned at a rung)
-    return {"kind": "sweep", "id": doc.get("id", sweep.name), "path": str(sweep.resolve()),
-            "status": status(doc), "created": doc.get("created"), "ended": doc.get("ended"),
-            "argv": doc.get("argv"), "base": doc.get("base", {}), "grid": doc.get("grid", {}),
-            "seeds": seed_ranges(sorted({m["seed"] for m in doc["members"]
-                                        if not m.get("holdout")})), "members": len(doc["members"]),
-            "by_status": counts, "missing": missing, "best": ranked[:3],
-            "worst": ranked[::-1][:3], "resumes": doc.get("resumes", []),
-            "halving": doc.get("halving"), "until_decided": doc.get("until_decided"),
-            "batch": doc.get("batch")}
+    return {"kind": "sweep", "id": doc.id, "path": str(sweep.resolve()),
+            "status": doc.current_status(), "created": doc.created, "ended": doc.ended,
+            "argv": doc.argv, "base": doc.base, "grid": doc.grid,
+            "seeds": seed_ranges(sorted({m.seed for m in doc if not m.holdout})),
+            "members": len(doc.members), "by_status": counts, "missing": missing,
+            "best": ranked[:3], "worst": ranked[::-1][:3], "resumes": doc.resumes,
+            "halving": doc.halving, "until_decided": doc.until_decided, "batch": doc.batch}
 
 
-def engine(doc: dict) -> str:
-    """How a sweep's members were trained, from sweep.json (or show's dict of it)."""
-    size = (doc.get("batch") or {}).get("group_size")
+def engine(batch: dict | None) -> str:
+    """How a sweep's members were trained, from sweep.json's "batch"."""
+    size = (batch or {}).get("group_size")
     return f"batched, groups of at most {size} members" if size else \
         "one member at a time (--no-batch)"
 
@@ -173,7 +171,7 @@ def render(doc: dict) -> str:
     add(f"  created   {_fmt(doc['created'])}   ended {_fmt(doc['ended'])}")
     add(f"  grid      {' × '.join(f'{k}={v}' for k, v in doc['grid'].items()) or '(seeds only)'}")
     add(f"  seeds     {doc['seeds']}")
-    add(f"  engine    {engine(doc)}")
+    add(f"  engine    {engine(doc['batch'])}")
     if doc["base"]:
         add(f"  base      {' '.join(f'{k}={_fmt(v)}' for k, v in doc['base'].items())}")
     add("members   " + ", ".join(f"{n} {st}" for st, n in sorted(doc["by_status"].items())))

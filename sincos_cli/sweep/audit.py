@@ -21,15 +21,14 @@ import statistics
 from pathlib import Path
 
 from sincos_cli.status import RunStatus
-from sincos_cli.store.files import atomic_write_json
+from sincos_cli.store.sweep_doc import SweepDoc
 
 from . import halving
-from .plan import job_for, member_state, mode_for, point_evals, point_key
+from .plan import all_completed, member_state, point_evals, point_key, unfinished
 
 
-def choose(doc: dict, k: int) -> list[str]:
-    """The keys of the K pruned points to train to the end."""
-    history = doc["halving"]["history"]
+def choose(history: list[dict], k: int) -> list[str]:
+    """The keys of the K pruned points to train to the end, from the halving's rungs."""
     reached: dict[str, tuple] = {}
     for i, rung in enumerate(history):
         for p in rung["points"]:
@@ -43,47 +42,42 @@ def choose(doc: dict, k: int) -> list[str]:
     return [pruned[round(i * (len(pruned) - 1) / (k - 1))] for i in range(k)]
 
 
-def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, grow=None) -> dict:
+def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs,
+        grow=None) -> dict:
     """Choose (once), train the audited points' members to the end, then report."""
-    a = doc["halving"]["audit"]
+    a = doc.halving["audit"]
     p = halving.plan(doc)
     if a.get("points") is None:
-        a["points"] = [p["points"][key] for key in choose(doc, a["k"])]
+        a["points"] = [p.points[key] for key in choose(doc.halving["history"], a["k"])]
         chosen = {point_key(pt) for pt in a["points"]}
-        for m in doc["members"]:
-            if not m.get("holdout") and point_key(m["point"]) in chosen:
-                m["audit"] = True
-        atomic_write_json(sweep / "sweep.json", doc)
-    jobs = []
-    for m in doc["members"]:
-        if m.get("audit"):
-            path = home / m["run"]
-            state, _ = member_state(path, m["config"])
-            if state != RunStatus.COMPLETED:
-                jobs.append(job_for(m, mode_for(path, state), doc, argv))
+        for m in doc:
+            if not m.holdout and point_key(m.point) in chosen:
+                m.audit = True
+        doc.save(sweep)
+    jobs = unfinished(home, doc, doc.audited(), argv)
     if grow is not None and jobs:
         grow(len(jobs), f"audit: training {len(a['points'])} pruned point"
              f"{'s' * (len(a['points']) != 1)} to the end ({len(jobs)} members)")
     counts = execute_jobs(jobs)
-    if all(member_state(home / m["run"], m["config"])[0] in (RunStatus.COMPLETED, RunStatus.FAILED)
-           for m in doc["members"] if m.get("audit")):  # settled: what it shows is final
+    if all(member_state(home / m.run, m.config)[0] in (RunStatus.COMPLETED, RunStatus.FAILED)
+           for m in doc.audited()):  # settled: what it shows is final
         a["result"] = result(home, doc)
-        atomic_write_json(sweep / "sweep.json", doc)
+        doc.save(sweep)
     return counts
 
 
-def finals(home: Path, doc: dict) -> dict[str, float]:
+def finals(home: Path, doc: SweepDoc) -> dict[str, float]:
     """The final median eval_mse of each point trained to the end (finalists and audited),
     over its completed members."""
-    evals = point_evals(home, (m for m in doc["members"] if not m.get("holdout")))
+    evals = point_evals(home, (m for m in doc if not m.holdout))
     done = {k: [x for x in v if math.isfinite(x)] for k, v in evals.items()}
     return {k: statistics.median(v) for k, v in done.items() if v}
 
 
-def result(home: Path, doc: dict) -> dict:
+def result(home: Path, doc: SweepDoc) -> dict:
     from sincos_cli.stats.rank import spearman
 
-    h = doc["halving"]
+    h = doc.halving
     final = finals(home, doc)
     p = halving.plan(doc)
     rungs = []
@@ -98,17 +92,16 @@ def result(home: Path, doc: dict) -> dict:
         pick = min(finalists, key=final.get)
         best = min(final, key=final.get)
         order = sorted(final, key=final.get)
-        out.update(pick=p["points"][pick], pick_median=final[pick], pick_place=order.index(
-            pick) + 1, best=p["points"][best], best_median=final[best],
+        out.update(pick=p.points[pick], pick_median=final[pick], pick_place=order.index(
+            pick) + 1, best=p.points[best], best_median=final[best],
             regret=final[pick] / final[best] if final[best] > 0 else None)
     return out
 
 
-def finished(home: Path, doc: dict) -> bool:
-    a = (doc.get("halving") or {}).get("audit")
+def finished(home: Path, doc: SweepDoc) -> bool:
+    a = (doc.halving or {}).get("audit")
     if not a:
         return True
     if a.get("points") is None or a.get("result") is None:
         return False
-    return all(member_state(home / m["run"], m["config"])[0] == RunStatus.COMPLETED
-               for m in doc["members"] if m.get("audit"))
+    return all_completed(home, doc.audited())

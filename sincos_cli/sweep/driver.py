@@ -1,7 +1,6 @@
 """A sweep: its folder (sweep.json), its members' run folders, and the loop that trains them.
 
-    runs/sweep-01/sweep.json   id, schema, status, argv, created/ended, base settings, grid,
-                               seeds, members (grid point + seed -> run id)
+    runs/sweep-01/sweep.json   store/sweep_doc.py's SweepDoc (its keys: docs/sweeps.md)
 
 Members live beside their sweep: whatever --runs-dir says, `sweep.parent` is their home.
 Member run ids are allocated when the sweep is made (empty folders, so no concurrent
@@ -30,7 +29,7 @@ from sincos_cli.store.files import (
     atomic_write_bytes,
     release_lock,
 )
-from sincos_cli.store.runs import group_keys, read_sweep
+from sincos_cli.store.sweep_doc import SweepDoc
 
 from . import audit, halving, holdout, rounds
 from .design import Design
@@ -252,7 +251,7 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
         sweep = sweep_path(root, resume)
         if sweep is None:
             raise SincosError(f"{resume!r} is not a sweep (sweep-NN or a path to one)")
-        check_resumable(read_sweep(sweep), sweep)  # before a cluster is even asked
+        check_resumable(SweepDoc.load(sweep), sweep)  # before a cluster is even asked
     # The engine first: an unreachable cluster is reported before anything is made.
     engine = engines.dask(cluster) if cluster else engines.local(
         workers or engines.default_workers())
@@ -260,29 +259,29 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
     try:
         if resume is not None:
             fd = lock(sweep)
-            doc = read_sweep(sweep)
+            doc = SweepDoc.load(sweep)
             check_resumable(doc, sweep)
             home = sweep.parent
             for name in reclaim(sweep, doc):
                 print(f"note: removed {name}, allocated by a driver that was stopped as it "
                       "planned, never trained", file=sys.stderr)
             jobs, done = plan_jobs(home, doc, argv, restart_damaged)  # may refuse: no writes
-            if doc.get("halving") and halving.finished(home, doc):
+            if doc.halving and halving.finished(home, doc):
                 jobs = []
             if not jobs and holdout.finished(home, doc) and rounds.finished(doc) and \
                     audit.finished(home, doc):
                 ok = True
-                n = len(doc["members"])
-                pruned = sum(member_state(home / m["run"], m["config"])[0] == "pruned"
-                             for m in doc["members"]) if doc.get("halving") else 0
+                n = len(doc.members)
+                pruned = sum(member_state(home / m.run, m.config)[0] == "pruned"
+                             for m in doc) if doc.halving else 0
                 what = (f"all {n} member{'s' * (n != 1)} completed" if not pruned else
                         f"every rung is done ({n - pruned} completed, {pruned} pruned)")
-                if doc.get("status") != RunStatus.COMPLETED:  # stopped as its last member ended
+                if doc.status != RunStatus.COMPLETED:  # stopped as its last member ended
                     finish(sweep, RunStatus.COMPLETED)
                 return SweepResult(sweep.name, group_stats(home, doc, threshold), 0,
                                    f"nothing to do: {what}", RunStatus.COMPLETED)
             if batch is not None:
-                doc["batch"] = batch
+                doc.batch = batch
             doc = open_for_resume(sweep, doc, argv)
         else:
             sweep, doc = create(root, argv, design, checkpoint_every, meta)
@@ -296,26 +295,26 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
             finish(sweep, "interrupted")
 
         stop = Stop(on_second=on_second)
-        b = doc.get("batch") or {}
+        b = doc.batch or {}
         grouping = (lambda js: group_units(js, b["group_size"], engine.workers)) \
             if b.get("group_size") else None
 
         def train(js: list[dict]) -> dict:
             return execute(home, js, engine, stop, bar.on_result, grouping)
-        h = doc.get("holdout")
-        total = len(doc["members"]) + (
+        h = doc.holdout
+        total = len(doc.members) + (
             h["top"] * len(h["seeds"]) if h and h.get("chosen") is None else 0)
         with stop, SweepProgress(total, done=done, quiet=quiet) as bar:
-            if doc.get("halving"):
+            if doc.halving:
                 counts = halving.run(home, sweep, doc, argv, train, stop, restart_damaged,
                                      bar.on_result)
-                if doc["halving"].get("audit") and not (
+                if doc.halving.get("audit") and not (
                         stop() or counts.get("lost") or counts.get("crashed")):
                     more = audit.run(home, sweep, doc, argv, train, bar.grow)
                     counts["lost"] = counts.get("lost") or more.pop("lost", None)
                     for k, v in more.items():
                         counts[k] = counts.get(k, 0) + v
-            elif doc.get("until_decided"):
+            elif doc.until_decided:
                 counts = rounds.run(home, sweep, doc, argv, train, stop, bar.grow)
             else:
                 counts = train(jobs)
@@ -326,7 +325,7 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
                 for k, v in more.items():
                     counts[k] = counts.get(k, 0) + v
             state, code, message = verdict(counts, bar.total, stop.signum, sweep.name)
-            study = rounds.summary(sweep) if doc.get("until_decided") else None
+            study = rounds.summary(sweep) if doc.until_decided else None
             if study:
                 message = f"{message}. {study}" if message else study
             finish(sweep, state)  # the commit point: a later signal changes nothing
@@ -343,10 +342,8 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
     return SweepResult(sweep.name, group_stats(home, doc, threshold), code, message, state)
 
 
-def group_stats(home: Path, doc: dict, threshold: float) -> list[dict]:
+def group_stats(home: Path, doc: SweepDoc, threshold: float) -> list[dict]:
     from sincos_cli.stats.groups import groups
     from sincos_cli.store.record import load_row
 
-    rows = [load_row(home / m["run"]) for m in doc["members"]]
-    keys = group_keys(doc)
-    return groups(rows, keys, threshold)
+    return groups([load_row(home / run) for run in doc.runs()], doc.group_keys(), threshold)

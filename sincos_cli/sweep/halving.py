@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sincos_cli.errors import SincosError
 from sincos_cli.status import RunStatus
 from sincos_cli.store.files import atomic_write_json, read_json, read_metrics
+from sincos_cli.store.sweep_doc import Member, SweepDoc
 
 from .jobs import Outcome, Result
-from .plan import job_for, member_state, mode_for, plan_jobs, point_key
+from .plan import all_completed, job_for, member_state, mode_for, plan_jobs, point_key
 
 RULES = ("trend", "median", "ok")
 
@@ -49,22 +50,31 @@ def rungs(steps: int, points: int, eta: int, first: int | None = None,
     return out + [steps]
 
 
-def plan(doc: dict) -> dict:
+@dataclass(frozen=True)
+class Points:
+    """A halving sweep's grid points, in the order they first appear among the members:
+    each point's key (plan.point_key), members and grid point."""
+
+    keys: list[str]
+    members: dict[str, list[Member]]
+    points: dict[str, dict]
+
+
+def plan(doc: SweepDoc) -> Points:
     """The point each member belongs to, in the order points first appear."""
     keys, members = [], {}
-    for m in doc["members"]:
-        if m.get("holdout"):  # trained once the choice is made (holdout.py)
+    for m in doc:
+        if m.holdout:  # trained once the choice is made (holdout.py)
             continue
-        key = point_key(m["point"])
+        key = point_key(m.point)
         if key not in members:
             keys.append(key)
             members[key] = []
         members[key].append(m)
-    return {"keys": keys, "members": members,
-            "points": {k: members[k][0]["point"] for k in keys}}
+    return Points(keys, members, {k: members[k][0].point for k in keys})
 
 
-def score(home: Path, members: list[dict], step: int, rule: str, threshold: float,
+def score(home: Path, members: list[Member], step: int, rule: str, threshold: float,
           final: int | None = None):
     """A point's seed aggregate at a rung, lower is better:
     - trend: the median over seeds of each member's training loss extrapolated to the
@@ -76,7 +86,7 @@ def score(home: Path, members: list[dict], step: int, rule: str, threshold: floa
     window = max(1, step // 5)
     losses = []
     for m in members:
-        rows = [r for r in read_metrics(home / m["run"] / "metrics.jsonl")
+        rows = [r for r in read_metrics(home / m.run / "metrics.jsonl")
                 if (step // 2 if rule == "trend" else step - window) <= r["step"] < step]
         pairs = [(r["step"], r["loss"]) for r in rows if math.isfinite(r["loss"])]
         if len(pairs) != len(rows) or not pairs:
@@ -109,35 +119,35 @@ def steps_done(path: Path) -> int:
         return 0
 
 
-def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, should_stop,
+def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, should_stop,
         restart_damaged: bool = False, on_result=None) -> dict:
     """Train the rungs from the one in progress; returns the outcomes' counts (as
     sweep.driver.execute does), stopping early when a rung was interrupted."""
     plan_jobs(home, doc, argv, restart_damaged)  # damaged or running members stop it here
-    h = doc["halving"]
+    h = doc.halving
     p = plan(doc)
     history = h.setdefault("history", [])
-    active = history[-1]["kept"] if history else list(p["keys"])
+    active = history[-1]["kept"] if history else list(p.keys)
     totals: dict = {"lost": None}
     holes = _holes(home, doc, p)
     if holes:  # members of points pruned earlier, removed since: trained back to their rung
-        counts = execute_jobs([replace(job_for(m, mode_for(home / m["run"], st), doc, argv),
+        counts = execute_jobs([replace(job_for(m, mode_for(home / m.run, st), doc, argv),
                                        stop_at=step) for m, st, step, _ in holes])
         totals["lost"] = counts.pop("lost", None)
         for k, v in counts.items():
             totals[k] = totals.get(k, 0) + v
         for m, _, step, why in holes:
-            if steps_done(home / m["run"]) >= step:
-                _mark_pruned(home / m["run"], why)
+            if steps_done(home / m.run) >= step:
+                _mark_pruned(home / m.run, why)
         if should_stop() or totals["lost"] or counts.get("crashed"):
             return totals
     for i in range(len(history), len(h["rungs"])):
         step, last = h["rungs"][i], i == len(h["rungs"]) - 1
         jobs = []
         for key in active:
-            for m in p["members"][key]:
-                path = home / m["run"]
-                state, _ = member_state(path, m["config"])
+            for m in p.members[key]:
+                path = home / m.run
+                state, _ = member_state(path, m.config)
                 if state == RunStatus.COMPLETED or (not last and steps_done(path) >= step):
                     continue
                 job = job_for(m, mode_for(path, state), doc, argv)
@@ -150,7 +160,7 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
             return totals
         if last:
             break
-        scores = {k: score(home, p["members"][k], step, h["rule"], h["threshold"],
+        scores = {k: score(home, p.members[k], step, h["rule"], h["threshold"],
                            h["rungs"][-1])
                   for k in active}
         ranked = sorted(active, key=lambda k: (scores[k], active.index(k)))
@@ -158,18 +168,18 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
         record = []
         for place, key in enumerate(ranked, 1):
             s = scores[key]
-            record.append({"point": p["points"][key], "score": s if math.isfinite(s) else None,
+            record.append({"point": p.points[key], "score": s if math.isfinite(s) else None,
                            "rank": place, "kept": key in keep})
             if key not in keep:
                 why = _why(step, place, len(ranked), h)
-                for m in p["members"][key]:
-                    _mark_pruned(home / m["run"], why)
+                for m in p.members[key]:
+                    _mark_pruned(home / m.run, why)
                     if on_result is not None:  # progress counts it as done
-                        on_result(Result(m["run"], Outcome.PRUNED,
+                        on_result(Result(m.run, Outcome.PRUNED,
                                          error=why.removeprefix("pruned ")))
-                totals["pruned"] = totals.get("pruned", 0) + len(p["members"][key])
+                totals["pruned"] = totals.get("pruned", 0) + len(p.members[key])
         history.append({"step": step, "points": record, "kept": keep})
-        atomic_write_json(sweep / "sweep.json", doc)
+        doc.save(sweep)
         active = keep
     return totals
 
@@ -178,37 +188,36 @@ def _why(step: int, place: int, of: int, h: dict) -> str:
     return f"pruned at step {step}: rank {place} of {of} by the {h['rule']} rule (η={h['eta']})"
 
 
-def _holes(home: Path, doc: dict, p: dict) -> list[tuple[dict, str, int, str]]:
+def _holes(home: Path, doc: SweepDoc, p: Points) -> list[tuple[Member, str, int, str]]:
     """(member, state, rung step, why) of each member of a point pruned at a recorded rung
     that is not there at that rung any more (removed, or stopped short of it)."""
-    h = doc["halving"]
+    h = doc.halving
     out = []
     for rec in h.get("history", []):
         for pt in rec["points"]:
             if pt["kept"]:
                 continue
-            for m in p["members"].get(point_key(pt["point"]), []):
-                state, _ = member_state(home / m["run"], m["config"])
+            for m in p.members.get(point_key(pt["point"]), []):
+                state, _ = member_state(home / m.run, m.config)
                 if state == "new" or (state in ("interrupted", "crashed") and
-                                      steps_done(home / m["run"]) < rec["step"]):
+                                      steps_done(home / m.run) < rec["step"]):
                     out.append((m, state, rec["step"],
                                 _why(rec["step"], pt["rank"], len(rec["points"]), h)))
     return out
 
 
-def finished(home: Path, doc: dict) -> bool:
+def finished(home: Path, doc: SweepDoc) -> bool:
     """Every rung ranked, every member of the points that went on completed, and every
     member of a pruned point there at its rung."""
-    h = doc["halving"]
+    h = doc.halving
     history = h.get("history", [])
     if len(history) < len(h["rungs"]) - 1:
         return False
     p = plan(doc)
     if _holes(home, doc, p):
         return False
-    active = history[-1]["kept"] if history else p["keys"]
-    return all(member_state(home / m["run"], m["config"])[0] == RunStatus.COMPLETED
-               for k in active for m in p["members"][k])
+    active = history[-1]["kept"] if history else p.keys
+    return all_completed(home, (m for k in active for m in p.members[k]))
 
 
 def _mark_pruned(path: Path, why: str) -> None:

@@ -15,6 +15,7 @@ from sincos_cli.errors import SincosError
 from sincos_cli.status import RunStatus
 from sincos_cli.store.files import read_json
 from sincos_cli.store.runs import status
+from sincos_cli.store.sweep_doc import Member, SweepDoc
 
 from .jobs import Job
 
@@ -33,12 +34,12 @@ def point_evals(home: Path, members) -> dict[str, list[float]]:
 
     out: dict[str, list[float]] = {}
     for m in members:
-        row = load_row(home / m["run"])
+        row = load_row(home / m.run)
         if row.status == "pruned":
             continue
         ev = row.value("eval_mse")
         done = row.status == RunStatus.COMPLETED and isinstance(ev, (int, float))
-        out.setdefault(point_key(m["point"]), []).append(float(ev) if done else math.inf)
+        out.setdefault(point_key(m.point), []).append(float(ev) if done else math.inf)
     return out
 
 
@@ -83,45 +84,61 @@ def mode_for(path: Path, state: str) -> str:
     return "restart"
 
 
-def plan_jobs(home: Path, doc: dict, argv: list[str], restart_damaged: bool = False):
+def plan_jobs(home: Path, doc: SweepDoc, argv: list[str], restart_damaged: bool = False):
     """Jobs for the members still to train, and how many are already completed. Every
     member is looked at before anything is touched: a running or damaged member stops the
     plan with a one-line error (damaged ones are moved aside first with restart_damaged)."""
     plans, done, damaged = [], 0, []
-    for m in doc["members"]:
-        path = home / m["run"]
-        state, problem = member_state(path, m["config"])
+    for m in doc:
+        path = home / m.run
+        state, problem = member_state(path, m.config)
         if state == RunStatus.COMPLETED:
             done += 1
         elif state == "running":
-            raise SincosError(f"member {m['run']} is running in another process")
+            raise SincosError(f"member {m.run} is running in another process")
         elif state == "damaged":
             damaged.append((m, problem))
         else:
             plans.append((m, mode_for(path, state)))
     if damaged and not restart_damaged:
-        shown = "; ".join(f"{m['run']}: {p}" for m, p in damaged[:3])
+        shown = "; ".join(f"{m.run}: {p}" for m, p in damaged[:3])
         more = f" (and {len(damaged) - 3} more)" if len(damaged) > 3 else ""
         raise SincosError(
             f"{len(damaged)} damaged member{'s' * (len(damaged) > 1)}: {shown}{more}. "
             f"Nothing was changed; --restart-damaged moves them aside (to RUN.damaged) and "
             f"trains them again")
     for m, _ in damaged:
-        aside = _move_aside(home / m["run"])
-        print(f"note: {m['run']} was damaged; moved to {aside.name}, training it again",
+        aside = _move_aside(home / m.run)
+        print(f"note: {m.run} was damaged; moved to {aside.name}, training it again",
               file=sys.stderr)
         plans.append((m, "new"))
-    order = {m["run"]: i for i, m in enumerate(doc["members"])}
-    plans.sort(key=lambda p: order[p[0]["run"]])
+    order = {run: i for i, run in enumerate(doc.runs())}
+    plans.sort(key=lambda p: order[p[0].run])
     jobs = [job_for(m, mode, doc, argv) for m, mode in plans]
     return jobs, done
 
 
-def job_for(m: dict, mode: str, doc: dict, argv: list[str]) -> Job:
+def job_for(m: Member, mode: str, doc: SweepDoc, argv: list[str]) -> Job:
     """What a worker needs to train member `m` (a held-out member says so in its run.json)."""
-    return Job(id=m["run"], config=m["config"], mode=mode, argv=argv, sweep=doc["id"],
-               checkpoint_every=doc["checkpoint_every"], meta=doc.get("meta"),
-               holdout=bool(m.get("holdout")))
+    return Job(id=m.run, config=m.config, mode=mode, argv=argv, sweep=doc.id,
+               checkpoint_every=doc.checkpoint_every, meta=doc.meta, holdout=m.holdout)
+
+
+def unfinished(home: Path, doc: SweepDoc, members, argv: list[str]) -> list[Job]:
+    """A job for each of `members` that has not completed, resuming from what its folder
+    holds (the member loop of a held-out set, a round, an audit and a rung)."""
+    jobs = []
+    for m in members:
+        path = home / m.run
+        state, _ = member_state(path, m.config)
+        if state != RunStatus.COMPLETED:
+            jobs.append(job_for(m, mode_for(path, state), doc, argv))
+    return jobs
+
+
+def all_completed(home: Path, members) -> bool:
+    return all(member_state(home / m.run, m.config)[0] == RunStatus.COMPLETED
+               for m in members)
 
 
 def _move_aside(path: Path) -> Path:

@@ -16,12 +16,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sincos_cli.status import RunStatus
-from sincos_cli.store.files import atomic_write_json, read_json
 from sincos_cli.store.runs import allocate_many
 from sincos_cli.store.show import round_line
+from sincos_cli.store.sweep_doc import Member, SweepDoc
 
-from .plan import job_for, member_state, mode_for, point_key
+from .plan import point_key, unfinished
 
 DECIDED, UNDECIDED = "decided", "undecided"
 
@@ -51,17 +50,17 @@ def _value(path: Path) -> float | None:
     return outcome(load_row(path))
 
 
-def compare(home: Path, doc: dict, u: dict, points: list[dict]) -> list[dict]:
+def compare(home: Path, doc: SweepDoc, u: dict, points: list[dict]) -> list[dict]:
     """Each of `points` (not the reference) against the reference at this look."""
     from sincos_cli.stats.groups import log_ratio
     from sincos_cli.stats.sequential import look
 
     by: dict[str, dict] = {}
-    for m in doc["members"]:
-        if not m.get("holdout"):
-            v = _value(home / m["run"])
+    for m in doc:
+        if not m.holdout:
+            v = _value(home / m.run)
             if v is not None:
-                by.setdefault(point_key(m["point"]), {})[m["seed"]] = v
+                by.setdefault(point_key(m.point), {})[m.seed] = v
     ref = by.get(point_key(u["reference"]), {})
     n = u["rounds"][-1]["n"]
     tested = n in u["tested"]
@@ -79,9 +78,9 @@ def compare(home: Path, doc: dict, u: dict, points: list[dict]) -> list[dict]:
     return out
 
 
-def _next_seeds(doc: dict, count: int) -> list[int]:
-    used = {m["seed"] for m in doc["members"]}
-    held = set((doc.get("holdout") or {}).get("seeds") or [])
+def _next_seeds(doc: SweepDoc, count: int) -> list[int]:
+    used = {m.seed for m in doc}
+    held = set((doc.holdout or {}).get("seeds") or [])
     out, s = [], max(used) + 1
     while len(out) < count:
         if s not in held and s not in used:
@@ -90,26 +89,19 @@ def _next_seeds(doc: dict, count: int) -> list[int]:
     return out
 
 
-def _round_jobs(home: Path, doc: dict, argv: list[str], seeds: set | None) -> list:
+def _round_jobs(home: Path, doc: SweepDoc, argv: list[str], seeds: set | None) -> list:
     """Jobs for the unfinished members (of one round's seeds, or of every round)."""
-    jobs = []
-    for m in doc["members"]:
-        if m.get("holdout") or (seeds is not None and m["seed"] not in seeds):
-            continue
-        path = home / m["run"]
-        state, _ = member_state(path, m["config"])
-        if state != RunStatus.COMPLETED:
-            jobs.append(job_for(m, mode_for(path, state), doc, argv))
-    return jobs
+    return unfinished(home, doc, [m for m in doc if not m.holdout and (
+        seeds is None or m.seed in seeds)], argv)
 
 
-def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, should_stop,
+def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, should_stop,
         on_round=None) -> dict:
     """Train the round in progress (and what an earlier one left), look, plan the next
     round; until decided or the budget is spent. Returns the outcomes' counts, as
     driver.execute does; stops early when a round was interrupted. on_round(members, line):
     a round was planned (or the study ended: members 0)."""
-    u = doc["until_decided"]
+    u = doc.until_decided
     totals: dict = {"lost": None}
     seeds = None  # the first pass takes every unfinished member: a resume's leftovers
     if u["outcome"] is not None:  # the study ended: a resume fills its holes (members
@@ -129,21 +121,21 @@ def run(home: Path, sweep: Path, doc: dict, argv: list[str], execute_jobs, shoul
         line = round_line(current, len(u["rounds"]))
         if not open_ or current["n"] >= u["max_seeds"]:
             u["outcome"] = UNDECIDED if open_ else DECIDED
-            atomic_write_json(sweep / "sweep.json", doc)
+            doc.save(sweep)
             if on_round:
                 on_round(0, line)
             break
         n = u["looks"][u["looks"].index(current["n"]) + 1]
         new = _next_seeds(doc, n - current["n"])
         points = [u["reference"], *open_]
-        template = {point_key(m["point"]): m["config"] for m in doc["members"]}
-        folders = allocate_many(home, len(points) * len(new), sweep=doc["id"])
+        template = {point_key(m.point): m.config for m in doc}
+        folders = allocate_many(home, len(points) * len(new), sweep=doc.id)
         pairs = [(p, s) for p in points for s in new]
-        for (point, seed), path in zip(pairs, folders, strict=True):
-            doc["members"].append({"point": point, "seed": seed, "run": path.name,
-                                   "config": {**template[point_key(point)], "seed": seed}})
+        doc.add(Member(point=point, seed=seed, run=path.name,
+                       config={**template[point_key(point)], "seed": seed})
+                for (point, seed), path in zip(pairs, folders, strict=True))
         u["rounds"].append({"n": n, "seeds": new, "points": points, "results": None})
-        atomic_write_json(sweep / "sweep.json", doc)
+        doc.save(sweep)
         if on_round:
             on_round(len(pairs), line + f"; {len(open_)} open, adding seeds "
                      f"{_span(new)}")
@@ -156,14 +148,14 @@ def _span(seeds: list[int]) -> str:
         else ",".join(map(str, seeds))
 
 
-def finished(doc: dict) -> bool:
-    u = doc.get("until_decided")
+def finished(doc: SweepDoc) -> bool:
+    u = doc.until_decided
     return not u or u.get("outcome") is not None
 
 
 def summary(sweep: Path) -> str | None:
     """The study's end in one line, or None while it is not over."""
-    u = read_json(sweep / "sweep.json").get("until_decided")
+    u = SweepDoc.load(sweep).until_decided
     if not u or u.get("outcome") is None:
         return None
     last = u["rounds"][-1]

@@ -1,0 +1,61 @@
+"""The files' contracts as types (#35): sweep.json read and written through SweepDoc keeps
+what it does not know, and reads back what it wrote."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import in_process, read, small
+
+from sincos_cli.store.sweep_doc import SCHEMA, Member, SweepDoc
+
+
+def _sweep(runs_dir, *extra):
+    out = in_process("sweep", *small(steps=12, hidden=4), "--seeds", "1-2",
+                     "--set", "lr=0.003,0.006", "--workers", "1", "-q", *extra)
+    assert out.returncode == 0, out.stderr
+    return runs_dir / "sweep-01"
+
+
+def test_a_newer_sincoss_keys_survive_an_older_ones_rewrite(runs_dir):
+    """Keys this sincos does not know, at the top and in a member, are kept when a resume
+    rewrites sweep.json (the status and its end time change; nothing else)."""
+    sweep = _sweep(runs_dir)
+    doc = read(sweep / "sweep.json")
+    assert doc["schema"] == SCHEMA
+    doc["from_a_newer_sincos"] = {"kept": [1, 2]}
+    doc["members"][1]["tomorrow"] = "also kept"
+    doc["status"] = "interrupted"
+    (sweep / "sweep.json").write_text(json.dumps(doc))
+    out = in_process("sweep", "--resume", "sweep-01", "-q")
+    assert out.returncode == 0, out.stderr
+    assert "nothing to do" in out.stderr
+    after = read(sweep / "sweep.json")
+    assert after["from_a_newer_sincos"] == {"kept": [1, 2]}
+    assert after["members"][1]["tomorrow"] == "also kept"
+    assert after["status"] == "completed"
+    assert {k: v for k, v in after.items() if k not in ("status", "ended")} == \
+        {k: v for k, v in doc.items() if k not in ("status", "ended")}
+
+
+def test_what_is_read_is_what_is_written(runs_dir):
+    """A real sweep.json (held-out seeds, so flagged members and a holdout block) goes
+    through the type and back unchanged, key order included."""
+    sweep = _sweep(runs_dir, "--holdout-seeds", "101-102", "--holdout-top", "1")
+    text = (sweep / "sweep.json").read_text()
+    doc = SweepDoc.load(sweep)
+    assert [m.holdout for m in doc].count(True) == 2 and doc.holdout["seeds"] == [101, 102]
+    assert doc.group_keys() == ["lr", "set"]
+    assert list(doc.to_json()) == list(json.loads(text))
+    assert doc.to_json() == json.loads(text)
+    doc.save(sweep)
+    assert json.loads((sweep / "sweep.json").read_text()) == json.loads(text)
+
+
+def test_a_member_round_trips_with_its_flags_only_when_set():
+    m = Member(point={"lr": 0.1}, seed=3, run="run-07", config={"seed": 3})
+    assert m.to_json() == {"point": {"lr": 0.1}, "seed": 3, "run": "run-07",
+                           "config": {"seed": 3}}
+    flagged = Member.from_json({**m.to_json(), "audit": True, "later": 1})
+    assert flagged.audit and not flagged.holdout and not flagged.chosen_from
+    assert flagged.to_json() == {**m.to_json(), "audit": True, "later": 1}
