@@ -59,3 +59,18 @@ def test_a_member_round_trips_with_its_flags_only_when_set():
     flagged = Member.from_json({**m.to_json(), "audit": True, "later": 1})
     assert flagged.audit and not flagged.holdout and not flagged.chosen_from
     assert flagged.to_json() == {**m.to_json(), "audit": True, "later": 1}
+
+
+def test_both_engines_give_the_recorder_one_face():
+    """#35: train.Trainer and a batched group's MemberView both are a recorder.Trainee, and
+    both write checkpoint.document's keys."""
+    from sincos_cli.config import TrainConfig
+    from sincos_cli.training.group import GroupTrainer, MemberView
+    from sincos_cli.training.recorder import Trainee
+    from sincos_cli.training.train import Trainer
+
+    cfg = TrainConfig(steps=2, batch_size=4, time_steps=5, hidden=3)
+    solo, member = Trainer(cfg), MemberView(GroupTrainer([cfg, cfg], [None, None]), 1)
+    assert isinstance(solo, Trainee) and isinstance(member, Trainee)
+    assert set(solo.checkpoint()) == set(member.checkpoint())
+    assert member.checkpoint()["format"] == "sincos-checkpoint" and member.step == 0

@@ -247,7 +247,7 @@ def test_names_cannot_escape_the_runs_dir(cli, runs_dir, tmp_path):
 def _readers(path):
     from sincos_cli.store.files import read_json, read_metrics
     from sincos_cli.store.record import load_row
-    from sincos_cli.training.train import load_checkpoint_file
+    from sincos_cli.training.checkpoint import read as load_checkpoint_file
     from sincos_cli.views.plot import read_losses
 
     return [lambda: read_json(path / "run.json"), lambda: read_metrics(

@@ -75,15 +75,15 @@ def test_resume_cuts_a_torn_trace_and_metrics_back_to_the_checkpoint(cli, traine
 
 def test_checkpoint_cost_does_not_grow_with_steps(tmp_path, monkeypatch):
     """Bytes written per checkpoint are the same at step 50 and at step 500."""
-    from sincos_cli.training import recorder
+    from sincos_cli.training import checkpoint
 
     written = []
-    real = recorder.atomic_write_bytes
+    real = checkpoint.atomic_write_bytes
 
     def spy(path, data):
         written.append((path.name, len(data)))
         real(path, data)
-    monkeypatch.setattr(recorder, "atomic_write_bytes", spy)
+    monkeypatch.setattr(checkpoint, "atomic_write_bytes", spy)
     cfg = TrainConfig(steps=500, batch_size=4, time_steps=5, hidden=6, seed=0)
     tr = Trainer(cfg)
     (tmp_path / "r").mkdir()

@@ -24,6 +24,7 @@ from sincos_cli.status import RunStatus
 from sincos_cli.store.sweep_doc import SweepDoc
 
 from . import halving
+from .jobs import Tally
 from .plan import all_completed, member_state, point_evals, point_key, unfinished
 
 
@@ -43,7 +44,7 @@ def choose(history: list[dict], k: int) -> list[str]:
 
 
 def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs,
-        grow=None) -> dict:
+        grow=None) -> Tally:
     """Choose (once), train the audited points' members to the end, then report."""
     a = doc.halving["audit"]
     p = halving.plan(doc)

@@ -34,7 +34,7 @@ from sincos_cli.store.sweep_doc import SweepDoc
 from . import audit, halving, holdout, rounds
 from .design import Design
 from .folder import check_resumable, create, finish, lock, open_for_resume, reclaim
-from .jobs import Job, Outcome, Result, Unit
+from .jobs import Job, Outcome, Result, Tally, Unit
 from .plan import group_units, member_state, mode_for, plan_jobs
 
 CRASHES_ALLOWED = 1  # a member whose worker died is tried again once, then left `crashed`
@@ -70,12 +70,12 @@ def _write_back(path: Path, files: dict[str, bytes]) -> None:
 # -- the loop ------------------------------------------------------------------------------
 
 def execute(home: Path, jobs: list[Job], engine, should_stop, on_result,
-            grouping=None) -> dict:
+            grouping=None) -> Tally:
     """Train the jobs, a few units per worker in flight; collect results as they come. A
     unit is one member (today's engine) or, with `grouping`, a group of members trained
     as one batched model. On should_stop(): submit nothing more and ask the members in
-    flight to stop (they end `interrupted` with a checkpoint). Returns counts by outcome,
-    plus "lost": the reason the cluster was lost, if it was."""
+    flight to stop (they end `interrupted` with a checkpoint). Returns the count of each
+    outcome, and the reason the cluster was lost, if it was."""
     regroup = grouping or (lambda js: [[j] for j in js])
     queue = deque(regroup(jobs))
     pending: dict = {}
@@ -150,7 +150,7 @@ def execute(home: Path, jobs: list[Job], engine, should_stop, on_result,
                 counts[result.status] += 1
                 on_result(result)
     counts[Outcome.SKIPPED] += sum(len(unit) for unit in queue)
-    return {**{str(k): v for k, v in counts.items()}, "lost": lost}
+    return Tally(counts, lost)
 
 
 def _submission(home: Path, unit: list[Job], engine, grouping) -> tuple:
@@ -211,20 +211,20 @@ def _call_group(unit: Unit) -> list[Result]:
     return run_group(unit)
 
 
-def verdict(counts: dict, total: int, signum, sweep_id: str) -> tuple[str, int, str | None]:
+def verdict(counts: Tally, total: int, signum, sweep_id: str) -> tuple[str, int, str | None]:
     """The sweep's final (status, exit code, message) from the outcomes of its members."""
     from sincos_cli.training.launch import EXIT_CODES
 
-    failed, crashed = counts.get("failed", 0), counts.get("crashed", 0)
+    failed, crashed = counts[Outcome.FAILED], counts[Outcome.CRASHED]
     again = f"resume with: sincos sweep --resume {sweep_id}"
     if signum is not None:
         return "interrupted", EXIT_CODES[signum], None
-    if counts.get("lost"):
-        return "interrupted", 1, f"{counts['lost']}; {again}"
+    if counts.lost:
+        return "interrupted", 1, f"{counts.lost}; {again}"
     if crashed:
         return "interrupted", 1, (f"{crashed} of {total} members crashed (their worker "
                                   f"died); {again}")
-    stopped = counts.get("interrupted", 0)
+    stopped = counts[Outcome.INTERRUPTED]
     if stopped:  # no signal here: their workers stopped them (a driver paused past the
         # cluster's heartbeat, say); the sweep is not done
         return "interrupted", 1, (f"{stopped} of {total} members were interrupted (their "
@@ -299,7 +299,7 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
         grouping = (lambda js: group_units(js, b["group_size"], engine.workers)) \
             if b.get("group_size") else None
 
-        def train(js: list[dict]) -> dict:
+        def train(js: list[Job]) -> Tally:
             return execute(home, js, engine, stop, bar.on_result, grouping)
         h = doc.holdout
         total = len(doc.members) + (
@@ -308,22 +308,14 @@ def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers:
             if doc.halving:
                 counts = halving.run(home, sweep, doc, argv, train, stop, restart_damaged,
                                      bar.on_result)
-                if doc.halving.get("audit") and not (
-                        stop() or counts.get("lost") or counts.get("crashed")):
-                    more = audit.run(home, sweep, doc, argv, train, bar.grow)
-                    counts["lost"] = counts.get("lost") or more.pop("lost", None)
-                    for k, v in more.items():
-                        counts[k] = counts.get(k, 0) + v
+                if doc.halving.get("audit") and not (stop() or counts.broken()):
+                    counts.add(audit.run(home, sweep, doc, argv, train, bar.grow))
             elif doc.until_decided:
                 counts = rounds.run(home, sweep, doc, argv, train, stop, bar.grow)
             else:
                 counts = train(jobs)
-            settled = not (stop() or counts.get("lost") or counts.get("crashed"))
-            if h and settled:
-                more = holdout.run(home, sweep, doc, argv, train)
-                counts["lost"] = counts.get("lost") or more.pop("lost", None)
-                for k, v in more.items():
-                    counts[k] = counts.get(k, 0) + v
+            if h and not (stop() or counts.broken()):
+                counts.add(holdout.run(home, sweep, doc, argv, train))
             state, code, message = verdict(counts, bar.total, stop.signum, sweep.name)
             study = rounds.summary(sweep) if doc.until_decided else None
             if study:

@@ -39,10 +39,10 @@ def _train_group(paths: list[Path], jobs: list[Job], stop) -> list[Result]:
     their last finite checkpoint) or are stopped (all, each with its checkpoint)."""
     from sincos_cli.errors import Diverged
     from sincos_cli.store.files import release_lock
+    from sincos_cli.training import checkpoint
     from sincos_cli.training.group import GroupTrainer, MemberView
-    from sincos_cli.training.launch import check_checkpoint_config, lock_run
+    from sincos_cli.training.launch import lock_run
     from sincos_cli.training.recorder import Recorder
-    from sincos_cli.training.train import load_checkpoint_file
 
     everyone: list[_Slot] = []
     failed_early: dict[str, Result] = {}
@@ -60,8 +60,7 @@ def _train_group(paths: list[Path], jobs: list[Job], stop) -> list[Result]:
                 if job.mode == "restart":
                     clear(path)
                 if job.mode == "resume":
-                    s.ckpt = load_checkpoint_file(path / "checkpoint.pt")
-                    check_checkpoint_config(path, s.ckpt, job.config)
+                    s.ckpt = checkpoint.read_for(path, job.config)
             except Exception as e:  # noqa: BLE001
                 s.result = failed(job, e)
         slots = [s for s in everyone if s.result is None]

@@ -25,7 +25,7 @@ from sincos_cli.status import RunStatus
 from sincos_cli.store.files import atomic_write_json, read_json, read_metrics
 from sincos_cli.store.sweep_doc import Member, SweepDoc
 
-from .jobs import Outcome, Result
+from .jobs import Outcome, Result, Tally
 from .plan import all_completed, job_for, member_state, mode_for, plan_jobs, point_key
 
 RULES = ("trend", "median", "ok")
@@ -120,7 +120,7 @@ def steps_done(path: Path) -> int:
 
 
 def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, should_stop,
-        restart_damaged: bool = False, on_result=None) -> dict:
+        restart_damaged: bool = False, on_result=None) -> Tally:
     """Train the rungs from the one in progress; returns the outcomes' counts (as
     sweep.driver.execute does), stopping early when a rung was interrupted."""
     plan_jobs(home, doc, argv, restart_damaged)  # damaged or running members stop it here
@@ -128,18 +128,15 @@ def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, s
     p = plan(doc)
     history = h.setdefault("history", [])
     active = history[-1]["kept"] if history else list(p.keys)
-    totals: dict = {"lost": None}
+    totals = Tally()
     holes = _holes(home, doc, p)
     if holes:  # members of points pruned earlier, removed since: trained back to their rung
-        counts = execute_jobs([replace(job_for(m, mode_for(home / m.run, st), doc, argv),
-                                       stop_at=step) for m, st, step, _ in holes])
-        totals["lost"] = counts.pop("lost", None)
-        for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v
+        totals.add(execute_jobs([replace(job_for(m, mode_for(home / m.run, st), doc, argv),
+                                         stop_at=step) for m, st, step, _ in holes]))
         for m, _, step, why in holes:
             if steps_done(home / m.run) >= step:
                 _mark_pruned(home / m.run, why)
-        if should_stop() or totals["lost"] or counts.get("crashed"):
+        if should_stop() or totals.broken():
             return totals
     for i in range(len(history), len(h["rungs"])):
         step, last = h["rungs"][i], i == len(h["rungs"]) - 1
@@ -153,10 +150,8 @@ def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, s
                 job = job_for(m, mode_for(path, state), doc, argv)
                 jobs.append(replace(job, stop_at=None if last else step))
         counts = execute_jobs(jobs)
-        totals["lost"] = totals["lost"] or counts.pop("lost", None)
-        for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v
-        if should_stop() or totals["lost"] or counts.get("crashed"):
+        totals.add(counts)
+        if should_stop() or counts.broken():
             return totals
         if last:
             break
@@ -177,7 +172,7 @@ def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, s
                     if on_result is not None:  # progress counts it as done
                         on_result(Result(m.run, Outcome.PRUNED,
                                          error=why.removeprefix("pruned ")))
-                totals["pruned"] = totals.get("pruned", 0) + len(p.members[key])
+                totals.by[Outcome.PRUNED] += len(p.members[key])
         history.append({"step": step, "points": record, "kept": keep})
         doc.save(sweep)
         active = keep

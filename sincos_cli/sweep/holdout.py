@@ -16,6 +16,7 @@ from pathlib import Path
 from sincos_cli.store.runs import allocate_many
 from sincos_cli.store.sweep_doc import Member, SweepDoc
 
+from .jobs import Tally
 from .plan import all_completed, point_evals, point_key, unfinished
 
 BY = ("median", "ok", "worst")  # --holdout-by: how the top points are chosen
@@ -51,7 +52,7 @@ def _finite(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
 
-def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs) -> dict:
+def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs) -> Tally:
     """Choose (once), make the held-out members (once), train what is left of them."""
     h = doc.holdout
     if h.get("chosen") is None:

@@ -1,11 +1,13 @@
 """What crosses from a sweep's driver to its workers and back: small picklable dataclasses.
 
 A Job is one member to train; a Unit is what one task trains (one member, or a batched
-group) with the cluster's stop control; a Result is how a member ended.
+group) with the cluster's stop control; a Result is how a member ended; a Tally counts
+the Results.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -72,3 +74,26 @@ class Result:
     summary: dict | None = None
     error: str | None = None
     files: dict[str, bytes] | None = field(default=None, repr=False)
+
+
+@dataclass
+class Tally:
+    """How the members a sweep trained ended: a count for each Outcome, and why the cluster
+    was lost, if it was. The driver's loop returns one per batch of jobs; a study (rungs,
+    rounds, an audit, a held-out set) adds them up."""
+
+    by: Counter = field(default_factory=Counter)
+    lost: str | None = None
+
+    def __getitem__(self, outcome: str) -> int:
+        return self.by[outcome]
+
+    def add(self, other: Tally) -> Tally:
+        self.by.update(other.by)
+        self.lost = self.lost or other.lost
+        return self
+
+    def broken(self) -> bool:
+        """A batch that ended so that the study must not go on: the cluster is lost or a
+        member's worker died."""
+        return bool(self.lost or self.by[Outcome.CRASHED])

@@ -22,9 +22,10 @@ def run_extra(job: Job) -> dict:
 
 def _train(path: Path, job: Job, stop) -> Result:
     from sincos_cli.store.files import release_lock
-    from sincos_cli.training.launch import check_checkpoint_config, lock_run, run_to_end
+    from sincos_cli.training import checkpoint
+    from sincos_cli.training.launch import lock_run, run_to_end
     from sincos_cli.training.recorder import Recorder
-    from sincos_cli.training.train import Trainer, load_checkpoint_file
+    from sincos_cli.training.train import Trainer
 
     cfg = TrainConfig.from_dict(job.config)
     lock = lock_run(path)
@@ -34,8 +35,7 @@ def _train(path: Path, job: Job, stop) -> Result:
         trainer = Trainer(cfg)
         rec = Recorder(path, trainer, job.checkpoint_every)
         if job.mode == "resume":
-            ckpt = load_checkpoint_file(path / "checkpoint.pt")
-            check_checkpoint_config(path, ckpt, job.config)
+            ckpt = checkpoint.read_for(path, job.config)
             trainer.load_checkpoint(ckpt)
             rec.resume(job.argv, "cpu", ckpt)
         else:

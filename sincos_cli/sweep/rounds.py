@@ -20,6 +20,7 @@ from sincos_cli.store.runs import allocate_many
 from sincos_cli.store.show import round_line
 from sincos_cli.store.sweep_doc import Member, SweepDoc
 
+from .jobs import Tally
 from .plan import point_key, unfinished
 
 DECIDED, UNDECIDED = "decided", "undecided"
@@ -96,24 +97,21 @@ def _round_jobs(home: Path, doc: SweepDoc, argv: list[str], seeds: set | None) -
 
 
 def run(home: Path, sweep: Path, doc: SweepDoc, argv: list[str], execute_jobs, should_stop,
-        on_round=None) -> dict:
+        on_round=None) -> Tally:
     """Train the round in progress (and what an earlier one left), look, plan the next
     round; until decided or the budget is spent. Returns the outcomes' counts, as
     driver.execute does; stops early when a round was interrupted. on_round(members, line):
     a round was planned (or the study ended: members 0)."""
     u = doc.until_decided
-    totals: dict = {"lost": None}
+    totals = Tally()
     seeds = None  # the first pass takes every unfinished member: a resume's leftovers
     if u["outcome"] is not None:  # the study ended: a resume fills its holes (members
         # removed or failed since), which trains them as they were, and looks no further
-        counts = execute_jobs(_round_jobs(home, doc, argv, None))
-        return {**counts, "lost": counts.get("lost")}
+        return execute_jobs(_round_jobs(home, doc, argv, None))
     while u["outcome"] is None:
         counts = execute_jobs(_round_jobs(home, doc, argv, seeds))
-        totals["lost"] = totals["lost"] or counts.pop("lost", None)
-        for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v
-        if should_stop() or totals["lost"] or counts.get("crashed"):
+        totals.add(counts)
+        if should_stop() or counts.broken():
             return totals
         current = u["rounds"][-1]
         current["results"] = compare(home, doc, u, current["points"])

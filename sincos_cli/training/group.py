@@ -22,11 +22,12 @@ import torch
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError, first_line
 
+from . import checkpoint
 from .batched import Net
 from .data import make_batch
 from .layout import Layout, numel
 from .model import BETAS, EPS, Regressor, lr_at
-from .train import CHECKPOINT_FORMAT, StepInfo, Trainer
+from .train import StepInfo, Trainer
 
 
 class GroupTrainer:
@@ -279,11 +280,10 @@ class GroupTrainer:
                            for _, s, o in trainable],
                "exp_avg_sq": [self.v[j, o:o + numel(s)].reshape(s).clone()
                               for _, s, o in trainable]}
-        return {"format": CHECKPOINT_FORMAT, "schema": 1, "step": self.steps[j],
-                "cursor": self.steps[j], "elapsed_s": elapsed, "config": cfg.to_dict(),
-                "model": model, "optimizer": opt,
-                "carried_state": [s[:, j].transpose(1, 2).contiguous() for s in self.state],
-                "rng": {"torch": self.rng[j]}}
+        return checkpoint.document(
+            step=self.steps[j], elapsed=elapsed, config=cfg.to_dict(), model=model,
+            optimizer=opt, rng=self.rng[j],
+            carried_state=[s[:, j].transpose(1, 2).contiguous() for s in self.state])
 
     def finite(self, j: int) -> bool:
         return bool(torch.isfinite(self.flat[j]).all()) and all(
@@ -305,7 +305,8 @@ class GroupTrainer:
 
 
 class MemberView:
-    """One member of a GroupTrainer with the face of a train.Trainer, for a Recorder."""
+    """One member of a GroupTrainer with the face of a train.Trainer, for a Recorder
+    (recorder.Trainee)."""
 
     def __init__(self, group: GroupTrainer, j: int, elapsed: float | None = None):
         self.group, self.j = group, j

@@ -9,7 +9,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from sincos_cli.config import FROZEN_ON_RESUME, TrainConfig, disagreement
+from sincos_cli.config import FROZEN_ON_RESUME, TrainConfig
 from sincos_cli.errors import Diverged, SincosError, debugging, reason
 from sincos_cli.status import RunStatus
 from sincos_cli.store.files import hold_lock, read_json, release_lock
@@ -83,7 +83,7 @@ def setup_torch(threads: int, device: str):
 
 def prepare_resume(root: Path, selector: str, given: dict):
     """Check a run can be resumed with the given settings; return (path, cfg, ckpt)."""
-    from .train import load_checkpoint_file
+    from . import checkpoint
 
     path = resolve(root, selector)
     run = read_json(path / "run.json")
@@ -97,28 +97,12 @@ def prepare_resume(root: Path, selector: str, given: dict):
             raise SincosError(f"cannot change {key.replace('_', '-')} on resume "
                               f"(run has {getattr(old, key)!r}, asked {given[key]!r})")
     cfg = replace(old, steps=given.get("steps", old.steps))
-    # Always onto the CPU first: the RNG state must be a CPU tensor, and the model and
-    # optimiser copy their tensors to the training device as they load.
-    ckpt = load_checkpoint_file(path / "checkpoint.pt")  # Trainer.load_checkpoint checks fit
-    check_checkpoint_config(path, ckpt, written)
+    ckpt = checkpoint.read_for(path, written)  # Trainer.load_checkpoint checks the fit
     done = int(ckpt.get("step", 0))
     if done >= cfg.steps:
         raise SincosError(f"run {path.name} already has {done} steps; "
                           f"pass --steps N (N > {done}) to train further")
     return path, cfg, ckpt
-
-
-def check_checkpoint_config(path: Path, ckpt: dict, config: dict) -> None:
-    """The checkpoint's config decides what a run was trained with: a config.json (or a
-    sweep's member entry) that says otherwise was edited, and resuming is refused."""
-    saved = ckpt.get("config")
-    if not isinstance(saved, dict):
-        return  # checkpoints have always held it; Trainer.load_checkpoint checks the rest
-    keys = disagreement(saved, config)
-    if keys:
-        raise SincosError(f"run {path.name}: config.json disagrees with its checkpoint on "
-                          f"{', '.join(keys)} (edited by hand?); the checkpoint's settings "
-                          "are what it was trained with: restore them to resume")
 
 
 def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,

@@ -21,9 +21,9 @@ from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError, first_line
 from sincos_cli.store.files import read_json
 
+from . import checkpoint
 from .data import range_series
 from .model import Regressor
-from .train import load_checkpoint_file
 
 CHUNK = 8192  # points per model call for ranges and files
 
@@ -37,7 +37,7 @@ def load_model(path: Path) -> tuple[Regressor, TrainConfig]:
         check_model(cfg, CHUNK)
     except ValueError as e:
         raise SincosError(f"{path.name}: {e}") from None
-    ckpt = load_checkpoint_file(path / "checkpoint.pt")
+    ckpt = checkpoint.read(path / checkpoint.NAME)
     model = Regressor.from_config(cfg)
     try:
         model.load_state_dict(ckpt["model"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -10,15 +9,16 @@ import platform
 import socket
 import sys
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
 
 from sincos_cli import __version__
+from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError
 from sincos_cli.store import trace
 from sincos_cli.store.files import (
-    atomic_write_bytes,
     atomic_write_json,
     read_json,
     refuse_links,
@@ -28,7 +28,29 @@ from sincos_cli.store.files import (
 from sincos_cli.store.runs import SCHEMA, process_start, utc_now
 from sincos_cli.store.runs import status as run_status
 
-from .train import Diverged, StepInfo, Trainer
+from . import checkpoint
+from .train import Diverged, StepInfo
+
+
+@runtime_checkable
+class Trainee(Protocol):
+    """The face an engine gives a Recorder for one run: a train.Trainer, or a
+    group.MemberView for one member of a batched group."""
+
+    @property
+    def cfg(self) -> TrainConfig: ...
+
+    @property
+    def step(self) -> int: ...  # updates done
+
+    @property
+    def elapsed(self) -> float: ...  # training seconds, across resumes
+
+    def finite(self) -> bool: ...  # weights and carried state all finite
+
+    def checkpoint(self) -> dict: ...  # checkpoint.document(...) of where it is
+
+    def evaluate(self) -> float: ...  # eval_mse from the carried state
 
 
 def versions() -> dict:
@@ -44,7 +66,7 @@ class Recorder:
     at any step, and nothing of the history is kept in memory.
     """
 
-    def __init__(self, path: Path, trainer: Trainer, checkpoint_every: int):
+    def __init__(self, path: Path, trainer: Trainee, checkpoint_every: int):
         self.path, self.trainer, self.checkpoint_every = path, trainer, checkpoint_every
         self.best = (math.inf, -1)
         self.last_loss = math.nan
@@ -147,9 +169,7 @@ class Recorder:
         ckpt["recorder"] = {"metrics_bytes": self.metrics_bytes,
                             "best_loss": self.best[0], "best_step": self.best[1],
                             "last_loss": self.last_loss}  # inf and nan before the first step
-        buf = io.BytesIO()
-        torch.save(ckpt, buf)
-        atomic_write_bytes(self.path / "checkpoint.pt", buf.getvalue())
+        checkpoint.write(self.path, ckpt)
         atomic_write_json(self.path / "summary.json", summary or self.summary(None))
         self.saved_step, self.saved_metrics_bytes = self.trainer.step, self.metrics_bytes
 

@@ -13,10 +13,9 @@ import torch
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import Diverged, SincosError, first_line
 
+from . import checkpoint
 from .data import make_batch
 from .model import Adam, Regressor, State, lr_at
-
-CHECKPOINT_FORMAT = "sincos-checkpoint"
 
 
 @dataclass
@@ -127,13 +126,10 @@ class Trainer:
 
     def checkpoint(self) -> dict:
         """Everything needed to continue exactly: only tensors and plain data (weights_only)."""
-        return {
-            "format": CHECKPOINT_FORMAT, "schema": 1, "step": self.step, "cursor": self.step,
-            "elapsed_s": self.elapsed, "config": self.cfg.to_dict(),
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(),
-            "carried_state": [s.cpu() for s in self.state],
-            "rng": {"torch": torch.get_rng_state()},
-        }
+        return checkpoint.document(
+            step=self.step, elapsed=self.elapsed, config=self.cfg.to_dict(),
+            model=self.model.state_dict(), optimizer=self.opt.state_dict(),
+            carried_state=[s.cpu() for s in self.state], rng=torch.get_rng_state())
 
     def load_checkpoint(self, ckpt: dict) -> None:
         try:
@@ -149,17 +145,3 @@ class Trainer:
         except (KeyError, TypeError, ValueError, RuntimeError) as e:
             raise SincosError(f"checkpoint does not match this run's model "
                               f"({first_line(e)})") from None
-
-
-def load_checkpoint_file(path) -> dict:
-    """torch.load with weights_only=True: opening a run never runs code from it."""
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise SincosError(f"{path} is missing") from None
-    except Exception as e:  # torch raises many kinds for bad bytes; all mean the same here
-        raise SincosError(f"{path} is not a readable checkpoint ({first_line(e, 120)})") \
-            from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise SincosError(f"{path} is not a sincos checkpoint")
-    return ckpt
