@@ -29,7 +29,8 @@ PAGES = {"train": ("Training", "training.md"), "sweep": ("Studies", "sweeps.md")
          "show": ("Compare runs and keep the store", "compare-store.md"),
          "rm": ("Compare runs and keep the store", "compare-store.md"),
          "tag": ("Compare runs and keep the store", "compare-store.md"),
-         "note": ("Compare runs and keep the store", "compare-store.md")}
+         "note": ("Compare runs and keep the store", "compare-store.md"),
+         "baselines": ("Yardsticks", "baselines.md")}
 
 
 def commands() -> list[str]:

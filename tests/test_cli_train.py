@@ -32,9 +32,11 @@ def test_plain_progress_lines_every_log_every(cli, runs_dir):
     assert all(ln.startswith("step ") and " loss " in ln for ln in lines)
     # how the run did, in one closing line, as --json's summary says it
     summary = read(runs_dir / "run-01" / "summary.json")
+    b = summary["baselines"]  # and beside eval_mse, its yardsticks (#36)
     assert closing == (f"run-01 completed: 40 steps in {summary['train_seconds']:.1f} s, "
                        f"final_loss {summary['final_loss']:.3e}, "
-                       f"eval_mse {summary['eval_mse']:.3e}")
+                       f"eval_mse {summary['eval_mse']:.3e} · linear filter "
+                       f"{b['linear']:.3e} ({b['linear_taps']} taps) · zero {b['zero']:.2f}")
 
 
 def test_json_prints_the_summary(cli):

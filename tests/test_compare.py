@@ -34,14 +34,16 @@ def test_table_shows_what_differs_and_how_each_did(cli, three):
     res = cli("compare")
     assert res.exit_code == 0 and res.stderr == ""
     head, rows = table(res.stdout)
-    assert head == ["id", "status", "eval_mse", "final_loss", "best_loss", "steps", "hidden",
-                    "lr", "train_seconds", "created"]
+    assert head == ["id", "status", "eval_mse", "linear", "vs_linear", "final_loss",
+                    "best_loss", "steps", "hidden", "lr", "train_seconds", "created"]
     assert [r["id"] for r in rows] == ["run-01", "run-02", "run-03"]
     assert [r["hidden"] for r in rows] == ["4", "8", "8"]
     assert [r["lr"] for r in rows] == ["0.006", "0.006", "0.01"]
     assert all(r["status"] == "completed" and r["steps"] == "40" for r in rows)
     summary = read(three / "run-02" / "summary.json")
     assert rows[1]["eval_mse"] == f"{summary['eval_mse']:.3e}"
+    assert rows[1]["linear"] == f"{summary['baselines']['linear']:.3e}"  # its yardstick
+    assert rows[1]["vs_linear"] == f"{summary['vs_linear']:.3g}×"
     assert not any(ch in res.stdout for ch in "│┃━─\x1b")  # plain when not a terminal
 
 

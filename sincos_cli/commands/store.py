@@ -1,4 +1,5 @@
-"""The run store: `sincos show`, `sincos rm`, `sincos tag` and `sincos note`."""
+"""The run store: `sincos show`, `sincos rm`, `sincos tag`, `sincos note` and `sincos
+baselines` (yardsticks for runs made before they were kept)."""
 
 from __future__ import annotations
 
@@ -217,9 +218,38 @@ def note(
         print(visible(p.name, lines=False))
 
 
+@guarded
+def baselines(
+    targets: Annotated[list[str], typer.Argument(
+        metavar="RUN|SWEEP...", help="Runs, or sweeps (for all of their members).",
+        autocompletion=complete_runs_and_sweeps)],
+    runs_dir: RunsDir = None,
+):
+    """Add the yardsticks (zero, the input, the best linear filter) to runs made before
+    sincos kept them; a run that has them is left as it is.
+
+    Prints each run and what was done (added, kept, or skipped and why). Only
+    summary.json's "baselines" and "vs_linear" are written, under the run's lock.
+    docs/baselines.md says what they are.
+
+    Examples:
+
+    \b
+        sincos baselines run-03
+        sincos baselines sweep-01
+    """
+    from sincos_cli.store.runs import expand
+    from sincos_cli.store.runs import runs_dir as pick_runs_dir
+    from sincos_cli.training.baselines import fill_in
+
+    for p in expand(pick_runs_dir(runs_dir), targets):
+        print(f"{visible(p.name, lines=False)}\t{fill_in(p)}")
+
+
 def register(app) -> None:
     app.command()(show)
     app.command()(rm)
     app.command(context_settings={"ignore_unknown_options": True})(tag)
     app.command()(note)
+    app.command()(baselines)
 

@@ -37,8 +37,11 @@ def closing_line(run: str, status: str, summary: dict) -> str:
     def num(k, fmt="{:.3e}"):
         v = summary.get(k)
         return "-" if v is None else fmt.format(v)
+    b = summary.get("baselines") or {}
+    yard = "" if b.get("linear") is None else (
+        f" · linear filter {b['linear']:.3e} ({b['linear_taps']} taps) · zero {b['zero']:.2f}")
     return (f"{run} {status}: {summary.get('steps')} steps in {num('train_seconds', '{:.1f}')} "
-            f"s, final_loss {num('final_loss')}, eval_mse {num('eval_mse')}")
+            f"s, final_loss {num('final_loss')}, eval_mse {num('eval_mse')}{yard}")
 
 
 @guarded

@@ -16,7 +16,7 @@ from pathlib import Path
 from sincos_cli.errors import FilterError, SincosError
 
 from .meta import check_tag
-from .record import Row
+from .record import BASELINES, NUMBERS, Row
 from .runs import RunStatus, sort_key
 from .sweep_doc import SweepDoc
 
@@ -73,10 +73,6 @@ def row_value(row, key: str):
     return row.setting(key) if key in row.config else row.value(key)
 
 
-SUMMARY_KEYS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
-                "steps_per_second")
-
-
 def key_kinds() -> dict[str, str]:
     """Every key --where takes and the kind its value is parsed as."""
     from dataclasses import fields
@@ -84,7 +80,7 @@ def key_kinds() -> dict[str, str]:
     from sincos_cli.config import CHOICES, TrainConfig
 
     kinds = {"tag": "tag", "status": "status", "sweep": "sweep", "id": "id", "set": "set",
-             "created": "date", **dict.fromkeys(SUMMARY_KEYS, "number")}
+             "created": "date", **dict.fromkeys((*NUMBERS, *BASELINES), "number")}
     for f in fields(TrainConfig):
         t = TrainConfig.kind(f.name)
         kinds[f.name] = ("choice" if f.name in CHOICES else "bool" if t == "bool" else

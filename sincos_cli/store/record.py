@@ -25,7 +25,11 @@ HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
 
 # summary.json's numbers: each is a finite, non-negative number or it is not a result.
 NUMBERS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
-           "steps_per_second")
+           "steps_per_second", "vs_linear")
+# summary.json's "baselines": the yardsticks of eval_mse (training/baselines.py), each read
+# as a column of its own (`linear`, `zero`, `persistence`) and checked as NUMBERS are.
+BASELINES = ("linear", "zero", "persistence", "linear_taps")
+YARDSTICKS = ("linear", "vs_linear")  # shown beside eval_mse where any run has them
 
 
 def number_problem(v) -> str | None:
@@ -64,6 +68,9 @@ class Row:
             return self.summary.get("steps")
         if key in self.summary:
             return self.summary[key]
+        if key in BASELINES:
+            b = self.summary.get("baselines")
+            return b.get(key) if isinstance(b, dict) else None
         return _plain(self.config.get(key))
 
     def setting(self, key: str):
@@ -128,7 +135,25 @@ def load_row(path: Path) -> Row:
             if why:
                 row.bad_values[k] = f"{_shown(v)}: {why}"
                 row.summary[k] = None
+        _check_baselines(row)
     return row
+
+
+def _check_baselines(row: Row) -> None:
+    """summary.json's baselines block: each yardstick a result (as NUMBERS) or missing."""
+    b = row.summary.get("baselines")
+    if b is None:
+        return
+    if not isinstance(b, dict):
+        row.bad_values["baselines"] = f"{_shown(b)}: not an object"
+        row.summary["baselines"] = None
+        return
+    for k in BASELINES:
+        v = b.get(k)
+        why = None if v is None else number_problem(v)
+        if why:
+            row.bad_values[k] = f"{_shown(v)}: {why}"
+            b[k] = None
 
 
 def _shown(v) -> str:
@@ -167,4 +192,6 @@ def columns(rows: list[Row], show_all: bool) -> list[str]:
         for r in rows:
             settings += [k for k in r.config if k not in settings and k not in HIDDEN_SETTINGS]
     tags = ["tags"] if any(r.tags for r in rows) else []
-    return ["id", "status", *RESULTS, "steps", *settings, *TIMES, *tags]
+    yard = list(YARDSTICKS) if any(r.value("linear") is not None for r in rows) else []
+    return ["id", "status", RESULTS[0], *yard, *RESULTS[1:], "steps", *settings, *TIMES,
+            *tags]

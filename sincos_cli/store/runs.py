@@ -39,7 +39,9 @@ RUN_FILES = (
             "appended as it goes; strict JSON (a loss that stops being finite ends the run "
             "instead)"),
     RunFile("summary.json", "final_loss, best_loss, best_step, eval_mse, steps, "
-            "train_seconds, steps_per_second"),
+            "train_seconds, steps_per_second; once it has an eval_mse, its yardsticks "
+            "(baselines: zero, persistence, linear, linear_taps, linear_by_taps) and "
+            "vs_linear (docs/baselines.md)"),
     RunFile("checkpoint.pt", "model, optimiser, carried LSTM state, data cursor, RNG state, "
             "config, and where metrics.jsonl ended and the best loss so far"),
     RunFile("trace.bin", "per step: x, target and post-update prediction of window row 0 "

@@ -151,6 +151,15 @@ def render(doc: dict) -> str:
                 add(f"  {k:<17} damaged: {doc['bad_values'][k]}")
             elif k in s:
                 add(f"  {k:<17} {_fmt(s[k])}")
+        b = s.get("baselines") if isinstance(s.get("baselines"), dict) else {}
+        if b:
+            add("yardsticks (on the batches eval_mse scores; docs/baselines.md)")
+            taps = b.get("linear_taps")
+            for k, what in (("linear", f"best linear filter, {taps} taps"),
+                            ("zero", "predicting 0"), ("persistence", "the input itself")):
+                add(f"  {k:<17} {_fmt(b.get(k))}  ({what})")
+            if s.get("vs_linear") is not None:
+                add(f"  {'vs_linear':<17} {_fmt(s['vs_linear'])}  (eval_mse over linear)")
         add("settings (* off the defaults)")
         for k, v in doc["config"].items():
             add(f"  {'*' if k in doc['off_defaults'] else ' '} {k:<22} {_fmt(v)}")

@@ -28,7 +28,7 @@ from sincos_cli.store.files import (
 from sincos_cli.store.runs import SCHEMA, process_start, utc_now
 from sincos_cli.store.runs import status as run_status
 
-from . import checkpoint
+from . import baselines, checkpoint
 from .train import Diverged, StepInfo
 
 
@@ -187,6 +187,8 @@ class Recorder:
         """Checkpoint (unless the last one is at this step), summary, then run.json last:
         its status is the commit point."""
         summary = self.summary(eval_mse)
+        summary.update(baselines.for_summary(self.trainer.cfg, self.trainer.step,
+                                             summary["eval_mse"]))
         if self.saved_step != self.trainer.step:
             # Even at step 0 (stopped before the first step): a run that ends always has a
             # checkpoint to resume from, never a half-made folder.

@@ -31,7 +31,10 @@ def cell(value, key: str) -> str:
             return f"{value:.2f}"
         if not math.isfinite(value):
             return str(value)
-        return f"{value:.3e}" if key in ("final_loss", "best_loss", "eval_mse") else f"{value:g}"
+        if key == "vs_linear":
+            return f"{value:.3g}×"
+        return f"{value:.3e}" if key in ("final_loss", "best_loss", "eval_mse", "linear") \
+            else f"{value:g}"
     return str(value)
 
 
