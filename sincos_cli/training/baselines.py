@@ -71,18 +71,23 @@ def compute(cfg: TrainConfig, steps: int) -> Baselines:
     if cfg.stateful:  # a stream a row: (B, K·T), training first, then the eval batches
         u = inp.transpose(1, 0, 2).reshape(inp.shape[1], -1)
         y = tgt.transpose(1, 0, 2).reshape(tgt.shape[1], -1)
-        train_len = steps * T
-        taps = _candidates(T, int(train_len * FIT_SHARE) // 2)
-        by = _fit_and_score(u, y, train_len, taps)
+        train, end = steps * T, u.shape[1]
+        cut = max(1, int(train * FIT_SHARE))
+        taps = _candidates(T, cut // 2)
+        validation, scores = _scores(
+            (u[:, :cut], y[:, :cut]), (u[:, :train], y[:, :train]), taps, max(taps) - 1,
+            lambda w: _mse(u, y, w, cut, train), lambda w: _mse(u, y, w, train, end))
     else:  # a stream a window: (K·B, T); the eval windows are streams of their own
-        u = inp.reshape(-1, T)
-        y = tgt.reshape(-1, T)
-        n_train = steps * inp.shape[1]
+        u, y = inp.reshape(-1, T), tgt.reshape(-1, T)
+        train = steps * inp.shape[1]
+        cut = max(1, int(train * FIT_SHARE))
+        held = slice(cut, train) if train > cut else slice(0, cut)
         taps = _candidates(T, T)
-        cut = max(1, int(n_train * FIT_SHARE))
-        by = _fit_and_score_windows(u, y, cut, n_train, taps)
-    chosen = _choose(by["validation"], taps)
-    scores = by["eval"]
+        validation, scores = _scores(
+            (u[:cut], y[:cut]), (u[:train], y[:train]), taps, 0,
+            lambda w: _mse(u[held], y[held], w, 0, T),
+            lambda w: _mse(u[train:], y[train:], w, 0, T))
+    chosen = _choose(validation, taps)
     return Baselines(zero, persistence, scores[chosen], chosen, dict(scores))
 
 
@@ -109,36 +114,15 @@ def _choose(validation: dict[int, float], taps: list[int]) -> int:
     return min(p for p in taps if validation[p] <= max(best * (1 + TIE), best + EXACT))
 
 
-def _fit_and_score(u, y, train_len: int, taps: list[int]) -> dict:
-    """Row streams: choose on the training part, score on the eval part."""
-    cut = max(1, int(train_len * FIT_SHARE))
+def _scores(fit, whole, taps: list[int], skip: int, validate, evaluate):
+    """Each candidate's MSE fitted on `fit` and scored by validate (to choose the taps), and
+    fitted on `whole` (the training stream) and scored by evaluate (on the eval batches).
+    One set of normal equations serves every candidate: a filter's is the leading block of
+    the longest one's."""
     p_max = max(taps)
-    fit_part = _normal(u[:, :cut], y[:, :cut], p_max, skip=p_max - 1)
-    whole = _normal(u[:, :train_len], y[:, :train_len], p_max, skip=p_max - 1)
-    out = {"validation": {}, "eval": {}}
-    for p in taps:
-        w = _solve(fit_part, p)
-        out["validation"][p] = _mse(u, y, w, cut, train_len)
-        w = _solve(whole, p)
-        out["eval"][p] = _mse(u, y, w, train_len, u.shape[1])
-    return out
-
-
-def _fit_and_score_windows(u, y, cut: int, n_train: int, taps: list[int]) -> dict:
-    """Window streams (a model that is not stateful): fit on the first windows, choose on
-    the later training windows, score on the eval windows."""
-    p_max = max(taps)
-    fit_part = _normal(u[:cut], y[:cut], p_max)
-    whole = _normal(u[:n_train], y[:n_train], p_max)
-    L = u.shape[1]
-    out = {"validation": {}, "eval": {}}
-    for p in taps:
-        w = _solve(fit_part, p)
-        out["validation"][p] = _mse(u[cut:n_train], y[cut:n_train], w, 0, L) \
-            if n_train > cut else _mse(u[:cut], y[:cut], w, 0, L)
-        w = _solve(whole, p)
-        out["eval"][p] = _mse(u[n_train:], y[n_train:], w, 0, L)
-    return out
+    chooser, final = _normal(*fit, p_max, skip), _normal(*whole, p_max, skip)
+    return ({p: validate(_solve(chooser, p)) for p in taps},
+            {p: evaluate(_solve(final, p)) for p in taps})
 
 
 @dataclass(frozen=True)
