@@ -94,32 +94,30 @@ def _cell(text: str) -> str:
 
 
 def run_files_table() -> str:
-    """A run folder's files and what each holds (store.runs.RUN_FILES)."""
+    """A run folder's files and what each holds (store.runs.RUN_FILES), then the keys of
+    its JSON files (their Document types)."""
+    from sincos_cli.store.meta import Meta
+    from sincos_cli.store.run_doc import RunDoc
     from sincos_cli.store.runs import RUN_FILES
+    from sincos_cli.store.summary_doc import Summary
 
     rows = ["| file | what it holds |", "| --- | --- |"]
     rows += [f"| `{f.name}` | {_cell(f.what)} |" for f in RUN_FILES]
-    return "\n".join(rows)
+    return "\n".join(rows) + "\n\n" + keys_table(RunDoc, Summary, Meta)
 
 
 def _type(t) -> str:
     return str(t).replace("|", "or").replace("Member", "member")
 
 
-def sweep_keys_table() -> str:
-    """sweep.json's keys and a member entry's, with their types and meaning (SweepDoc)."""
-    from dataclasses import fields
-
-    from sincos_cli.store.sweep_doc import WRITTEN_WHEN_SET, Member, SweepDoc
-
+def keys_table(*classes) -> str:
+    """A file's keys (and its nested entries'), with their types and meaning, from the
+    fields of its Document types (store/document.py)."""
     out = []
-    for cls, title in ((SweepDoc, "sweep.json"), (Member, "each entry of `members`")):
-        out += [f"| {title} | type | meaning |", "| --- | --- | --- |"]
-        for f in fields(cls):
-            if f.name == "extra":
-                continue
-            when = " (written only when set)" if cls is SweepDoc and \
-                f.name in WRITTEN_WHEN_SET else ""
+    for cls in classes:
+        out += [f"| {cls.SHOWN} | type | meaning |", "| --- | --- | --- |"]
+        for f in cls.keys():
+            when = " (written only when set)" if f.metadata["when_set"] else ""
             out.append(f"| `{f.name}` | {_type(f.type)} | {_cell(f.metadata['doc'])}{when} |")
         out.append("")
     out.append("Keys a newer sincos wrote that this one does not know are kept as they are "
@@ -127,9 +125,16 @@ def sweep_keys_table() -> str:
     return "\n".join(out)
 
 
+def sweep_keys_table() -> str:
+    """sweep.json's keys and a member entry's (SweepDoc, Member)."""
+    from sincos_cli.store.sweep_doc import Member, SweepDoc
+
+    return keys_table(SweepDoc, Member)
+
+
 BLOCKS = {  # page: (block name, what it is made from, the function that makes it)
     "training.md": ("settings", "TrainConfig", settings_table),
-    "run-folder.md": ("files", "store.runs.RUN_FILES", run_files_table),
+    "run-folder.md": ("files", "store.runs.RUN_FILES and the file types", run_files_table),
     "sweeps.md": ("sweep.json", "store.sweep_doc.SweepDoc", sweep_keys_table),
 }
 

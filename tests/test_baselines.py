@@ -12,6 +12,7 @@ import pytest
 from conftest import TINY, read
 
 from sincos_cli.config import TrainConfig
+from sincos_cli.store.summary_doc import Summary
 from sincos_cli.training import baselines
 from sincos_cli.training.data import make_batch
 
@@ -97,14 +98,21 @@ def test_members_with_the_same_clean_data_share_one_computation(monkeypatch):
     monkeypatch.setattr(baselines, "compute", lambda c, s: calls.append(c.seed) or real(c, s))
     baselines._CACHE.clear()
     cfg = replace(SMALL_CFG, noise=0.0)
-    a = baselines.for_summary(replace(cfg, seed=1, lr=0.1), 60, 2e-3)
-    b = baselines.for_summary(replace(cfg, seed=2), 60, 1e-3)
-    assert calls == [1] and a["baselines"] == b["baselines"]
-    assert a["vs_linear"] == pytest.approx(2 * b["vs_linear"])
-    baselines.for_summary(replace(cfg, seed=1, noise=0.1), 60, 1e-3)
-    baselines.for_summary(replace(cfg, seed=2, noise=0.1), 60, 1e-3)
+
+    def scored(c, eval_mse):
+        s = Summary(eval_mse=eval_mse, steps=60)
+        baselines.add_to(s, c)
+        return s
+
+    a = scored(replace(cfg, seed=1, lr=0.1), 2e-3)
+    b = scored(replace(cfg, seed=2), 1e-3)
+    assert calls == [1] and a.baselines == b.baselines
+    assert a.vs_linear == pytest.approx(2 * b.vs_linear)
+    scored(replace(cfg, seed=1, noise=0.1), 1e-3)
+    scored(replace(cfg, seed=2, noise=0.1), 1e-3)
     assert calls == [1, 1, 2]  # noise: each seed its own stream
-    assert baselines.for_summary(cfg, 60, None) == {}  # nothing scored, nothing to stand by
+    unscored = scored(cfg, None)  # nothing scored, nothing to stand by
+    assert unscored.baselines is None and "vs_linear" not in unscored.to_json()
 
 
 def test_every_run_keeps_its_yardsticks_and_compare_shows_them(cli, runs_dir):

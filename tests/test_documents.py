@@ -74,3 +74,55 @@ def test_both_engines_give_the_recorder_one_face():
     assert isinstance(solo, Trainee) and isinstance(member, Trainee)
     assert set(solo.checkpoint()) == set(member.checkpoint())
     assert member.checkpoint()["format"] == "sincos-checkpoint" and member.step == 0
+
+
+def test_run_summary_and_meta_keep_a_newer_sincoss_keys(runs_dir):
+    """run.json through a resume, summary.json through `sincos baselines`, meta.json through
+    `sincos tag`: each rewrite keeps the keys this sincos does not know, at the top level
+    and in a nested block."""
+    out = in_process("train", *small(steps=12, hidden=4), "--tag", "first", "-q")
+    assert out.returncode == 0, out.stderr
+    path = runs_dir / "run-01"
+
+    def edit(name, change):
+        doc = read(path / name)
+        change(doc)
+        (path / name).write_text(json.dumps(doc))
+        return doc
+
+    edit("run.json", lambda d: d.update(status="interrupted", tomorrow={"kept": 1}))
+    assert in_process("train", "--resume", "run-01", "--steps", "16", "-q").returncode == 0
+    run = read(path / "run.json")
+    assert run["tomorrow"] == {"kept": 1} and run["status"] == "completed"
+    assert [r["at_step"] for r in run["resumes"]] == [12]
+
+    summary = edit("summary.json", lambda d: (d.pop("baselines"), d.pop("vs_linear"),
+                                              d.update(later=[1, 2])))
+    out = in_process("baselines", "run-01")
+    assert out.returncode == 0 and out.stdout.split() == ["run-01", "added"], out.stderr
+    after = read(path / "summary.json")
+    assert after["later"] == [1, 2] and after["baselines"]["linear_taps"] >= 2
+    assert {k: v for k, v in after.items() if k not in ("baselines", "vs_linear")} == summary
+
+    edit("meta.json", lambda d: d.update(colour="blue"))
+    assert in_process("tag", "run-01", "+second").returncode == 0
+    assert read(path / "meta.json") == {"tags": ["first", "second"], "note": None,
+                                        "colour": "blue"}
+
+
+def test_the_file_types_read_what_they_write_and_name_what_is_not_a_result():
+    from sincos_cli.store.run_doc import RunDoc
+    from sincos_cli.store.summary_doc import Summary
+
+    queued = RunDoc(id="run-03", status="queued", sweep="sweep-01", created="now")
+    assert queued.to_json() == {"id": "run-03", "schema": 2, "status": "queued", "pid": None,
+                                "created": "now", "ended": None, "resumes": [],
+                                "sweep": "sweep-01"}
+    assert RunDoc.parse(queued.to_json()) == queued and queued.queued
+    s = Summary.parse({"eval_mse": "0.1", "steps": -3, "final_loss": 0.5, "x": 1,
+                       "baselines": {"linear": float("nan"), "zero": 0.5}})
+    assert s.checked() == {"eval_mse": '"0.1": str, not a number', "steps": "-3: negative",
+                           "linear": "NaN: not finite"}
+    assert s.eval_mse is None and s.steps is None and s.final_loss == 0.5
+    assert s.baselines == {"linear": None, "zero": 0.5} and s.to_json()["x"] == 1
+    assert "vs_linear" not in Summary(eval_mse=1.0).to_json()  # no yardsticks, no ratio

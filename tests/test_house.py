@@ -178,3 +178,26 @@ def test_sweep_json_is_read_through_its_type():
     readers = sorted(name for name, path in modules().items()
                      if _reads(ast.parse(path.read_text()), "members"))
     assert readers == ["store.show", "store.sweep_doc"], readers
+
+
+def _file_calls(tree: ast.AST) -> set[str]:
+    """The run folder's JSON files a module reads or writes itself: read_json(…/"run.json"),
+    atomic_write_json(…/"summary.json", …) and their kin."""
+    named = set()
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Call) and isinstance(n.func, (ast.Name, ast.Attribute)) and \
+                getattr(n.func, "id", getattr(n.func, "attr", "")) in (
+                    "read_json", "atomic_write_json", "write_json_in_place"):
+            named |= {c.value for a in n.args for c in ast.walk(a)
+                      if isinstance(c, ast.Constant) and c.value in (
+                          "run.json", "summary.json", "meta.json", "sweep.json")}
+    return named
+
+
+def test_each_json_file_is_read_and_written_through_its_type():
+    """#35: run.json, summary.json, meta.json and sweep.json are read and written by their
+    types alone (store/run_doc.py, summary_doc.py, meta.py, sweep_doc.py, which name the
+    file once); no other module opens one itself. (sweep_doc's lenient run_names reads
+    sweep.json for `rm` of a sweep that cannot be loaded.)"""
+    found = {name: _file_calls(ast.parse(path.read_text())) for name, path in modules().items()}
+    assert {k: v for k, v in found.items() if v} == {"store.sweep_doc": {"sweep.json"}}

@@ -287,15 +287,16 @@ Note = Annotated[str | None, typer.Option(
     help="A note for the run; `sincos note` changes it later.", show_default=False)]
 
 
-def meta_of(tags: list[str] | None, note: str | None) -> dict | None:
-    """meta.json's content for --tag and --note, checked (exit 2 on a bad tag)."""
+def meta_of(tags: list[str] | None, note: str | None):
+    """meta.json's content (a store.meta.Meta) for --tag and --note, checked (exit 2 on a
+    bad tag); None without either."""
     if not tags and not note:
         return None
     from sincos_cli.errors import FilterError
-    from sincos_cli.store.meta import check_tag
+    from sincos_cli.store.meta import Meta, check_tag
 
     try:
         checked = [check_tag(t) for t in tags or []]
     except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="--tag") from None
-    return {"tags": list(dict.fromkeys(checked)), "note": note or None}
+    return Meta(tags=list(dict.fromkeys(checked)), note=note or None)

@@ -190,7 +190,7 @@ def tag(
     paths = expand(pick_runs_dir(runs_dir), selectors)
     for p in paths:
         meta = write_meta(p, add, remove)
-        print(f"{visible(p.name, lines=False)}\t{visible(' '.join(meta['tags']), lines=False)}")
+        print(f"{visible(p.name, lines=False)}\t{visible(' '.join(meta.tags), lines=False)}")
 
 
 @guarded

@@ -32,15 +32,16 @@ from .common import (
 )
 
 
-def closing_line(run: str, status: str, summary: dict) -> str:
-    """How the run did, in one line on stderr (what --json's summary says)."""
+def closing_line(run: str, status: str, summary) -> str:
+    """How the run did (a store.summary_doc.Summary), in one line on stderr (what --json's
+    summary says)."""
     def num(k, fmt="{:.3e}"):
-        v = summary.get(k)
+        v = getattr(summary, k)
         return "-" if v is None else fmt.format(v)
-    b = summary.get("baselines") or {}
+    b = summary.baselines or {}
     yard = "" if b.get("linear") is None else (
         f" · linear filter {b['linear']:.3e} ({b['linear_taps']} taps) · zero {b['zero']:.2f}")
-    return (f"{run} {status}: {summary.get('steps')} steps in {num('train_seconds', '{:.1f}')} "
+    return (f"{run} {status}: {summary.steps} steps in {num('train_seconds', '{:.1f}')} "
             f"s, final_loss {num('final_loss')}, eval_mse {num('eval_mse')}{yard}")
 
 
@@ -120,14 +121,14 @@ def train(
         display=lambda cfg, done: _display(cfg, done, quiet, log_every, shown))
     status = RunStatus.COMPLETED if code == 0 else RunStatus.INTERRUPTED
     if as_json:
-        emit_json({"id": path.name, "status": status, **summary})
+        emit_json({"id": path.name, "status": status, **summary.to_json()})
     else:
         print(path.name)
     if not quiet:
         print(closing_line(path.name, status, summary), file=sys.stderr)
     if code:
         # Even with --quiet: how to continue is not progress chatter.
-        print(f"interrupted at step {summary['steps']}; resume with: sincos train "
+        print(f"interrupted at step {summary.steps}; resume with: sincos train "
               f"--resume {path.name}", file=sys.stderr)
         raise typer.Exit(code)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError
-from sincos_cli.store.files import read_json
 from sincos_cli.store.record import Row, load_row
 from sincos_cli.store.show import run_info
+from sincos_cli.store.summary_doc import Summary
 
 from . import html as P
 from .parts import Options, Report, figure, replay, value_cell, when
@@ -22,7 +22,7 @@ def run_page(path: Path, opts: Options) -> tuple[str, list[str]]:
     if not info["summary"] and (path / "summary.json").exists():
         # compare reads no further than a damaged config.json; the summary may be fine
         try:
-            info["summary"] = read_json(path / "summary.json")
+            info["summary"] = Summary.load(path).to_json()
         except SincosError as e:
             rep.warnings.append(f"the summary: {e}")
     # The prediction needs torch (about a second to import): it runs in a process of its

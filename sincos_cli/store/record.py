@@ -5,7 +5,6 @@ loads a checkpoint or imports torch."""
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +12,8 @@ from pathlib import Path
 from sincos_cli.config import LEGACY
 from sincos_cli.errors import SincosError
 from sincos_cli.store.files import read_json
-from sincos_cli.store.runs import status
+from sincos_cli.store.run_doc import RunDoc
+from sincos_cli.store.summary_doc import BASELINES, Summary
 
 RESULTS = ("eval_mse", "final_loss", "best_loss")  # shown right after id and status
 
@@ -23,22 +23,10 @@ TIMES = ("train_seconds", "created")
 
 HIDDEN_SETTINGS = ("steps", "eval_batches")  # steps done has its own column
 
-# summary.json's numbers: each is a finite, non-negative number or it is not a result.
-NUMBERS = ("eval_mse", "final_loss", "best_loss", "best_step", "steps", "train_seconds",
-           "steps_per_second", "vs_linear")
-# summary.json's "baselines": the yardsticks of eval_mse (training/baselines.py), each read
-# as a column of its own (`linear`, `zero`, `persistence`) and checked as NUMBERS are.
-BASELINES = ("linear", "zero", "persistence", "linear_taps")
+# summary.json's numbers (each a finite, non-negative number or not a result) and the
+# yardsticks of its "baselines" block, each read as a column of its own.
+NUMBERS = Summary.numbers()
 YARDSTICKS = ("linear", "vs_linear")  # shown beside eval_mse where any run has them
-
-
-def number_problem(v) -> str | None:
-    """Why a value is not a result (a finite, non-negative number, not a bool), or None."""
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return f"{'a bool' if isinstance(v, bool) else type(v).__name__}, not a number"
-    if not math.isfinite(v):
-        return "not finite"
-    return "negative" if v < 0 else None
 
 
 @dataclass
@@ -104,12 +92,10 @@ def load_row(path: Path) -> Row:
         row.status, row.problem = "unreadable", "permission denied"
         return row
     try:
-        run = read_json(path / "run.json")
-        row.created = run.get("created")
-        row.error, row.sweep = run.get("error"), run.get("sweep")
-        row.argv, row.host = run.get("argv"), run.get("host")
-        row.holdout = run.get("holdout") is True
-        if run.get("status") == "queued" and not (path / "config.json").exists():
+        run = RunDoc.load(path)
+        row.created, row.error, row.sweep = run.created, run.error, run.sweep
+        row.argv, row.host, row.holdout = run.argv, run.host, run.holdout
+        if run.queued and not (path / "config.json").exists():
             row.status = "queued"  # a sweep member allocated, not started: no files yet
             return row
         # A setting added after the run was made reads as what it was trained with.
@@ -118,52 +104,21 @@ def load_row(path: Path) -> Row:
     except SincosError as e:
         row.problem = str(e)
         return row
-    row.status = status(run)
+    row.status = run.current_status()
     if os.path.lexists(path / "meta.json"):
         from sincos_cli.store.meta import read_meta
 
         meta = read_meta(path)
-        row.tags, row.note, row.meta_problem = meta["tags"], meta["note"], meta["problem"]
+        row.tags, row.note, row.meta_problem = meta.tags, meta.note, meta.problem
     if (path / "summary.json").exists():
         try:
-            row.summary = read_json(path / "summary.json")
+            summary = Summary.load(path)
         except SincosError as e:
             row.status, row.problem = "corrupt", str(e)
-        for k in NUMBERS:
-            v = row.summary.get(k)
-            why = None if v is None else number_problem(v)
-            if why:
-                row.bad_values[k] = f"{_shown(v)}: {why}"
-                row.summary[k] = None
-        _check_baselines(row)
+        else:
+            row.bad_values = summary.checked()
+            row.summary = summary.to_json()
     return row
-
-
-def _check_baselines(row: Row) -> None:
-    """summary.json's baselines block: each yardstick a result (as NUMBERS) or missing."""
-    b = row.summary.get("baselines")
-    if b is None:
-        return
-    if not isinstance(b, dict):
-        row.bad_values["baselines"] = f"{_shown(b)}: not an object"
-        row.summary["baselines"] = None
-        return
-    for k in BASELINES:
-        v = b.get(k)
-        why = None if v is None else number_problem(v)
-        if why:
-            row.bad_values[k] = f"{_shown(v)}: {why}"
-            b[k] = None
-
-
-def _shown(v) -> str:
-    import json
-
-    try:
-        text = json.dumps(v)
-    except ValueError:  # NaN, Infinity: as the file spells them
-        text = repr(v).replace("nan", "NaN").replace("inf", "Infinity")
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def value_warnings(rows: list[Row]) -> list[str]:

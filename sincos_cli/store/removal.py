@@ -19,9 +19,9 @@ from pathlib import Path
 
 from sincos_cli.errors import FilterError, SincosError
 
-from .files import read_json
 from .query import select
-from .runs import NAME_RE, pid_alive, status, unstarted
+from .run_doc import RunDoc
+from .runs import NAME_RE, pid_alive, unstarted
 from .sweep_doc import SweepDoc
 
 TRASH = ".rm-"  # a folder being removed: .rm-PID-NAME
@@ -71,7 +71,7 @@ def members(sweep: Path) -> tuple[list[Path], list[tuple[str, str]]]:
             found.append(p)  # allocated by the sweep (before members said so), never started
             continue
         try:
-            owner = read_json(p / "run.json").get("sweep")
+            owner = RunDoc.load(p).sweep
         except SincosError:
             kept.append((p.name, f"its run.json cannot be read, so it may not be "
                          f"{sweep.name}'s"))
@@ -84,24 +84,32 @@ def members(sweep: Path) -> tuple[list[Path], list[tuple[str, str]]]:
     return found, kept
 
 
-def _owner(run: Path):
-    return _doc(run / "run.json").get("sweep")
-
-
-def _doc(path: Path) -> dict:
+def _run(path: Path) -> RunDoc | None:
     try:
-        return read_json(path)
+        return RunDoc.load(path)
     except SincosError:
-        return {}
+        return None
 
 
-def _elsewhere(doc: dict, name: str) -> str | None:
+def _sweep(path: Path) -> SweepDoc | None:
+    try:
+        return SweepDoc.load(path) if os.path.lexists(path / "sweep.json") else None
+    except SincosError:
+        return None
+
+
+def _owner(run: Path):
+    doc = _run(run)
+    return doc.sweep if doc else None
+
+
+def _elsewhere(doc: RunDoc | SweepDoc | None, name: str) -> str | None:
     """Why a folder whose `name` (run.json, sweep.json) says it is running on another host
     (a shared runs dir) is kept: this host cannot see that process, so it is taken at its
     word."""
-    host = doc.get("host")
-    if status(doc) == "running" and host != socket.gethostname():
-        return f"it is running on {host} (pid {doc.get('pid')}), its {name} says"
+    if doc is not None and doc.current_status() == "running" \
+            and doc.host != socket.gethostname():
+        return f"it is running on {doc.host} (pid {doc.pid}), its {name} says"
     return None
 
 
@@ -110,15 +118,15 @@ def why_kept(path: Path, held: frozenset[Path] = frozenset()) -> str | None:
     holds (their members are not kept for it)."""
     if path not in held and busy(path):
         return "it is running (its lock is held)"
-    run = _doc(path / "run.json")
-    why = _elsewhere(run, "run.json") or _elsewhere(_doc(path / "sweep.json"), "sweep.json")
+    run = _run(path)
+    why = _elsewhere(run, "run.json") or _elsewhere(_sweep(path), "sweep.json")
     if why:
         return why
-    sid = run.get("sweep")
+    sid = run.sweep if run else None
     if isinstance(sid, str) and NAME_RE.match(sid) and path.parent / sid not in held:
         if busy(path.parent / sid):
             return f"its sweep {sid} is running"
-        why = _elsewhere(_doc(path.parent / sid / "sweep.json"), "sweep.json")
+        why = _elsewhere(_sweep(path.parent / sid), "sweep.json")
         if why:
             return f"its sweep {sid} is running: {why}"
     return None

@@ -13,12 +13,11 @@ from pathlib import Path
 from sincos_cli.errors import SincosError
 from sincos_cli.status import RunStatus
 
-from .files import read_json
-from .process import live_status, pid_alive, process_start  # noqa: F401 (re-exported)
+from .process import pid_alive, process_start  # noqa: F401 (re-exported)
+from .run_doc import SCHEMA, RunDoc  # noqa: F401 (SCHEMA re-exported)
 from .sweep_doc import RUN_NAME_RE as NAME_RE
 from .sweep_doc import SweepDoc, run_names
 
-SCHEMA = 2  # 2: trace.bin appended (1: trace.npz rewritten at each checkpoint)
 ID_RE = re.compile(r"^run-(\d+)$")
 @dataclass(frozen=True)
 class RunFile:
@@ -30,24 +29,20 @@ class RunFile:
 
 
 RUN_FILES = (
-    RunFile("run.json", "id, schema (2), status (queued → running → completed | failed | "
-            "interrupted; `queued`: a sweep member allocated, not started yet), argv, pid, "
-            "host, created/ended, seed, versions, device, resumes, error (one line, when "
-            "failed or interrupted), sweep (for a member)"),
+    RunFile("run.json", "who made the run, where and when, its status and its resumes "
+            "(store.run_doc.RunDoc: its keys below)"),
     RunFile("config.json", "every training setting, resolved (init, predict_advances_state…)"),
     RunFile("metrics.jsonl", 'one line per step: {"step", "loss", "lr", "elapsed_s"}, '
             "appended as it goes; strict JSON (a loss that stops being finite ends the run "
             "instead)"),
-    RunFile("summary.json", "final_loss, best_loss, best_step, eval_mse, steps, "
-            "train_seconds, steps_per_second; once it has an eval_mse, its yardsticks "
-            "(baselines: zero, persistence, linear, linear_taps, linear_by_taps) and "
-            "vs_linear (docs/baselines.md)"),
+    RunFile("summary.json", "how it did, written at each checkpoint and at its end; once "
+            "it has an eval_mse, its yardsticks (store.summary_doc.Summary: its keys below)"),
     RunFile("checkpoint.pt", "model, optimiser, carried LSTM state, data cursor, RNG state, "
             "config, and where metrics.jsonl ended and the best loss so far"),
     RunFile("trace.bin", "per step: x, target and post-update prediction of window row 0 "
             "(trace.npz in schema 1)"),
-    RunFile("meta.json", "tags and note (only when the run has any; `sincos tag`, "
-            "`sincos note`)"),
+    RunFile("meta.json", "tags and note, only when the run has any (store.meta.Meta: its "
+            "keys below)"),
     RunFile(".lock", "empty; held (flock) while a process trains or resumes the run, so a "
             "second resume, or `rm`, is refused while it runs"),
     RunFile("animation.gif", "written by `sincos animate` (animation-history.gif for "
@@ -154,11 +149,8 @@ def allocate_many(root: Path, count: int, prefix: str = "run",
                     pass
                 else:
                     if sweep is not None:
-                        from .files import atomic_write_json
-
-                        atomic_write_json(path / "run.json", {
-                            "id": path.name, "schema": SCHEMA, "status": RunStatus.QUEUED,
-                            "sweep": sweep, "created": utc_now(), "pid": None})
+                        RunDoc(id=path.name, status=RunStatus.QUEUED, sweep=sweep,
+                               created=utc_now()).save(path)
             n += 1
     except BaseException as e:
         # A full disk or a signal halfway: the folders made so far are empty; none stays.
@@ -198,7 +190,7 @@ def unstarted(path: Path) -> bool:
     if names != {"run.json"}:
         return False
     try:
-        return read_json(path / "run.json").get("status") == RunStatus.QUEUED
+        return RunDoc.load(path).queued
     except SincosError:
         return False
 
@@ -320,19 +312,13 @@ def is_member(sweep: Path, run: Path) -> bool:
     if not (run / "run.json").is_file():
         return False
     try:
-        return read_json(run / "run.json").get("sweep") == sweep.name
+        return RunDoc.load(run).sweep == sweep.name
     except SincosError:
         return True
 
 
 def _created(path: Path) -> str:
     try:
-        return str(read_json(path / "run.json").get("created", ""))
+        return str(RunDoc.load(path).created or "")
     except SincosError:
         return ""
-
-
-def status(run: dict) -> str:
-    """The status a reader reports: `running` whose process is gone is `crashed`."""
-    return live_status(run.get("status", "unknown"), run.get("host"), run.get("pid"),
-                       run.get("pid_start"))

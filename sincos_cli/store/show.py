@@ -10,8 +10,8 @@ from pathlib import Path
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError
 
-from .files import read_json
 from .record import load_row
+from .run_doc import RunDoc
 from .runs import RunStatus, is_member
 from .sweep_doc import SweepDoc
 
@@ -51,21 +51,21 @@ def run_info(path: Path, row=None) -> dict:
     """What show prints of a run; `row`: its load_row(path), when the caller has it."""
     row = row if row is not None else load_row(path)
     try:
-        run = read_json(path / "run.json")
+        run = RunDoc.load(path)
     except SincosError:
-        run = {}
+        run = RunDoc(id=path.name)
     files = []
     for f in sorted(path.iterdir()):
         if f.is_file():
             files.append({"name": f.name, "bytes": f.stat().st_size})
     return {"kind": "run", "id": row.id, "path": str(path.resolve()), "status": row.status,
             "error": row.error or row.problem, "created": row.created,
-            "ended": run.get("ended"), "host": row.host, "sweep": row.sweep,
-            "group": run.get("group"), "tags": row.tags, "note": row.note,
+            "ended": run.ended, "host": row.host, "sweep": row.sweep,
+            "group": run.group, "tags": row.tags, "note": row.note,
             "meta_problem": row.meta_problem, "config": row.config,
             "off_defaults": off_defaults(row.config), "summary": row.summary,
             **({"bad_values": row.bad_values} if row.bad_values else {}),
-            "resumes": run.get("resumes", []), "files": files,
+            "resumes": run.resumes if isinstance(run.resumes, list) else [], "files": files,
             "reproduce": reproduce(row.config) if row.config else None}
 
 

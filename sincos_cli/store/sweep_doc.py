@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sincos_cli.errors import SincosError
 
 from .checks import seed_problem, until_problem
+from .document import Document, described, kept
 from .files import atomic_write_json, read_json
 from .process import live_status
 
@@ -26,38 +27,26 @@ SCHEMA = 1
 RUN_NAME_RE = re.compile(r"^[A-Za-z0-9._-]+$")  # a plain run name (store.runs.NAME_RE)
 
 
-def _doc(text: str):
-    """A field's line on the reference page (docs/sweeps.md, generated from these types)."""
-    return field(metadata={"doc": text})
-
-
 @dataclass(kw_only=True)
-class Member:
+class Member(Document):
     """One entry of sweep.json's "members": a grid point on a seed, trained into the run
     folder `run` beside the sweep."""
 
-    point: dict[str, Any] = _doc("the grid point: {setting: value} of the grid's keys")
-    seed: int = _doc("the member's seed")
-    run: str = _doc("its run id: the folder beside the sweep it trains into")
-    config: dict[str, Any] = _doc("its whole config (the base, the point and the seed)")
-    holdout: bool = field(default=False, metadata={
-        "doc": "true for a member on a held-out seed (--holdout-seeds), written only then"})
-    audit: bool = field(default=False, metadata={
-        "doc": "true for a pruned point's member that a halving audit trains to the end, "
-               "written only then"})
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    point: dict[str, Any] = described("the grid point: {setting: value} of the grid's keys")
+    seed: int = described("the member's seed")
+    run: str = described("its run id: the folder beside the sweep it trains into")
+    config: dict[str, Any] = described("its whole config (the base, the point and the seed)")
+    holdout: bool = described("true for a member on a held-out seed (--holdout-seeds)",
+                              when_set=True, default=False)
+    audit: bool = described("true for a pruned point's member that a halving audit trains "
+                            "to the end", when_set=True, default=False)
+    extra: dict[str, Any] = kept()
+
+    SHOWN = "each entry of `members`"
 
     @classmethod
     def from_json(cls, d: dict) -> Member:
-        known = {f.name for f in fields(cls)} - {"extra"}
-        return cls(point=d["point"], seed=d["seed"], run=d["run"], config=d["config"],
-                   holdout=bool(d.get("holdout")), audit=bool(d.get("audit")),
-                   extra={k: v for k, v in d.items() if k not in known})
-
-    def to_json(self) -> dict:
-        return {"point": self.point, "seed": self.seed, "run": self.run,
-                "config": self.config, **({"holdout": True} if self.holdout else {}),
-                **({"audit": True} if self.audit else {}), **self.extra}
+        return cls.parse(d, holdout=bool(d.get("holdout")), audit=bool(d.get("audit")))
 
     @property
     def chosen_from(self) -> bool:
@@ -65,51 +54,48 @@ class Member:
         return not (self.holdout or self.audit)
 
 
-OPTIONAL = ("meta", "halving", "holdout", "until_decided", "batch")  # written when set
-WRITTEN_WHEN_SET = (*OPTIONAL, "resumes")
-
-
 @dataclass(kw_only=True)
-class SweepDoc:
+class SweepDoc(Document):
     """sweep.json: what the sweep is, who is running it, and its members (the fields in
     the file's order)."""
 
-    id: str = _doc("the sweep's id, its folder's name (sweep-NN)")
-    schema: int = field(default=SCHEMA, metadata={"doc": "the file's version (1)"})
-    status: str = _doc("running, completed, failed or interrupted (a reader says crashed "
-                       "for a running sweep whose driver is gone)")
-    argv: list[str] = _doc("the command line that made it")
-    pid: int | None = field(default=None, metadata={
-        "doc": "the driver's process id (with pid_start and host: is it alive?)"})
-    pid_start: str | None = field(default=None, metadata={
-        "doc": "the kernel's start tick of that process, to tell a reused pid"})
-    host: str | None = field(default=None, metadata={"doc": "the driver's host name"})
-    created: str = _doc("when it was made (UTC, ISO 8601)")
-    ended: str | None = field(default=None, metadata={
-        "doc": "when its driver last stopped (null while running)"})
-    base: dict[str, Any] = _doc("the settings every member shares (train's defaults "
-                                "and the sweep's options)")
-    grid: dict[str, list] = _doc("{setting: [values]} of --set; the points are their "
-                                 "product")
-    seeds: list[int] = _doc("the seeds of --seeds, each point trained on every one")
-    checkpoint_every: int = _doc("steps between a member's checkpoints")
-    meta: dict | None = field(default=None, metadata={
-        "doc": "tags and note given to every member (--tag, --note)"})
-    halving: dict | None = field(default=None, metadata={
-        "doc": "--halving: η, the rule, the rungs, each rung's scores and choice; an "
-               "`audit` block with --audit"})
-    holdout: dict | None = field(default=None, metadata={
-        "doc": "--holdout-seeds: the seeds, how many points go, and once chosen which"})
-    until_decided: dict | None = field(default=None, metadata={
-        "doc": "--until-decided: the rule, its level, the reference point and every "
-               "round with its comparisons"})
-    batch: dict | None = field(default=None, metadata={
-        "doc": "{\"group_size\": N}: members trained in batched groups of at most N "
-               "(0: one by one)"})
-    members: list[Member] = _doc("one entry a member (below), in training order")
-    resumes: list[dict] = field(default_factory=list, metadata={
-        "doc": "each --resume: its time, command line and the status it resumed from"})
-    extra: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    id: str = described("the sweep's id, its folder's name (sweep-NN)")
+    schema: int = described("the file's version (1)", default=SCHEMA)
+    status: str = described("running, completed, failed or interrupted (a reader says "
+                            "crashed for a running sweep whose driver is gone)")
+    argv: list[str] = described("the command line that made it")
+    pid: int | None = described("the driver's process id (with pid_start and host: is it "
+                                "alive?)", default=None)
+    pid_start: str | None = described("the kernel's start tick of that process, to tell a "
+                                       "reused pid", default=None)
+    host: str | None = described("the driver's host name", default=None)
+    created: str = described("when it was made (UTC, ISO 8601)")
+    ended: str | None = described("when its driver last stopped (null while running)",
+                                  default=None)
+    base: dict[str, Any] = described("the settings every member shares (train's defaults "
+                                     "and the sweep's options)")
+    grid: dict[str, list] = described("{setting: [values]} of --set; the points are their "
+                                      "product")
+    seeds: list[int] = described("the seeds of --seeds, each point trained on every one")
+    checkpoint_every: int = described("steps between a member's checkpoints")
+    meta: dict | None = described("tags and note given to every member (--tag, --note)",
+                                  when_set=True, default=None)
+    halving: dict | None = described("--halving: η, the rule, the rungs, each rung's scores "
+                                     "and choice; an `audit` block with --audit",
+                                     when_set=True, default=None)
+    holdout: dict | None = described("--holdout-seeds: the seeds, how many points go, and "
+                                     "once chosen which", when_set=True, default=None)
+    until_decided: dict | None = described("--until-decided: the rule, its level, the "
+                                           "reference point and every round with its "
+                                           "comparisons", when_set=True, default=None)
+    batch: dict | None = described("{\"group_size\": N}: members trained in batched groups "
+                                   "of at most N (0: one by one)", when_set=True, default=None)
+    members: list[Member] = described("one entry a member (below), in training order")
+    resumes: list[dict] = described("each --resume: its time, command line and the status "
+                                    "it resumed from", when_set=True, default_factory=list)
+    extra: dict[str, Any] = kept()
+
+    SHOWN = "sweep.json"
 
     # -- reading and writing ----------------------------------------------------------------
 
@@ -136,28 +122,11 @@ class SweepDoc:
 
     @classmethod
     def from_json(cls, d: dict, name: str) -> SweepDoc:
-        known = {f.name for f in fields(cls)} - {"extra"}
-        return cls(id=d.get("id", name), status=d.get("status", "unknown"),
-                   argv=d.get("argv") or [], created=d.get("created"),
-                   base=d.get("base") or {}, grid=d.get("grid") or {},
-                   seeds=d.get("seeds") or [], checkpoint_every=d.get("checkpoint_every"),
-                   members=[Member.from_json(m) for m in d["members"]],
-                   schema=d.get("schema", SCHEMA), pid=d.get("pid"),
-                   pid_start=d.get("pid_start"), host=d.get("host"), ended=d.get("ended"),
-                   resumes=d.get("resumes") or [],
-                   **{k: d.get(k) for k in OPTIONAL},
-                   extra={k: v for k, v in d.items() if k not in known})
-
-    def to_json(self) -> dict:
-        """The file, in its fields' order; the optional blocks only when set, then what a
-        newer sincos wrote."""
-        out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            if f.name == "extra" or (f.name in WRITTEN_WHEN_SET and not v):
-                continue
-            out[f.name] = [m.to_json() for m in v] if f.name == "members" else v
-        return {**out, **self.extra}
+        return cls.parse(d, id=d.get("id", name), status=d.get("status", "unknown"),
+                         argv=d.get("argv") or [], base=d.get("base") or {},
+                         grid=d.get("grid") or {}, seeds=d.get("seeds") or [],
+                         resumes=d.get("resumes") or [],
+                         members=[Member.from_json(m) for m in d["members"]])
 
     def save(self, sweep: Path) -> None:
         atomic_write_json(sweep / "sweep.json", self.to_json())

@@ -29,6 +29,7 @@ from sincos_cli.store.files import (
     atomic_write_bytes,
     release_lock,
 )
+from sincos_cli.store.meta import Meta
 from sincos_cli.store.sweep_doc import SweepDoc
 
 from . import audit, halving, holdout, rounds
@@ -236,7 +237,7 @@ def verdict(counts: Tally, total: int, signum, sweep_id: str) -> tuple[str, int,
 
 def run_sweep(root: Path, design: Design | None, *, resume: str | None, workers: int | None,
               cluster: str | None, argv: list[str], checkpoint_every: int, quiet: bool,
-              threshold: float, restart_damaged: bool = False, meta: dict | None = None,
+              threshold: float, restart_damaged: bool = False, meta: Meta | None = None,
               batch: dict | None = None) -> SweepResult:
     """Make the designed sweep (or resume one) and train its members. batch, on a resume:
     {"group_size": N} to change how members are trained (0: one by one); None keeps what

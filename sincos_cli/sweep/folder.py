@@ -9,7 +9,9 @@ import socket
 from pathlib import Path
 
 from sincos_cli.errors import SincosError
-from sincos_cli.store.files import hold_lock, read_json
+from sincos_cli.store.files import hold_lock
+from sincos_cli.store.meta import Meta
+from sincos_cli.store.run_doc import RunDoc
 from sincos_cli.store.runs import allocate_many, process_start, remove_empty, unstarted, utc_now
 from sincos_cli.store.sweep_doc import Member, SweepDoc
 
@@ -17,7 +19,7 @@ from .design import Design
 
 
 def create(root: Path, argv: list[str], d: Design, checkpoint_every: int,
-           meta: dict | None = None) -> tuple[Path, SweepDoc]:
+           meta: Meta | None = None) -> tuple[Path, SweepDoc]:
     """The sweep folder, its members' (empty) folders and sweep.json; on any failure or
     signal halfway, none of them is left behind."""
     sweep = allocate_many(root, 1, "sweep")[0]
@@ -28,8 +30,8 @@ def create(root: Path, argv: list[str], d: Design, checkpoint_every: int,
             id=sweep.name, status="running", argv=argv, pid=os.getpid(),
             pid_start=process_start(os.getpid()), host=socket.gethostname(),
             created=utc_now(), base=d.base, grid=d.grid, seeds=d.seeds,
-            checkpoint_every=checkpoint_every, meta=meta or None, halving=d.halving,
-            holdout=d.holdout, until_decided=d.until, batch=d.batch,
+            checkpoint_every=checkpoint_every, meta=meta.to_json() if meta else None,
+            halving=d.halving, holdout=d.holdout, until_decided=d.until, batch=d.batch,
             members=[Member(point=m["point"], seed=m["seed"], run=p.name, config=m["config"])
                      for m, p in zip(d.members, runs, strict=True)])
         doc.save(sweep)
@@ -52,7 +54,7 @@ def reclaim(sweep: Path, doc: SweepDoc) -> list[str]:
         if p.name in named or not unstarted(p):
             continue
         try:
-            if read_json(p / "run.json").get("sweep") == sweep.name:
+            if RunDoc.load(p).sweep == sweep.name:
                 found.append(p)
         except SincosError:
             continue

@@ -15,7 +15,6 @@ from sincos_cli.errors import reason
 from sincos_cli.status import RunStatus
 
 from .jobs import Job, Outcome, Result, Unit
-from .member import run_extra
 from .worker import clear, failed, serve, stopping_reason
 
 
@@ -73,8 +72,8 @@ def _train_group(paths: list[Path], jobs: list[Job], stop) -> list[Result]:
                 if s.ckpt is not None:
                     s.rec.resume(s.job.argv, "cpu", s.ckpt)
                 else:
-                    extra = {**run_extra(s.job), "group": len(slots)}
-                    s.rec.start(s.job.argv, "cpu", extra=extra, meta=s.job.meta)
+                    s.rec.start(s.job.argv, "cpu", sweep=s.job.sweep, holdout=s.job.holdout,
+                                group=len(slots), meta=s.job.meta)
                 s.ckpt = None
             except Exception as e:  # noqa: BLE001 (this member alone could not start)
                 s.result = failed(s.job, e)

@@ -22,7 +22,9 @@ from pathlib import Path
 
 from sincos_cli.errors import SincosError
 from sincos_cli.status import RunStatus
-from sincos_cli.store.files import atomic_write_json, read_json, read_metrics
+from sincos_cli.store.files import read_metrics
+from sincos_cli.store.run_doc import RunDoc
+from sincos_cli.store.summary_doc import Summary
 from sincos_cli.store.sweep_doc import Member, SweepDoc
 
 from .jobs import Outcome, Result, Tally
@@ -114,7 +116,7 @@ def _extrapolate(pairs: list[tuple[int, float]], final: int) -> float:
 
 def steps_done(path: Path) -> int:
     try:
-        return int(read_json(path / "summary.json").get("steps") or 0)
+        return int(Summary.load(path).steps or 0)
     except (SincosError, ValueError, TypeError):
         return 0
 
@@ -217,7 +219,7 @@ def finished(home: Path, doc: SweepDoc) -> bool:
 
 def _mark_pruned(path: Path, why: str) -> None:
     """A member whose point stopped: its status says so (resumable, like interrupted)."""
-    run = read_json(path / "run.json")
-    if run.get("status") in ("interrupted", "pruned"):
-        run.update(status="pruned", error=why)
-        atomic_write_json(path / "run.json", run)
+    run = RunDoc.load(path)
+    if run.status in ("interrupted", "pruned"):
+        run.status, run.error = "pruned", why
+        run.save(path)

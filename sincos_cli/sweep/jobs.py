@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from sincos_cli.status import RunStatus
+from sincos_cli.store.meta import Meta
+from sincos_cli.store.summary_doc import Summary
 
 
 class Outcome(StrEnum):
@@ -37,7 +39,7 @@ class Job:
     argv: list[str]
     sweep: str  # the sweep's id, for the member's run.json
     checkpoint_every: int
-    meta: dict | None = None  # tags and note given to the sweep
+    meta: Meta | None = None  # tags and note given to the sweep
     holdout: bool = False  # trained on held-out seeds
     stop_at: int | None = None  # a successive-halving rung: pause at this step
     dir: str | None = None  # a shared filesystem: the run folder to write in place
@@ -71,7 +73,7 @@ class Result:
 
     id: str
     status: Outcome
-    summary: dict | None = None
+    summary: Summary | None = None
     error: str | None = None
     files: dict[str, bytes] | None = field(default=None, repr=False)
 

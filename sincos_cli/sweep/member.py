@@ -15,11 +15,6 @@ def run(unit: Unit) -> Result:
     return serve(unit, lambda paths, jobs, stop: [_train(paths[0], jobs[0], stop)])[0]
 
 
-def run_extra(job: Job) -> dict:
-    """What a member's run.json says beyond a plain run's: its sweep, and held-out seeds."""
-    return {"sweep": job.sweep, **({"holdout": True} if job.holdout else {})}
-
-
 def _train(path: Path, job: Job, stop) -> Result:
     from sincos_cli.store.files import release_lock
     from sincos_cli.training import checkpoint
@@ -39,7 +34,7 @@ def _train(path: Path, job: Job, stop) -> Result:
             trainer.load_checkpoint(ckpt)
             rec.resume(job.argv, "cpu", ckpt)
         else:
-            rec.start(job.argv, "cpu", extra=run_extra(job), meta=job.meta)
+            rec.start(job.argv, "cpu", sweep=job.sweep, holdout=job.holdout, meta=job.meta)
 
         stop_at = job.stop_at  # a successive-halving rung: pause there
 

@@ -14,7 +14,8 @@ from sincos_cli.config import disagreement as config_disagreement
 from sincos_cli.errors import SincosError
 from sincos_cli.status import RunStatus
 from sincos_cli.store.files import read_json
-from sincos_cli.store.runs import status
+from sincos_cli.store.meta import Meta
+from sincos_cli.store.run_doc import RunDoc
 from sincos_cli.store.sweep_doc import Member, SweepDoc
 
 from .jobs import Job
@@ -61,7 +62,7 @@ def member_state(path: Path, config: dict) -> tuple[str, str | None]:
     if "run.json" not in files:
         return "damaged", f"run.json is missing, but the folder holds {', '.join(files[:4])}"
     try:
-        st = status(read_json(path / "run.json"))
+        st = RunDoc.load(path).current_status()
         if st == "queued" and files == ["run.json"]:
             return "new", None  # allocated, never started
         own = read_json(path / "config.json") if "config.json" in files else None
@@ -121,7 +122,9 @@ def plan_jobs(home: Path, doc: SweepDoc, argv: list[str], restart_damaged: bool 
 def job_for(m: Member, mode: str, doc: SweepDoc, argv: list[str]) -> Job:
     """What a worker needs to train member `m` (a held-out member says so in its run.json)."""
     return Job(id=m.run, config=m.config, mode=mode, argv=argv, sweep=doc.id,
-               checkpoint_every=doc.checkpoint_every, meta=doc.meta, holdout=m.holdout)
+               checkpoint_every=doc.checkpoint_every,
+               meta=Meta.parse(doc.meta) if isinstance(doc.meta, dict) else None,
+               holdout=m.holdout)
 
 
 def unfinished(home: Path, doc: SweepDoc, members, argv: list[str]) -> list[Job]:

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from sincos_cli.config import TrainConfig
+from sincos_cli.store.summary_doc import Summary
 
 from .data import batch_indices, input_of, target_of
 
@@ -215,12 +216,14 @@ def _mse(u: np.ndarray, y: np.ndarray, w: np.ndarray, start: int, stop: int) -> 
 _CACHE: dict[tuple, Baselines] = {}
 
 
-def for_summary(cfg: TrainConfig, steps: int, eval_mse: float | None) -> dict:
-    """summary.json's "baselines" and "vs_linear" for a run that stopped after `steps`
-    updates, or {} when it scored nothing. Members of a sweep that see the same data (the
-    same task, shapes and steps, and no noise, whatever their seed) share one computation."""
-    if eval_mse is None or steps == 0:
-        return {}
+def add_to(summary: Summary, cfg: TrainConfig) -> None:
+    """Set summary.json's "baselines" and "vs_linear" for a run that stopped after
+    summary.steps updates; nothing when it scored nothing. Members of a sweep that see the
+    same data (the same task, shapes and steps, and no noise, whatever their seed) share one
+    computation."""
+    if summary.eval_mse is None or not summary.steps:
+        return
+    steps = summary.steps
     key = (cfg.task, cfg.horizon, cfg.x_spacing, cfg.batch_size, cfg.time_steps,
            cfg.eval_batches, cfg.stateful, cfg.noise, cfg.seed if cfg.noise > 0 else None,
            steps)
@@ -229,7 +232,7 @@ def for_summary(cfg: TrainConfig, steps: int, eval_mse: float | None) -> dict:
         b = _CACHE[key] = compute(cfg, steps)
         if len(_CACHE) > 64:
             _CACHE.pop(next(iter(_CACHE)))
-    return {"baselines": b.to_json(), "vs_linear": vs_linear(eval_mse, b.linear)}
+    summary.baselines, summary.vs_linear = b.to_json(), vs_linear(summary.eval_mse, b.linear)
 
 
 def fill_in(path: Path) -> str:
@@ -237,14 +240,14 @@ def fill_in(path: Path) -> str:
     nothing else of summary.json; says what it did: `added`, `kept` (it had them) or
     `skipped: why` (nothing scored). A folder that cannot be read is a SincosError."""
     from sincos_cli.errors import SincosError
-    from sincos_cli.store.files import atomic_write_json, hold_lock, read_json, release_lock
+    from sincos_cli.store.files import hold_lock, read_json, release_lock
 
     fd = hold_lock(path, f"run {path.name} is in use by another sincos process")
     try:
-        summary = read_json(path / "summary.json")
-        if "baselines" in summary:
+        summary = Summary.load(path)
+        if "baselines" in summary.to_json():
             return "kept"
-        ev, steps = summary.get("eval_mse"), summary.get("steps")
+        ev, steps = summary.eval_mse, summary.steps
         if not isinstance(ev, (int, float)) or isinstance(ev, bool):
             return "skipped: it has no eval_mse"
         if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
@@ -253,8 +256,9 @@ def fill_in(path: Path) -> str:
             cfg = TrainConfig.from_dict(read_json(path / "config.json"))
         except (TypeError, ValueError) as e:
             raise SincosError(f"{path / 'config.json'} is not a config ({e})") from None
-        summary.update(for_summary(cfg, steps, float(ev)))
-        atomic_write_json(path / "summary.json", summary)
+        summary.eval_mse = float(ev)
+        add_to(summary, cfg)
+        summary.save(path)
         return "added"
     finally:
         release_lock(fd)

@@ -13,7 +13,9 @@ from sincos_cli.config import FROZEN_ON_RESUME, TrainConfig
 from sincos_cli.errors import Diverged, SincosError, debugging, reason
 from sincos_cli.status import RunStatus
 from sincos_cli.store.files import hold_lock, read_json, release_lock
-from sincos_cli.store.runs import allocate, resolve, status
+from sincos_cli.store.meta import Meta
+from sincos_cli.store.run_doc import RunDoc
+from sincos_cli.store.runs import allocate, resolve
 
 # Ctrl-C, SIGTERM and SIGHUP (the terminal closed) all stop a run the same way.
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -86,10 +88,9 @@ def prepare_resume(root: Path, selector: str, given: dict):
     from . import checkpoint
 
     path = resolve(root, selector)
-    run = read_json(path / "run.json")
-    st = status(run)
-    if st == "running":
-        raise SincosError(f"run {path.name} is still running (pid {run.get('pid')})")
+    run = RunDoc.load(path)
+    if run.current_status() == "running":
+        raise SincosError(f"run {path.name} is still running (pid {run.pid})")
     written = read_json(path / "config.json")
     old = TrainConfig.from_dict(written)
     for key in FROZEN_ON_RESUME:
@@ -107,7 +108,7 @@ def prepare_resume(root: Path, selector: str, given: dict):
 
 def train_run(cfg: TrainConfig | None, *, root: Path, name: str | None, device: str,
               threads: int, checkpoint_every: int, argv: list[str], display,
-              resume: str | None = None, given: dict | None = None, meta: dict | None = None):
+              resume: str | None = None, given: dict | None = None, meta: Meta | None = None):
     """Train (or resume) one run; return (run folder, summary, exit code).
 
     display(cfg, steps_done): the caller's context manager that is shown each step

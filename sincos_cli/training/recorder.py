@@ -18,15 +18,11 @@ from sincos_cli import __version__
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError
 from sincos_cli.store import trace
-from sincos_cli.store.files import (
-    atomic_write_json,
-    read_json,
-    refuse_links,
-    truncate_metrics,
-    write_json_in_place,
-)
-from sincos_cli.store.runs import SCHEMA, process_start, utc_now
-from sincos_cli.store.runs import status as run_status
+from sincos_cli.store.files import atomic_write_json, refuse_links, truncate_metrics
+from sincos_cli.store.meta import Meta, save_meta
+from sincos_cli.store.run_doc import SCHEMA, RunDoc
+from sincos_cli.store.runs import process_start, utc_now
+from sincos_cli.store.summary_doc import Summary
 
 from . import baselines, checkpoint
 from .train import Diverged, StepInfo
@@ -78,21 +74,20 @@ class Recorder:
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self, argv: list[str], device: str, extra: dict | None = None,
-              meta: dict | None = None) -> None:
-        """A new run; `extra` adds keys to run.json (a sweep member's "sweep"); `meta` is
-        its tags and note (meta.json), when it has any."""
-        if meta and (meta.get("tags") or meta.get("note")):
-            atomic_write_json(self.path / "meta.json", meta)
+    def start(self, argv: list[str], device: str, *, sweep: str | None = None,
+              holdout: bool = False, group: int | None = None,
+              meta: Meta | None = None) -> None:
+        """A new run; a sweep member names its `sweep` (a held-out seed's says so, a
+        batched one its group's size); `meta` is its tags and note (meta.json), when it
+        has any."""
+        if meta:
+            save_meta(self.path, meta)
         cfg = self.trainer.cfg
         atomic_write_json(self.path / "config.json", cfg.to_dict())
-        atomic_write_json(self.path / "run.json", {
-            "id": self.path.name, "schema": SCHEMA, "status": "running", "argv": argv,
-            "pid": os.getpid(), "pid_start": process_start(os.getpid()),
-            "host": socket.gethostname(), "created": utc_now(), "ended": None,
-            "seed": cfg.seed, "versions": versions(), "device": device, "resumes": [],
-            **(extra or {}),
-        })
+        RunDoc(id=self.path.name, status="running", argv=argv, pid=os.getpid(),
+               pid_start=process_start(os.getpid()), host=socket.gethostname(),
+               created=utc_now(), seed=cfg.seed, versions=versions(), device=device,
+               resumes=[], sweep=sweep, holdout=holdout, group=group).save(self.path)
         self._open(trace.TraceWriter(self.path / trace.NAME, cfg.time_steps))
 
     def resume(self, argv: list[str], device: str, ckpt: dict) -> None:
@@ -126,15 +121,15 @@ class Recorder:
         if kept != step:
             print(f"warning: the trace holds {kept} of the {step} steps before the checkpoint; "
                   "it continues from here", file=sys.stderr)
-        run = read_json(self.path / "run.json")
-        run["resumes"] = [*run.get("resumes", []), {
+        run = RunDoc.load(self.path)
+        run.resumes = [*(run.resumes if isinstance(run.resumes, list) else []), {
             "at_step": step, "time": utc_now(), "argv": argv, "pid": os.getpid(),
-            "from_status": run_status(run), "steps": self.trainer.cfg.steps}]
-        run.update(status="running", pid=os.getpid(), pid_start=process_start(os.getpid()),
-                   host=socket.gethostname(), ended=None, device=device, error=None,
-                   schema=SCHEMA)
+            "from_status": run.current_status(), "steps": self.trainer.cfg.steps}]
+        run.status, run.pid, run.pid_start = "running", os.getpid(), process_start(os.getpid())
+        run.host, run.ended, run.device, run.error = socket.gethostname(), None, device, None
+        run.schema = SCHEMA
         atomic_write_json(self.path / "config.json", self.trainer.cfg.to_dict())
-        atomic_write_json(self.path / "run.json", run)
+        run.save(self.path)
         self._open(writer)
         self.saved_step, self.saved_metrics_bytes = step, self.metrics_bytes
 
@@ -158,7 +153,7 @@ class Recorder:
         if self.checkpoint_every and (info.step + 1) % self.checkpoint_every == 0:
             self.save_checkpoint()
 
-    def save_checkpoint(self, summary: dict | None = None) -> None:
+    def save_checkpoint(self, summary: Summary | None = None) -> None:
         """Metrics and trace are already on disk (appended each step); then the checkpoint,
         which records where they end, then summary.json (without eval_mse until the end), so
         `compare` shows a running or crashed run's progress without opening the checkpoint.
@@ -170,31 +165,30 @@ class Recorder:
                             "best_loss": self.best[0], "best_step": self.best[1],
                             "last_loss": self.last_loss}  # inf and nan before the first step
         checkpoint.write(self.path, ckpt)
-        atomic_write_json(self.path / "summary.json", summary or self.summary(None))
+        (summary or self.summary(None)).save(self.path)
         self.saved_step, self.saved_metrics_bytes = self.trainer.step, self.metrics_bytes
 
-    def summary(self, eval_mse: float | None) -> dict:
+    def summary(self, eval_mse: float | None) -> Summary:
         tr = self.trainer
         secs = tr.elapsed
-        return {
-            "final_loss": _finite(self.last_loss), "best_loss": _finite(self.best[0]),
-            "best_step": self.best[1] if self.best[1] >= 0 else None,
-            "eval_mse": _finite(eval_mse), "steps": tr.step, "train_seconds": round(secs, 4),
-            "steps_per_second": round(tr.step / secs, 2) if secs > 0 else None,
-        }
+        return Summary(
+            final_loss=_finite(self.last_loss), best_loss=_finite(self.best[0]),
+            best_step=self.best[1] if self.best[1] >= 0 else None,
+            eval_mse=_finite(eval_mse), steps=tr.step, train_seconds=round(secs, 4),
+            steps_per_second=round(tr.step / secs, 2) if secs > 0 else None)
 
-    def finish(self, status: str, eval_mse: float | None, error: str | None = None) -> dict:
+    def finish(self, status: str, eval_mse: float | None,
+               error: str | None = None) -> Summary:
         """Checkpoint (unless the last one is at this step), summary, then run.json last:
         its status is the commit point."""
         summary = self.summary(eval_mse)
-        summary.update(baselines.for_summary(self.trainer.cfg, self.trainer.step,
-                                             summary["eval_mse"]))
+        baselines.add_to(summary, self.trainer.cfg)
         if self.saved_step != self.trainer.step:
             # Even at step 0 (stopped before the first step): a run that ends always has a
             # checkpoint to resume from, never a half-made folder.
             self.save_checkpoint(summary)
         else:
-            atomic_write_json(self.path / "summary.json", summary)
+            summary.save(self.path)
         self.close()
         self.mark(status, error)
         return summary
@@ -220,15 +214,12 @@ class Recorder:
         self._metrics = self._trace = None
 
     def mark(self, status: str, error: str | None = None) -> None:
-        run = read_json(self.path / "run.json")
-        run.update(status=status, ended=utc_now())
+        run = RunDoc.load(self.path)
+        run.status, run.ended = status, utc_now()
         if error:
-            run["error"] = error.strip().splitlines()[0][:300] if error.strip() else error
-        try:
-            atomic_write_json(self.path / "run.json", run)
-        except (OSError, SincosError):
-            # No room for a temporary file (a full disk): the status still has to land.
-            write_json_in_place(self.path / "run.json", run)
+            run.error = error.strip().splitlines()[0][:300] if error.strip() else error
+        # No room for a temporary file (a full disk): the status still has to land.
+        run.save(self.path, last_resort=True)
 
 
 def _finite(v):

@@ -103,7 +103,7 @@ class SweepProgress:
         if status in (RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.PRUNED):
             self.done += 1
         self.failed += status == "failed"
-        ev = (result.summary or {}).get("eval_mse")
+        ev = result.summary.eval_mse if result.summary else None
         if isinstance(ev, (int, float)) and (self.best is None or ev < self.best):
             self.best = ev
         if self.quiet or status == "skipped":

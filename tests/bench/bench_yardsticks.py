@@ -6,7 +6,7 @@ one process, alternating, medians of CPU seconds.
 - a default run: `Trainer(TrainConfig()).fit()` (501 steps, the seed's model) against
   `baselines.compute` of the same run;
 - a batched sweep's group of --members seeds, noise-free (the default: every member sees
-  the same data, so for_summary computes once and the others share it) and with
+  the same data, so add_to computes once and the others share it) and with
   --noise 0.05 (each member its own stream: computed for each), against GroupTrainer
   training the group.
 
@@ -36,6 +36,7 @@ def main() -> None:
     import torch
 
     from sincos_cli.config import TrainConfig
+    from sincos_cli.store.summary_doc import Summary
     from sincos_cli.training import baselines
     from sincos_cli.training.group import GroupTrainer
     from sincos_cli.training.train import Trainer
@@ -58,8 +59,8 @@ def main() -> None:
             g = GroupTrainer(cfgs, [None] * len(cfgs))
             group.append(cpu(lambda g=g: [g.train_step() for _ in range(cfg.steps)]))
             baselines._CACHE.clear()
-            share.append(cpu(lambda cfgs=cfgs: [baselines.for_summary(c, c.steps, 1e-3)
-                                                for c in cfgs]))
+            share.append(cpu(lambda cfgs=cfgs: [
+                baselines.add_to(Summary(eval_mse=1e-3, steps=c.steps), c) for c in cfgs]))
         g, s = statistics.median(group), statistics.median(share)
         print(f"batched group of {args.members}, noise {noise}: training {g:.2f} s, "
               f"yardsticks {s:.3f} s: {s / g:.1%}")
