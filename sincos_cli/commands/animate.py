@@ -20,10 +20,10 @@ from .common import (
     RunsDir,
     View,
     ViewOpt,
-    emit_json,
     guarded,
     say,
 )
+from .output import Format, emit_json, output_options
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -43,6 +43,8 @@ def _fps(value: float) -> float:
 
 
 @guarded
+@output_options(json="Print {path, format, frames, fps, size, bytes} instead of the path "
+                "(size: [width, height] in pixels).")
 def animate(
     run: RunArg,
     out: Annotated[str | None, typer.Option(
@@ -64,9 +66,7 @@ def animate(
     view: ViewOpt = View["window"],
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print {path, format, frames, fps, size, bytes} instead of the "
-        "path (size: [width, height] in pixels).")] = False,
+    output: Format = Format.TEXT,
 ):
     """Replay training as a GIF or MP4 (truth red, prediction blue dashed); prints the path.
 
@@ -121,7 +121,7 @@ def animate(
         anim.write_atomically(dest, fmt.value, produce)
     if dest is None:
         return
-    if as_json:
+    if output is Format.JSON:
         emit_json({"path": str(dest), "format": fmt.value, "frames": len(frames), "fps": fps,
                    "size": size, "bytes": dest.stat().st_size})
     else:

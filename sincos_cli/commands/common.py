@@ -4,7 +4,6 @@ shell completion of run and sweep ids, and train's settings (shared by train and
 from __future__ import annotations
 
 import errno
-import json
 import math
 import os
 import sys
@@ -75,22 +74,6 @@ def guarded(fn):
     return wrapper
 
 
-def emit_json(obj) -> None:
-    """JSON on stdout; a float that JSON cannot hold (NaN, ±Infinity from a file someone
-    else wrote) is null, so --json never fails on what a file holds."""
-    sys.stdout.write(json.dumps(_finite(obj), indent=2, allow_nan=False) + "\n")
-
-
-def _finite(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    return obj
-
-
 # -- shared options ------------------------------------------------------------------------
 
 def _positive_float(value: float | None) -> float | None:
@@ -114,7 +97,6 @@ def _nonneg_float(value: float | None) -> float | None:
 RunsDir = Annotated[Path | None, typer.Option(
     "--runs-dir", help="Where runs live.", show_default="$SINCOS_RUNS_DIR or ./runs")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
-Json = Annotated[bool, typer.Option("--json", help="Print JSON instead.")]
 
 
 def _complete(ctx: typer.Context, incomplete: str, sweeps: bool, runs: bool = True):
@@ -267,17 +249,6 @@ def parse_reference(text: str, keys: list[str]) -> dict:
 def no_runs(root: Path) -> None:
     print(f"No runs in {root.resolve()} yet: start one with `sincos train`, or point "
           "elsewhere with --runs-dir DIR or SINCOS_RUNS_DIR=DIR.", file=sys.stderr)
-
-
-def write_csv(cols: list[str], rows) -> None:
-    """CSV on stdout: empty for missing values, booleans as true/false (as the table and
-    JSON write them)."""
-    import csv
-
-    writer = csv.writer(sys.stdout, lineterminator="\n")
-    writer.writerow(cols)
-    writer.writerows([["" if v is None else str(v).lower() if isinstance(v, bool) else v
-                       for v in row] for row in rows])
 
 
 Tags = Annotated[list[str] | None, typer.Option(

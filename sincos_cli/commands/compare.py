@@ -15,17 +15,19 @@ from .common import (
     Where,
     _positive_float,
     complete_runs_and_sweeps,
-    emit_json,
     guarded,
     no_runs,
     parse_reference,
     say,
     select_rows,
-    write_csv,
 )
+from .output import Format, Rows, output_options, write_rows
 
 
 @guarded
+@output_options(json="A JSON list: each run's status, error, sweep, tags, note, argv, host, "
+                "config and summary (with --group-by: each group's statistics).",
+                csv="CSV rows.")
 def compare(
     runs: Annotated[list[str] | None, typer.Argument(
         metavar="RUN|SWEEP",
@@ -49,10 +51,6 @@ def compare(
         "to one row each in the table).")] = False,
     show_all: Annotated[bool, typer.Option(
         "--all", help="Show every setting, not only those that differ.")] = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="A JSON list: each run's status, error, sweep, tags, note, argv, "
-        "host, config and summary.")] = False,
-    as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows.")] = False,
     plot: Annotated[Path | None, typer.Option(
         help="Also draw the loss curves to this .png, .svg or .pdf (with --group-by: each "
         "group's median and 10–90 percentile band).", show_default=False)] = None,
@@ -90,6 +88,7 @@ def compare(
         callback=_positive_float, help="--group-by: a run is ok when its eval_mse is at "
         "most this.")] = 1e-4,
     runs_dir: RunsDir = None,
+    output: Format = Format.TEXT,
 ):
     """Show runs side by side: how each did, then what differs. With no run named, every
     run, each sweep folded to one row (--flat: every run).
@@ -105,8 +104,6 @@ def compare(
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
     from sincos_cli.views.table import cell, print_table, table_value
 
-    if as_json and as_csv:
-        raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
     for path, hint in ((plot, "--plot"), (profile, "--profile")):
         if path is not None:
             _check_figure(path, hint)
@@ -126,15 +123,15 @@ def compare(
         curves = Curves(expand(root, runs) if runs else list_runs(root), columns_of())
     rows = select_rows(root, runs, where or [])
     if not rows:
-        if as_json:
-            emit_json([])
+        if output is Format.JSON:
+            write_rows(output, Rows([], [], records=[]))
         elif not (where or runs):
             no_runs(root)
         else:
             print("No runs match.", file=sys.stderr)
         return
     if keys is not None:
-        return _compare_groups(rows, keys, threshold, sort, as_json, as_csv, plot, intervals,
+        return _compare_groups(rows, keys, threshold, sort, output, plot, intervals,
                                pairing, profile)
     for given, hint in ((paired or reference or power, "--paired"), (profile, "--profile")):
         if given:
@@ -148,12 +145,10 @@ def compare(
         for w in loss_curves(rows, plot, curves=curves, by_sort=sort is not None,
                              x_range=xr):
             say(f"warning: {w}")
-        if as_json or as_csv:
+        if output is not Format.TEXT:
             print(f"wrote {plot}", file=sys.stderr)
-    if as_json:
-        emit_json([r.to_json() for r in rows])
-    elif as_csv:
-        _write_rows_csv(rows, cols)
+    if output is not Format.TEXT:
+        write_rows(output, _run_rows(rows, cols))
     elif plot is not None:
         print(plot)
     elif not (runs or flat or best or last):
@@ -163,15 +158,16 @@ def compare(
                                for r in rows])
 
 
-def _write_rows_csv(rows: list, cols: list[str]) -> None:
-    """compare --csv: the table's columns, the error beside the status, the tags last."""
+def _run_rows(rows: list, cols: list[str]) -> Rows:
+    """The runs as rows: for CSV the table's columns, the error beside the status, the tags
+    last; for JSON each run's whole record."""
     from sincos_cli.views.table import table_value
 
     cols = [*cols[:2], "error", *cols[2:]] if "tags" in cols else \
         [*cols[:2], "error", *cols[2:], "tags"]
-    write_csv(cols, [[table_value(r, c) if c == "tags" else
-                      (r.error if c == "error" else r.value(c)) for c in cols]
-                     for r in rows])
+    return Rows(cols, [[table_value(r, c) if c == "tags" else
+                        (r.error if c == "error" else r.value(c)) for c in cols]
+                       for r in rows], records=[r.to_json() for r in rows])
 
 
 def _group_keys(root, group_by: str | None, runs: list[str] | None) -> list[str] | None:
@@ -295,7 +291,7 @@ def _folded(rows, root: Path, show_all: bool) -> None:
 
 
 def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
-                    as_json: bool, as_csv: bool, plot: Path | None, intervals: bool,
+                    output: Format, plot: Path | None, intervals: bool,
                     pairing: Pairing, profile: Path | None = None) -> None:
     from sincos_cli.stats.groups import flatten, groups
     from sincos_cli.store.query import sort_groups
@@ -322,7 +318,7 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
 
         for w in bands(rows, keys, plot, stats=stats):
             say(f"warning: {w}")
-        if as_json or as_csv:
+        if output is not Format.TEXT:
             print(f"wrote {plot}", file=sys.stderr)
     if profile is not None:
         from sincos_cli.stats.profiles import profiles
@@ -330,12 +326,10 @@ def _compare_groups(rows, keys: list[str], threshold: float, sort: str | None,
 
         profile_figure(profiles(rows, keys), profile, threshold=threshold)
         print(f"wrote {profile}", file=sys.stderr)
-    if as_json:
-        emit_json(shown)
-    elif as_csv:
+    if output is not Format.TEXT:
         flat = [flatten(g) for g in shown]
         cols = list(dict.fromkeys(k for f in flat for k in f))  # every column any row has
-        write_csv(cols, [[f.get(c) for c in cols] for f in flat])
+        write_rows(output, Rows(cols, [[f.get(c) for c in cols] for f in flat], shown))
     elif plot is not None:
         print(plot)
     else:

@@ -11,10 +11,13 @@ from typer._click.core import ParameterSource
 
 from sincos_cli.errors import SincosError
 
-from .common import Json, RunArg, RunsDir, _finite_float, guarded
+from .common import RunArg, RunsDir, _finite_float, guarded
+from .output import Format, output_options
 
 
 @guarded
+@output_options(json="One JSON object: the run, the points and mse.",
+                csv="CSV rows (the default for ranges).")
 def predict(
     ctx: typer.Context,
     run: RunArg,
@@ -35,11 +38,9 @@ def predict(
     warmup: Annotated[int | None, typer.Option(
         min=0, show_default="4 windows",
         help="Points skipped by mse_after_warmup while the state settles.")] = None,
-    as_csv: Annotated[bool, typer.Option(
-        "--csv", help="CSV rows (the default for ranges).")] = False,
-    as_json: Json = False,
     header: Annotated[bool, typer.Option("--header/--no-header", help="CSV header row.")] = True,
     runs_dir: RunsDir = None,
+    output: Format = Format.TEXT,
 ):
     """Run a trained model on new input; rows to stdout.
 
@@ -57,8 +58,6 @@ def predict(
         sincos predict run-01 --start 400 --points 300 > pred.csv
         sincos predict run-01 --input series.csv --column sin --target-column cos
     """
-    if as_csv and as_json:
-        raise typer.BadParameter("choose one of --csv and --json", param_hint="--json")
     if source is not None and input_file is not None:
         raise typer.BadParameter("give either SOURCE or --input, not both", param_hint="--input")
     stream = source if source is not None else input_file
@@ -86,10 +85,10 @@ def predict(
     model, cfg = pr.load_model(path)
     warm = cfg.time_steps * 4 if warmup is None else warmup
     out = sys.stdout
-    if as_json:
+    if output is Format.JSON:
         writer = pr.JsonOut(out, {"run": path.name, "task": cfg.task,
                                   "mode": "range" if stream is None else "stream"})
-    elif as_csv or stream is None:
+    elif output is Format.CSV or stream is None:
         writer = pr.CsvOut(out, header)
     else:
         writer = pr.PlainOut(out)
@@ -103,7 +102,7 @@ def predict(
               else open(stream, "rb")) as f:
             result = pr.run(pr.stream_chunks(f, column, target_column), model, writer, warm,
                             out)
-    if not as_json and result["mse"] is not None:
+    if output is not Format.JSON and result["mse"] is not None:
         late = result["mse_after_warmup"]
         late = f"{late:.4g}" if late is not None else "n/a"
         print(f"mse {result['mse']:.4g}  mse_after_warmup {late}  "

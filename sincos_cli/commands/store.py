@@ -11,25 +11,25 @@ import typer
 from sincos_cli.text import visible
 
 from .common import (
-    Json,
     RunsDir,
     Where,
     complete_runs_and_sweeps,
-    emit_json,
     guarded,
     parse_where,
     say,
 )
+from .output import Format, Rows, emit_json, output_options, write_rows
 
 
 @guarded
+@output_options()
 def show(
     target: Annotated[str, typer.Argument(
         metavar="RUN|SWEEP",
         help="A run (id, number, latest or path) or a sweep (sweep-NN or path).",
         autocompletion=complete_runs_and_sweeps)],
-    as_json: Json = False,
     runs_dir: RunsDir = None,
+    output: Format = Format.TEXT,
 ):
     """One run or one sweep on one screen.
 
@@ -51,7 +51,7 @@ def show(
     root = pick_runs_dir(runs_dir)
     sweep = sweep_path(root, target)
     doc = sh.sweep_info(sweep) if sweep is not None else sh.run_info(resolve(root, target))
-    if as_json:
+    if output is Format.JSON:
         emit_json(doc)
     else:
         sys.stdout.write(visible(sh.render(doc)))
@@ -158,12 +158,14 @@ def _size(n: int) -> str:
 
 
 @guarded
+@output_options(json="A JSON list: each run's id and tags.", csv="CSV rows: id, tags.")
 def tag(
     items: Annotated[list[str], typer.Argument(
         help="Runs or sweeps (a sweep stands for its members), then +TAG to add and -TAG "
         "to remove.", metavar="RUN|+TAG|-TAG",
         autocompletion=complete_runs_and_sweeps)],
     runs_dir: RunsDir = None,
+    output: Format = Format.TEXT,
 ):
     """Add (+TAG) and remove (-TAG) tags: plain words, kept in each run's meta.json.
 
@@ -188,9 +190,9 @@ def tag(
     except FilterError as e:
         raise typer.BadParameter(str(e), param_hint="ITEMS") from None
     paths = expand(pick_runs_dir(runs_dir), selectors)
-    for p in paths:
-        meta = write_meta(p, add, remove)
-        print(f"{visible(p.name, lines=False)}\t{visible(' '.join(meta.tags), lines=False)}")
+    tagged = [(p.name, write_meta(p, add, remove).tags) for p in paths]
+    write_rows(output, Rows(["id", "tags"], [[i, " ".join(t)] for i, t in tagged],
+                            records=[{"id": i, "tags": t} for i, t in tagged]))
 
 
 @guarded
@@ -219,11 +221,14 @@ def note(
 
 
 @guarded
+@output_options(json="A JSON list: each run's id and what was done.",
+                csv="CSV rows: id, done.")
 def baselines(
     targets: Annotated[list[str], typer.Argument(
         metavar="RUN|SWEEP...", help="Runs, or sweeps (for all of their members).",
         autocompletion=complete_runs_and_sweeps)],
     runs_dir: RunsDir = None,
+    output: Format = Format.TEXT,
 ):
     """Add the yardsticks (zero, the input, the best linear filter) to runs made before
     sincos kept them; a run that has them is left as it is.
@@ -242,8 +247,13 @@ def baselines(
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
     from sincos_cli.training.baselines import fill_in
 
+    done = []
     for p in expand(pick_runs_dir(runs_dir), targets):
-        print(f"{visible(p.name, lines=False)}\t{fill_in(p)}")
+        done.append([p.name, fill_in(p)])
+        if output is Format.TEXT:  # each as it is done: a large sweep takes a while
+            write_rows(output, Rows(["id", "done"], done[-1:]))
+    if output is not Format.TEXT:
+        write_rows(output, Rows(["id", "done"], done))
 
 
 def register(app) -> None:

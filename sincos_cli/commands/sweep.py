@@ -20,16 +20,17 @@ from .common import (
     Tags,
     _positive_float,
     complete_sweeps,
-    emit_json,
     given_settings,
     guarded,
     meta_of,
     with_settings,
 )
+from .output import Format, emit_json, output_options
 
 
 @guarded
 @with_settings
+@output_options(json="Print the group statistics instead of the sweep id.")
 def sweep(
     ctx: typer.Context,
     seeds: Annotated[str | None, typer.Option(
@@ -111,8 +112,7 @@ def sweep(
         callback=_positive_float, help="--json: a member is ok when eval_mse ≤ this.")] = 1e-4,
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
-    as_json: Annotated[bool, typer.Option(
-        "--json", help="Print the group statistics instead of the sweep id.")] = False,
+    output: Format = Format.TEXT,
     **settings,
 ):
     """Train many seeds and settings in one command; prints the sweep id.
@@ -127,83 +127,42 @@ def sweep(
         sincos compare sweep-01 --group-by hidden,lr
     """
     from sincos_cli.store.runs import runs_dir as pick_runs_dir
-    from sincos_cli.sweep.design import HalvingAsk, HoldoutAsk, UntilAsk, design
+    from sincos_cli.sweep.design import HalvingAsk, HoldoutAsk, UntilAsk
     from sincos_cli.sweep.driver import run_sweep
+    from sincos_cli.sweep.request import Request, plan
 
-    root = pick_runs_dir(runs_dir)
     meta = meta_of(tag, note)
-    if group_size is not None and not batch:
-        raise typer.BadParameter("--group-size is for batched members; drop --no-batch",
-                                 param_hint="--group-size")
     recipe = settings.pop("recipe")
     base = given_settings(ctx, settings)
     if _on_line(ctx, "recipe"):
         base["recipe"] = recipe.value
-    plan = batching = None
-    if resume is not None:
-        batching = _resumed(ctx, base or seeds or set_ or meta or holdout_seeds or reference,
-                            halving or audit, batch, group_size)
-    elif restart_damaged:
-        raise typer.BadParameter("--restart-damaged is for --resume",
-                                 param_hint="--restart-damaged")
-    elif audit and not halving:
-        raise typer.BadParameter("audits successive halving: add --halving",
-                                 param_hint="--audit")
-    elif seeds is None:
-        raise typer.BadParameter("a sweep needs seeds, e.g. --seeds 1-10", param_hint="--seeds")
-    else:
-        _check_study_options(ctx, until_decided, reference, holdout_by, holdout_seeds)
-        until = UntilAsk(max_seeds, alpha, reference) if until_decided else None
-        plan = design(
-            base, set_ or [], seeds, threshold=threshold, yes=yes, workers=workers,
-            cluster=bool(cluster), batch=batch, group_size=group_size,
-            halving=HalvingAsk(eta, first_rung, rank, audit) if halving else None,
-            holdout=HoldoutAsk(holdout_seeds, holdout_top, holdout_by) if holdout_seeds
-            else None,
-            until=until)
-        if plan.note:
-            print(f"note: {plan.note}", file=sys.stderr)
+    todo = plan(Request(
+        base=base, sets=set_ or [], seeds=seeds, resume=resume,
+        restart_damaged=restart_damaged, tagged=meta is not None, threshold=threshold,
+        yes=yes, workers=workers, cluster=bool(cluster), batch=batch, group_size=group_size,
+        halving=HalvingAsk(eta, first_rung, rank, audit) if halving else None, audit=audit,
+        holdout=HoldoutAsk(holdout_seeds, holdout_top, holdout_by) if holdout_seeds else None,
+        holdout_by=holdout_by, reference=reference,
+        until=UntilAsk(max_seeds, alpha, reference) if until_decided else None,
+        typed=frozenset(n for n in ctx.params if _on_line(ctx, n))))
+    if todo.design is not None and todo.design.note:
+        print(f"note: {todo.design.note}", file=sys.stderr)
     result = run_sweep(
-        root, plan, resume=resume, workers=workers, cluster=cluster, argv=ARGV,
-        checkpoint_every=checkpoint_every, quiet=quiet, threshold=threshold,
-        restart_damaged=restart_damaged, meta=meta, batch=batching)
-    _print_result(result, as_json)
+        pick_runs_dir(runs_dir), todo.design, resume=resume, workers=workers,
+        cluster=cluster, argv=ARGV, checkpoint_every=checkpoint_every, quiet=quiet,
+        threshold=threshold, restart_damaged=restart_damaged, meta=meta,
+        batch=todo.batching)
+    _print_result(result, output)
 
 
-def _on_line(ctx: typer.Context, *names: str) -> bool:
-    """Whether any of the options `names` was given on the command line."""
-    return any(ctx.get_parameter_source(n) == ParameterSource.COMMANDLINE for n in names)
+def _on_line(ctx: typer.Context, name: str) -> bool:
+    """Whether the option `name` was given on the command line."""
+    return ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
 
 
-def _resumed(ctx: typer.Context, new_study: bool, new_halving: bool, batch: bool,
-             group_size: int | None):
-    """--resume's checks: a resumed sweep keeps its settings; its batching, when given."""
-    from sincos_cli.sweep.design import resumed_batching
-
-    if new_study or _on_line(ctx, "until_decided", "max_seeds", "alpha", "holdout_by"):
-        raise typer.BadParameter("a resumed sweep keeps its settings, seeds and grid",
-                                 param_hint="--resume")
-    if new_halving:
-        raise typer.BadParameter("a resumed sweep keeps its halving settings",
-                                 param_hint="--halving")
-    return resumed_batching(batch, group_size) if _on_line(ctx, "batch", "group_size") else None
-
-
-def _check_study_options(ctx: typer.Context, until_decided: bool, reference, holdout_by: str,
-                         holdout_seeds) -> None:
-    """A new sweep's options that need another: --reference, --max-seeds and --alpha need
-    --until-decided, --holdout-by needs --holdout-seeds."""
-    for given, hint in ((reference, "--reference"), (_on_line(ctx, "max_seeds"), "--max-seeds"),
-                        (_on_line(ctx, "alpha"), "--alpha")):
-        if given and not until_decided:
-            raise typer.BadParameter("is for --until-decided", param_hint=hint)
-    if holdout_by != "median" and not holdout_seeds:
-        raise typer.BadParameter("is for --holdout-seeds", param_hint="--holdout-by")
-
-
-def _print_result(result, as_json: bool) -> None:
+def _print_result(result, output: Format) -> None:
     """The sweep's id (or its groups as JSON), what it said, how to resume; its exit code."""
-    if as_json:
+    if output is Format.JSON:
         emit_json(result.groups)
     else:
         print(result.sweep_id)

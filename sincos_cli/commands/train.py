@@ -16,7 +16,6 @@ from .common import (
     ARGV,
     MAX_THREADS,
     Device,
-    Json,
     Note,
     Quiet,
     RunsDir,
@@ -24,12 +23,12 @@ from .common import (
     View,
     ViewOpt,
     complete_runs,
-    emit_json,
     given_settings,
     guarded,
     meta_of,
     with_settings,
 )
+from .output import Format, emit_json, output_options
 
 
 def closing_line(run: str, status: str, summary) -> str:
@@ -47,6 +46,7 @@ def closing_line(run: str, status: str, summary) -> str:
 
 @guarded
 @with_settings
+@output_options(json="Print the run's summary as JSON instead of its id.")
 def train(
     ctx: typer.Context,
     seed: Annotated[int | None, typer.Option(
@@ -71,7 +71,7 @@ def train(
     tag: Tags = None,
     note: Note = None,
     quiet: Quiet = False,
-    as_json: Json = False,
+    output: Format = Format.TEXT,
     **settings,
 ):
     """Train the LSTM; prints the run id (or the summary with --json).
@@ -120,7 +120,7 @@ def train(
         checkpoint_every=checkpoint_every, argv=ARGV, resume=resume, given=given, meta=meta,
         display=lambda cfg, done: _display(cfg, done, quiet, log_every, shown))
     status = RunStatus.COMPLETED if code == 0 else RunStatus.INTERRUPTED
-    if as_json:
+    if output is Format.JSON:
         emit_json({"id": path.name, "status": status, **summary.to_json()})
     else:
         print(path.name)

@@ -1,6 +1,7 @@
 """`sincos sweep`: a study over seeds and settings, local or on a Dask cluster.
 
-The driver's side: design (a new sweep checked and sized before anything is made: grid,
+The driver's side: request (what `sincos sweep` was asked, and the rules between its
+options), design (a new sweep checked and sized before anything is made: grid,
 seeds, memory, groups, halving rungs, held-out seeds), grid (--seeds and --set), folder
 (sweep.json: made, locked, resumed, closed), plan (which members to train, and how they
 group), halving and holdout (successive halving and held-out seeds), rounds (adding
