@@ -80,6 +80,11 @@ class TrainConfig:
     predict_advances_state: bool = setting(
         False, "Reproduce the original's predict() after each update, which runs the batch "
         "again and advances the carried state a second time.", flag="--predict-advances-state")
+    # What the network's gates and states did, per step (internals.bin): no number changes
+    record_internals: bool = setting(
+        False, "Record every step's gates, cell and hidden states of window row 0, every "
+        "layer (internals.bin, about 4·H·T·layers·panels bytes a step), for `sincos animate "
+        "--internals`.", flag="--record-internals")
 
     @classmethod
     def options(cls) -> list:

@@ -155,6 +155,7 @@ def test_a_run_page_holds_its_header_settings_curves_prediction_and_replay(
     assert gif.n_frames == show["summary"]["steps"] == 40
     svg = page.images()[0][1].decode()
     assert "learning rate" in svg and "training loss" in svg  # text kept as text
+    assert ">Inside the network</h2>" in html and "--record-internals" in text  # how to
 
     load(browser, path, "run")
     # the settings off their defaults are marked, the rest are not
@@ -169,6 +170,24 @@ def test_a_run_page_holds_its_header_settings_curves_prediction_and_replay(
     # a phone's width: nothing wider than the screen but the tables' own scroll boxes
     load(browser, path, "run", width=390)
     assert browser.js("document.documentElement.scrollWidth") <= 390
+
+
+def test_a_run_with_its_internals_shows_them(runs_dir, tmp_path, browser):
+    """#36: a run trained with --record-internals has its gates and states on its page:
+    the last recorded step, as animate --internals draws it, 800 pixels wide."""
+    made = sincos("train", *TINY, "--steps", "12", "--record-internals", "-q",
+                  "--runs-dir", runs_dir)
+    assert made.returncode == 0, made.stderr
+    report("run-01", "--animation", "none", "--out", "i.html", root=runs_dir, cwd=tmp_path)
+    html = (tmp_path / "i.html").read_text()
+    self_contained(html)
+    assert [m for m, _ in Page(html).images()][-1] == "image/png"
+    load(browser, tmp_path / "i.html", "run-internals")
+    size = browser.js("(function () { var i = document.querySelector('#internals img');"
+                      " return [i.naturalWidth, i.naturalHeight]; })()")
+    assert size == [800, 466]
+    assert "Step 12, the last recorded" in browser.js(
+        "document.querySelector('#internals').textContent")
 
 
 @pytest.mark.slow

@@ -36,6 +36,22 @@ def _size(value: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
+def _internals(path: Path, trace: dict, cfg: dict) -> dict:
+    """The trace with the internals of its steps (views/internals_scene.attach)."""
+    from sincos_cli.store import internals as recorded
+    from sincos_cli.views.internals_scene import attach
+
+    steps = cfg.get("steps")
+    return attach(trace, recorded.read(path, steps if isinstance(steps, int) and steps > 0
+                                       else len(trace["step"])))
+
+
+def _internals_size(trace: dict) -> tuple[int, int]:
+    from sincos_cli.views.internals_scene import default_size
+
+    return default_size(trace["internals_shape"])
+
+
 def _fps(value: float) -> float:
     if not (math.isfinite(value) and 0 < value <= 100):
         raise typer.BadParameter(f"must be above 0 and at most 100, got {value:g}")
@@ -57,13 +73,19 @@ def animate(
     every: Annotated[int, typer.Option(min=1, help="Draw every Nth step.")] = 1,
     max_frames: Annotated[int, typer.Option(
         min=1, help="Thin evenly to at most this many frames.")] = 600,
-    size: Annotated[str, typer.Option(help="Frame size WIDTHxHEIGHT in pixels.")] = "640x480",
+    size: Annotated[str | None, typer.Option(
+        help="Frame size WIDTHxHEIGHT in pixels.", show_default="640x480; with --internals "
+        "960 wide, 330 + 230 a layer high")] = None,
     dpi: Annotated[int, typer.Option(min=20, max=600, help="Dots per inch (text scale).")] = 100,
     jobs: Annotated[int, typer.Option(
         min=0, max=4 * MAX_THREADS,
         help="Worker processes; 0 = one per CPU, at most 4 (never more than the chunks "
         "of frames to render).")] = 0,
     view: ViewOpt = View["window"],
+    internals: Annotated[bool, typer.Option(
+        "--internals", help="Under the window, what the network did on it: a heatmap "
+        "(units × time steps) of each gate, the cell and the hidden state, every layer, "
+        "over training (a run trained with --record-internals).")] = False,
     runs_dir: RunsDir = None,
     quiet: Quiet = False,
     output: Format = Format.TEXT,
@@ -75,8 +97,10 @@ def animate(
     \b
         sincos animate run-01
         sincos animate latest --view history --out demo.mp4 --fps 20
+        sincos animate run-02 --internals --out gates.gif
     """
-    width, height = _size(size)
+    if internals and view.value != "window":
+        raise typer.BadParameter("--internals draws the window view", param_hint="--view")
     fmt = _format(fmt, out, fps)
     from sincos_cli.store.files import read_json
     from sincos_cli.store.runs import check_output, resolve
@@ -85,7 +109,8 @@ def animate(
 
     path = resolve(pick_runs_dir(runs_dir), run)
     # each view its own default name, so one never replaces the other
-    default = "animation" if view.value == "window" else f"animation-{view.value}"
+    shown = "internals" if internals else view.value
+    default = "animation" if shown == "window" else f"animation-{shown}"
     dest = None if out == "-" else Path(out) if out else path / f"{default}.{fmt.value}"
     if dest is not None:
         check_output(dest, "animation")
@@ -100,6 +125,10 @@ def animate(
     except SincosError as e:
         say(f"warning: {e}; drawing as sin → cos")
         cfg = {}
+    if internals:
+        trace = _internals(path, trace, cfg)
+    width, height = _size(size) if size else \
+        _internals_size(trace) if internals else (640, 480)
     style = style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),
                       width, height, dpi)
     frames = anim.pick_frames(len(trace["step"]), every, max_frames)
@@ -117,7 +146,7 @@ def animate(
     with Progress(len(frames), quiet=quiet, label="animate") as bar:
         def produce(target):
             size[:] = anim.render(trace, frames, style, fmt.value, target, fps, jobs,
-                                  on_frames=bar.update, view=view.value)
+                                  on_frames=bar.update, view=shown)
         anim.write_atomically(dest, fmt.value, produce)
     if dest is None:
         return

@@ -196,12 +196,11 @@ def prediction(path: Path, cfg: dict, steps_done: int) -> tuple[Picture, dict]:
     return _svg(fig), {"mse_past": mse_past, "mse_before": mse_before, "x_end": x_end}
 
 
-def _style(cfg: dict):
-    """animate's picture (640×480) for a run's task."""
+def _style(cfg: dict, size: tuple[int, int] = (640, 480)):
+    """animate's picture (640×480 unless told) for a run's task."""
     from sincos_cli.views.scene import style_for
 
-    return style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)), 640, 480,
-                     100)
+    return style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)), *size, 100)
 
 
 def _config(path: Path) -> dict:
@@ -215,7 +214,6 @@ def _config(path: Path) -> dict:
 def still(path: Path) -> tuple[Picture, int]:
     """The replay's last frame (the window of the last step traced) as a PNG, and its
     step, counted from 1 as the frame's title counts it."""
-    from PIL import Image
 
     from sincos_cli.store.trace import read
     from sincos_cli.views.scene import WindowScene
@@ -227,10 +225,39 @@ def still(path: Path) -> tuple[Picture, int]:
     i = len(trace["step"]) - 1
     pixels = scene.render_full(trace["x"][i], trace["target"][i], trace["prediction"][i],
                                trace["step"][i], trace["loss"][i])
+    return _png(pixels), int(trace["step"][i]) + 1
+
+
+def _png(pixels: np.ndarray) -> Picture:
+    from PIL import Image
+
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, "PNG", optimize=True)
     h, w = pixels.shape[:2]
-    return (buf.getvalue(), "image/png", (w, h)), int(trace["step"][i]) + 1
+    return buf.getvalue(), "image/png", (w, h)
+
+
+def internals_still(path: Path) -> tuple[Picture, int]:
+    """`animate --internals`'s frame of the last step whose internals were recorded, 800
+    pixels wide, and its step counted from 1."""
+    from sincos_cli.store import internals
+    from sincos_cli.store.trace import read
+    from sincos_cli.views.internals_scene import InternalsScene, attach, default_size
+
+    cfg = _config(path)
+    steps = cfg.get("steps")
+    trace = read(path)
+    found = attach(trace, internals.read(path, steps if isinstance(steps, int) and steps > 0
+                                         else len(trace["step"])))
+    if not len(found["step"]):
+        raise SincosError("internals.bin holds none of the traced steps")
+    shape = found["internals_shape"]
+    size = (800, default_size(shape)[1] * 800 // default_size(shape)[0])
+    scene = InternalsScene(_style(cfg, size), shape, found["internals_ranges"])
+    i = len(found["step"]) - 1
+    pixels = scene.render(*(found[k][i] for k in ("x", "target", "prediction", "step",
+                                                  "loss", "internals")))
+    return _png(pixels), int(found["step"][i]) + 1
 
 
 def animation(path: Path, max_frames: int, fps: float = 10.0) -> tuple[Picture, int]:

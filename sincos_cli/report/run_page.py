@@ -41,6 +41,8 @@ def run_page(path: Path, opts: Options) -> tuple[str, list[str]]:
                 P.section("prediction", "Prediction past training", predicted)]
     if replayed is not None:
         sections.append(P.section("replay", "Training replay", replayed))
+    inside = rep.part("the internals", lambda: _internals(path, info))
+    sections.append(P.section("internals", "Inside the network", inside))
     return rep.document(f"sincos · {info['id']}", _run_header(info, row), sections), \
         rep.warnings
 
@@ -116,6 +118,26 @@ def _loss(path: Path, info: dict) -> str:
     return figure(pic, f"Training loss of {info['id']} by step, log scale, with the learning "
                   "rate", "Training loss by step (solid, log scale, left axis) and the learning "
                   "rate (dashed, right axis); the circle marks the best step.")
+
+
+def _internals(path: Path, info: dict) -> str:
+    from sincos_cli.store.internals import NAME
+
+    from . import figures as F
+
+    if not (path / NAME).exists():
+        return P.note(P.Html(
+            f"{P.esc(info['id'])} was trained without its internals. <code>sincos train "
+            "--record-internals</code> keeps every step's gates, cell and hidden states (or "
+            f"<code>sincos train --resume {P.esc(info['id'])} --record-internals --steps "
+            "N</code>, for the steps still to come); <code>sincos animate RUN "
+            "--internals</code> replays them."), "note")
+    pic, step = F.internals_still(path)
+    return figure(pic, f"The gates, cell and hidden states of {info['id']} at step {step}",
+                  P.Html(f"Step {P.esc(step)}, the last recorded: window row 0's curves, and "
+                         "under them one heatmap a gate and state (units × time steps), on "
+                         "the scale of its colour bar. <code>sincos animate RUN "
+                         "--internals</code> replays every step."))
 
 
 def _start_prediction(path: Path, info: dict, steps: int):

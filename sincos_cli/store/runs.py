@@ -41,6 +41,8 @@ RUN_FILES = (
             "config, and where metrics.jsonl ended and the best loss so far"),
     RunFile("trace.bin", "per step: x, target and post-update prediction of window row 0 "
             "(trace.npz in schema 1)"),
+    RunFile("internals.bin", "with --record-internals: per step, every layer's gates, cell and "
+            "hidden state of window row 0 (store/internals.py; `sincos animate --internals`)"),
     RunFile("meta.json", "tags and note, only when the run has any (store.meta.Meta: its "
             "keys below)"),
     RunFile(".lock", "empty; held (flock) while a process trains or resumes the run, so a "

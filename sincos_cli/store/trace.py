@@ -1,22 +1,20 @@
 """The training trace: per step, window row 0's x, target and post-update prediction.
 
-Schema 2 (trace.bin) is append-only: a 16-byte header (magic, version, T), then one
-fixed-size record a step (a numpy structured dtype), appended and flushed as training goes.
-A checkpoint costs the same at step 1,000 and at step 1,000,000; resume cuts the file back
-to the checkpoint's step with os.truncate. Readers read what is there into memory and
-ignore a torn last record: a memory map would die of SIGBUS when a resume shortens the file
-under it. Schema 1 (trace.npz, rewritten whole at each checkpoint) is still read.
+Schema 2 (trace.bin) is append-only (store/records.py): a 16-byte header (magic, version,
+T), then one fixed-size record a step (a numpy structured dtype). Schema 1 (trace.npz,
+rewritten whole at each checkpoint) is still read.
 """
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 
 import numpy as np
 
 from sincos_cli.errors import SincosError
+
+from .records import RecordWriter, read_records
 
 NAME = "trace.bin"
 OLD_NAME = "trace.npz"  # schema 1
@@ -32,43 +30,15 @@ def record_dtype(T: int) -> np.dtype:
                      ("target", "<f4", (T,)), ("prediction", "<f4", (T,))])
 
 
-class TraceWriter:
+class TraceWriter(RecordWriter):
     """Appends one record a step to trace.bin; cut() trims it back for a resume."""
 
     def __init__(self, path: Path, T: int):
-        self.path, self.dtype = path, record_dtype(T)
-        new = not path.exists() or path.stat().st_size < HEADER.size
-        self.f = open(path, "ab", buffering=0)
-        if new:
-            os.ftruncate(self.f.fileno(), 0)
-            self.f.write(HEADER.pack(MAGIC, VERSION, T))
-        else:
-            _check_header(path, T)
-        self._rec = np.zeros(1, self.dtype)
+        super().__init__(path, HEADER.pack(MAGIC, VERSION, T), record_dtype(T),
+                         lambda p: _check_header(p, T))
 
     def append(self, step: int, loss: float, x, target, prediction) -> None:
-        r = self._rec[0]
-        r["step"], r["loss"] = step, loss
-        r["x"], r["target"], r["prediction"] = x, target, prediction
-        self.f.write(self._rec.tobytes())  # unbuffered: on disk (in the page cache) now
-
-    def cut(self, steps: int) -> int:
-        """Keep the records of steps before `steps`, and no torn one; return how many are
-        kept. Records go in step order, so a binary search over the memory-mapped steps
-        finds the cut without reading the history."""
-        size = os.fstat(self.f.fileno()).st_size
-        whole = (size - HEADER.size) // self.dtype.itemsize
-        keep = 0
-        if whole:
-            recs = np.memmap(self.path, dtype=self.dtype, mode="r", offset=HEADER.size,
-                             shape=(whole,))
-            keep = int(np.searchsorted(recs["step"], steps))
-            del recs
-        os.ftruncate(self.f.fileno(), HEADER.size + keep * self.dtype.itemsize)
-        return keep
-
-    def close(self) -> None:
-        self.f.close()
+        self.write(step=step, loss=loss, x=x, target=target, prediction=prediction)
 
 
 def _check_header(path: Path, T: int | None = None) -> int:
@@ -98,27 +68,8 @@ def read(folder: Path) -> dict[str, np.ndarray]:
         want_T, steps = _configured(folder)
         T = _check_header(path, want_T)
         dtype = record_dtype(T)
-        try:
-            size = os.stat(path).st_size
-        except OSError as e:
-            raise SincosError(f"cannot read {path}: {e.strerror}") from None
-        n = (size - HEADER.size) // dtype.itemsize
         most = steps if steps is not None else MAX_UNCONFIGURED // dtype.itemsize
-        if n > most:
-            raise SincosError(f"{path} is damaged: it holds {n} records, more than the run's "
-                              f"{most} steps")
-        try:
-            with open(path, "rb") as f:
-                f.seek(HEADER.size)
-                data = f.read(n * dtype.itemsize)
-        except OSError as e:
-            raise SincosError(f"cannot read {path}: {e.strerror}") from None
-        n = len(data) // dtype.itemsize
-        if n == 0:
-            raise SincosError(f"{path} holds no steps yet")
-        recs = np.frombuffer(data, dtype=dtype, count=n)
-        if n > 1 and not bool(np.all(np.diff(recs["step"]) > 0)):
-            raise SincosError(f"{path} is damaged (its steps are out of order)")
+        recs = read_records(path, HEADER.size, dtype, most)
         trace = {k: recs[k] for k in KEYS}
     else:
         trace = _read_npz(folder / OLD_NAME)

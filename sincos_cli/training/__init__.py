@@ -7,7 +7,8 @@ recorder (a run folder written as training goes, and the Trainee face it records
 before anything starts), layout (a member's parameters as one flat row), batched and group
 (many seeds in one batched model, each bit for bit as alone), numerics (MKL's reproducible
 mode), predict (a trained model on new input), baselines (eval_mse's yardsticks: zero, the
-input, the best linear filter).
+input, the best linear filter), internals (the gates and states of one window, for
+internals.bin).
 
 May import: sincos_cli.errors, .config, .text, .status and the store. torch loads here, at module
 level where needed (ruff's TID253 allows it in this package only, with views and report).

@@ -185,7 +185,8 @@ class GroupTrainer:
         done: list = [None] * len(self)
         if owed is not None:
             p0 = pred[:, :, 0, B].numpy()
-            done = [None if o is None else _with(o, p0[j]) for j, o in enumerate(owed)]
+            done = [None if o is None else self._with(j, o, p0[j], self.x0, self.s0)
+                    for j, o in enumerate(owed)]
             self.owed = None
         pred, new = pred[..., :B], tuple(s[..., :B] for s in new)
         diff = pred - y
@@ -230,7 +231,7 @@ class GroupTrainer:
             self.state = tuple(torch.where(self.keep_state > 0, a, s)
                                for a, s in zip(again, new, strict=True))
             p0 = p[:, :, 0, 0].numpy()
-            return [_with(info, p0[j]) for j, info in enumerate(infos)]
+            return [self._with(j, info, p0[j], x, start) for j, info in enumerate(infos)]
         self.owed, self.x0 = infos, x[..., :1].clone()
         self.s0 = tuple(s[..., :1].clone() for s in state0)
         return []
@@ -243,12 +244,28 @@ class GroupTrainer:
             return [None] * len(idx)
         p, _, _ = self.net.forward(self.flat, self.x0, self.s0, keep=False)
         p0 = p[:, :, 0, 0].numpy()
-        out = [None if self.owed[j] is None else _with(self.owed[j], p0[j]) for j in idx]
+        out = [None if self.owed[j] is None else
+               self._with(j, self.owed[j], p0[j], self.x0, self.s0) for j in idx]
         for j in idx:
             self.owed[j] = None
         if all(o is None for o in self.owed):
             self.owed = None
         return out
+
+    def _with(self, j: int, info: StepInfo, prediction, x, state) -> StepInfo:
+        """Member j's StepInfo with its row-0 prediction, and its internals when it records
+        them: from the prediction's input x (K, T, 1, W) and state (each (L, K, H, W)),
+        column 0, with the weights the group holds now (those that made the prediction)."""
+        info.prediction = prediction.copy()
+        cfg = self.cfgs[j]
+        if cfg.record_internals:
+            from .internals import unroll
+
+            weights = {name: self.flat[j, off:off + numel(shape)].reshape(shape).numpy()
+                       for name, shape, off in self.layout.entries}
+            info.internals = unroll(cfg.cell, cfg.layers, weights, x[j, :, 0, 0].numpy(),
+                                    tuple(s[:, j, :, 0].numpy() for s in state))
+        return info
 
     def train_step(self) -> list[StepInfo]:
         """One whole step of every member, its StepInfos complete (tests, benchmarks):
@@ -335,11 +352,6 @@ class MemberView:
 
     def evaluate(self) -> float:
         return self.group.solo(self.j).evaluate()
-
-
-def _with(info: StepInfo, prediction) -> StepInfo:
-    info.prediction = prediction.copy()
-    return info
 
 
 def ordered_sum(a: torch.Tensor, dim: int) -> torch.Tensor:

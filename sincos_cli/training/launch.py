@@ -97,7 +97,8 @@ def prepare_resume(root: Path, selector: str, given: dict):
         if key in given and given[key] != getattr(old, key):
             raise SincosError(f"cannot change {key.replace('_', '-')} on resume "
                               f"(run has {getattr(old, key)!r}, asked {given[key]!r})")
-    cfg = replace(old, steps=given.get("steps", old.steps))
+    cfg = replace(old, steps=given.get("steps", old.steps),
+                  record_internals=given.get("record_internals", old.record_internals))
     ckpt = checkpoint.read_for(path, written)  # Trainer.load_checkpoint checks the fit
     done = int(ckpt.get("step", 0))
     if done >= cfg.steps:

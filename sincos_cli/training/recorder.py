@@ -17,7 +17,7 @@ import torch
 from sincos_cli import __version__
 from sincos_cli.config import TrainConfig
 from sincos_cli.errors import SincosError
-from sincos_cli.store import trace
+from sincos_cli.store import internals, trace
 from sincos_cli.store.files import atomic_write_json, refuse_links, truncate_metrics
 from sincos_cli.store.meta import Meta, save_meta
 from sincos_cli.store.run_doc import SCHEMA, RunDoc
@@ -67,7 +67,7 @@ class Recorder:
         self.best = (math.inf, -1)
         self.last_loss = math.nan
         self._metrics = None
-        self._trace = None
+        self._trace = self._internals = None
         self.metrics_bytes = 0
         self.saved_step = None  # the step of the last checkpoint written by this process
         self.saved_metrics_bytes = 0
@@ -89,6 +89,7 @@ class Recorder:
                created=utc_now(), seed=cfg.seed, versions=versions(), device=device,
                resumes=[], sweep=sweep, holdout=holdout, group=group).save(self.path)
         self._open(trace.TraceWriter(self.path / trace.NAME, cfg.time_steps))
+        self._open_internals(0)
 
     def resume(self, argv: list[str], device: str, ckpt: dict) -> None:
         """Continue in place: metrics and trace are cut back to the checkpoint's step.
@@ -131,6 +132,7 @@ class Recorder:
         atomic_write_json(self.path / "config.json", self.trainer.cfg.to_dict())
         run.save(self.path)
         self._open(writer)
+        self._open_internals(step)
         self.saved_step, self.saved_metrics_bytes = step, self.metrics_bytes
 
     def _open(self, writer) -> None:
@@ -138,6 +140,14 @@ class Recorder:
         self._metrics = open(self.path / "metrics.jsonl", "ab", buffering=0)
         self.metrics_bytes = os.fstat(self._metrics.fileno()).st_size
         self._trace = writer
+
+    def _open_internals(self, step: int) -> None:
+        """internals.bin, when the run records them, cut back to `step` (a resume)."""
+        cfg = self.trainer.cfg
+        if cfg.record_internals:
+            self._internals = internals.InternalsWriter(self.path / internals.NAME,
+                                                        internals.Shape.of(cfg))
+            self._internals.cut(step)
 
     def _note_loss(self, step: int, loss: float) -> None:
         self.last_loss = loss
@@ -150,6 +160,8 @@ class Recorder:
                            "elapsed_s": round(info.elapsed_s, 6)}, allow_nan=False) + "\n"
         self.metrics_bytes += self._metrics.write(line.encode())
         self._trace.append(info.step, info.loss, info.x, info.target, info.prediction)
+        if self._internals is not None and info.internals is not None:
+            self._internals.append(info.step, info.internals)
         if self.checkpoint_every and (info.step + 1) % self.checkpoint_every == 0:
             self.save_checkpoint()
 
@@ -204,14 +216,19 @@ class Recorder:
             writer = trace.TraceWriter(self.path / trace.NAME, T)
             writer.cut(self.saved_step)
             writer.close()
+            if (self.path / internals.NAME).exists():
+                kept = internals.InternalsWriter(self.path / internals.NAME,
+                                                 internals.Shape.of(self.trainer.cfg))
+                kept.cut(self.saved_step)
+                kept.close()
         except (OSError, SincosError):
             pass  # resume cuts them anyway
 
     def close(self) -> None:
-        for f in (self._metrics, self._trace):
+        for f in (self._metrics, self._trace, self._internals):
             if f is not None:
                 f.close()
-        self._metrics = self._trace = None
+        self._metrics = self._trace = self._internals = None
 
     def mark(self, status: str, error: str | None = None) -> None:
         run = RunDoc.load(self.path)

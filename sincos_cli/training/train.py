@@ -27,6 +27,9 @@ class StepInfo:
     target: np.ndarray  # (T,)
     prediction: np.ndarray  # (T,) row 0 predicted after the update, carried state untouched
     elapsed_s: float  # training seconds so far (across resumes)
+    # (layers, panels, T, hidden): row 0's gates and states in the prediction's pass, when
+    # the run records its internals (training/internals.py)
+    internals: np.ndarray | None = None
 
 
 def resolve_device(name: str) -> torch.device:
@@ -78,6 +81,7 @@ class Trainer:
                 # The original's model.predict(x) on a stateful model: the whole batch again
                 # with the new weights, from the carried state, which it advances once more.
                 start = self.state if cfg.stateful else state0  # state0 is zero then
+                first = start
                 p, again = self.model(xin, start)
                 p0 = p[:1]
                 if cfg.stateful:
@@ -85,11 +89,19 @@ class Trainer:
             else:
                 # Row 0 again with the new weights, from the state it started this batch
                 # with; the output state is thrown away: the carried state moves once.
+                first = state0
                 p0, _ = self.model(xin[:1], tuple(s[:, :1] for s in state0))
         self.step += 1
         # Copies: a view of row 0 would keep the whole (B, T) batch alive with the StepInfo.
-        return StepInfo(k, value, lr, x[0].copy(), tgt[0].copy(),
+        info = StepInfo(k, value, lr, x[0].copy(), tgt[0].copy(),
                         p0[0, :, 0].cpu().numpy(), self.elapsed)
+        if cfg.record_internals:
+            from .internals import unroll
+
+            weights = {n: t.detach().cpu().numpy() for n, t in self.model.state_dict().items()}
+            info.internals = unroll(cfg.cell, cfg.layers, weights, inp[0],
+                                    tuple(s[:, 0].cpu().numpy() for s in first))
+        return info
 
     def fit(self, on_step: Callable[[StepInfo], None] | None = None,
             should_stop: Callable[[], bool] = lambda: False) -> None:

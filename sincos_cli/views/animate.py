@@ -107,6 +107,10 @@ def _init_worker(style: Style, fmt: str, delay_cs: int, view: str, trace: dict) 
     if view == "history":
         xs = trace["x"]
         scene = HistoryScene(style, (float(xs[0][0]), float(xs[-1][-1])))
+    elif view == "internals":
+        from .internals_scene import InternalsScene
+
+        scene = InternalsScene(style, trace["internals_shape"], trace["internals_ranges"])
     else:
         scene = WindowScene(style)
     _W.update(scene=scene, view=view, drawn=0, fmt=fmt, delay=delay_cs)
@@ -133,6 +137,11 @@ def _piece(trace: dict, frames: np.ndarray, j: int):
 def _frames_of(trace: dict, frames: np.ndarray, c: int):
     """Chunk c's frames as pictures, in order."""
     scene, sel = _W["scene"], _chunk(frames, c)
+    if _W["view"] == "internals":
+        for i in sel:
+            yield scene.render(trace["x"][i], trace["target"][i], trace["prediction"][i],
+                               trace["step"][i], trace["loss"][i], trace["internals"][i])
+        return
     if _W["view"] == "window":
         for i in sel:
             yield scene.render(trace["x"][i], trace["target"][i], trace["prediction"][i],
