@@ -36,14 +36,12 @@ def _size(value: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def _internals(path: Path, trace: dict, cfg: dict) -> dict:
+def _internals(path: Path, trace: dict) -> dict:
     """The trace with the internals of its steps (views/internals_scene.attach)."""
     from sincos_cli.store import internals as recorded
     from sincos_cli.views.internals_scene import attach
 
-    steps = cfg.get("steps")
-    return attach(trace, recorded.read(path, steps if isinstance(steps, int) and steps > 0
-                                       else len(trace["step"])))
+    return attach(trace, recorded.read(path))
 
 
 def _internals_size(trace: dict) -> tuple[int, int]:
@@ -126,7 +124,7 @@ def animate(
         say(f"warning: {e}; drawing as sin → cos")
         cfg = {}
     if internals:
-        trace = _internals(path, trace, cfg)
+        trace = _internals(path, trace)
     width, height = _size(size) if size else \
         _internals_size(trace) if internals else (640, 480)
     style = style_for(str(cfg.get("task", "sin-cos")), int(cfg.get("horizon", 1)),

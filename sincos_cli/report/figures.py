@@ -245,10 +245,7 @@ def internals_still(path: Path) -> tuple[Picture, int]:
     from sincos_cli.views.internals_scene import InternalsScene, attach, default_size
 
     cfg = _config(path)
-    steps = cfg.get("steps")
-    trace = read(path)
-    found = attach(trace, internals.read(path, steps if isinstance(steps, int) and steps > 0
-                                         else len(trace["step"])))
+    found = attach(read(path), internals.read(path))
     if not len(found["step"]):
         raise SincosError("internals.bin holds none of the traced steps")
     shape = found["internals_shape"]

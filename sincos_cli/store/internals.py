@@ -111,14 +111,19 @@ class Internals:
         return self.values[i] if i < len(self.steps) and self.steps[i] == step else None
 
 
-def read(folder: Path, steps: int) -> Internals:
-    """The run's internals.bin (a run of `steps` steps holds at most that many records), or
-    a one-line SincosError naming what to do when it has none."""
+def read(folder: Path) -> Internals:
+    """The run's internals.bin (a run holds at most a record a step of its config's, as
+    trace.bin does), or a one-line SincosError naming what to do when it has none."""
+    from .trace import MAX_UNCONFIGURED, configured
+
     path = folder / NAME
     if not path.exists():
         raise SincosError(f"{folder.name} was trained without its internals: train it with "
                           "--record-internals (sweep: --record-internals), or resume it "
                           "with it to record the steps still to come")
     shape = _shape(path)
-    recs = read_records(path, HEADER.size, shape.dtype(), max(steps, 1))
+    steps = configured(folder)[1]
+    dtype = shape.dtype()
+    most = steps if steps is not None else MAX_UNCONFIGURED // dtype.itemsize
+    recs = read_records(path, HEADER.size, dtype, most)
     return Internals(shape, recs["step"], recs["values"])

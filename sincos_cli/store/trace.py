@@ -65,7 +65,7 @@ def read(folder: Path) -> dict[str, np.ndarray]:
     constant memory, whatever its size."""
     path = folder / NAME
     if path.exists():
-        want_T, steps = _configured(folder)
+        want_T, steps = configured(folder)
         T = _check_header(path, want_T)
         dtype = record_dtype(T)
         most = steps if steps is not None else MAX_UNCONFIGURED // dtype.itemsize
@@ -80,7 +80,7 @@ def read(folder: Path) -> dict[str, np.ndarray]:
     return trace
 
 
-def _configured(folder: Path) -> tuple[int | None, int | None]:
+def configured(folder: Path) -> tuple[int | None, int | None]:
     """The run's window length and steps from config.json, to check the trace against (a
     step is recorded once, so a trace never holds more records than the run has steps)."""
     from .files import read_json
