@@ -45,7 +45,7 @@ def compare(
         help="Sort by a column: id, status, eval_mse, final_loss, best_loss, steps, "
         "train_seconds, created, or a setting (hidden, lr…); -NAME sorts descending. With "
         "--group-by: a key, n, ok, completed, failed, eval_median, eval_mean, eval_min, "
-        "eval_max, loss_median…", show_default="by id")] = None,
+        "eval_max, vs_linear_median, linear_median, loss_median…", show_default="by id")] = None,
     flat: Annotated[bool, typer.Option(
         "--flat", help="Every run on its own row (with no run named, sweeps are folded "
         "to one row each in the table).")] = False,

@@ -78,6 +78,9 @@ def run_loss(path: Path, summary: dict) -> Picture:
         lines += ax.plot([at], [best], linestyle="none", marker="o", markersize=7,
                          markerfacecolor="none", markeredgecolor="black",
                          label=f"best: {best:.2e} at step {at}")
+    from sincos_cli.views import yardsticks
+
+    lines += yardsticks.draw(ax, yardsticks.of_runs([summary]))
     ax.set_xlabel("step")
     ax.set_ylabel("training loss (MSE, log scale)")
     ax.grid(True, which="both", alpha=0.25)

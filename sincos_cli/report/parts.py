@@ -85,7 +85,8 @@ def value_cell(value, col: str) -> P.Cell:
 NUMERIC = {"eval_mse", "final_loss", "best_loss", "steps", "train_seconds", "seed", "n",
            "ok", RunStatus.COMPLETED, RunStatus.FAILED, "eval_median", "eval_iqm", "eval_mean±std",
            "eval_min", "eval_max", "loss_median", "loss_iqm", "loss_mean±std", "loss_min",
-           "loss_max", "shared", "ratio_median", "p_improve", "wilcoxon_p", "wins", "losses",
+           "loss_max", "vs_linear_median", "linear_median", "vs_linear", "linear", "shared",
+           "ratio_median", "p_improve", "wilcoxon_p", "wins", "losses",
            "ties", "step", "rank", "score", "value", "default"}
 
 

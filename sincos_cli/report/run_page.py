@@ -88,6 +88,17 @@ def _summary(info: dict) -> str:
              f"of {steps_asked} asked for" if steps_asked is not None else ""],
             ["train_seconds", value_cell(s.get("train_seconds"), "train_seconds"),
              "wall time of the training loop"]]
+    b = s.get("baselines") if isinstance(s.get("baselines"), dict) else {}
+    if b:  # the yardsticks, right under the figure they measure (docs/baselines.md)
+        rows[1:1] = [
+            ["vs_linear", value_cell(s.get("vs_linear"), "vs_linear"),
+             "eval_mse over the linear filter's: 1× is as good as a straight line"],
+            ["linear", value_cell(b.get("linear"), "linear"),
+             f"the best causal linear filter of the input ({b.get('linear_taps', '-')} taps),"
+             " on the same windows"],
+            ["zero", value_cell(b.get("zero"), "linear"), "predicting 0 on the same windows"],
+            ["persistence", value_cell(b.get("persistence"), "linear"),
+             "predicting the input itself"]]
     return P.table(["result", "value", "meaning"], rows, numeric={"value"}, id="summary-table",
                    wrap=("meaning",))
 

@@ -151,6 +151,10 @@ GROUP_TITLES = {
     "eval_mean±std": "mean eval_mse ± its standard deviation (no interval: none covers a "
                      "skewed mean at tens of seeds)",
     "loss_median": "median final training loss [95% order-statistic interval]",
+    "vs_linear_median": "median of each run's eval_mse over its best linear filter's [95% "
+                        "order-statistic interval]; 1× is as good as a straight line",
+    "linear_median": "median eval MSE of the best causal linear filter of the input "
+                     "(the yardstick, fitted on each run's training stream)",
 }
 
 
@@ -162,6 +166,8 @@ def _group_values(g: dict, keys: list[str]) -> list:
     for m in ("eval_mse", "final_loss"):
         d = g[m]
         vals += [d["median"], d["iqm"], d["mean"], d["min"], d["max"]]
+        if m == "eval_mse" and "vs_linear" in g:
+            vals += [g["vs_linear"]["median"], g["linear"]["median"]]
     return vals
 
 
@@ -174,13 +180,14 @@ def _groups(rep: Report, rows: list[Row], keys: list[str], stats: list[dict]) ->
     cells = [[P.Cell(text, v) for text, v in zip(line, _group_values(g, keys), strict=True)]
              for line, g in zip(body, stats, strict=True)]
     first = len(keys) + 5  # the keys, n, ok, completed, failed, diverged
+    evals = 5 + 2 * ("vs_linear_median" in cols)  # eval_mse's columns, then its yardsticks'
     loss = [i for i, c in enumerate(cols) if c.startswith("loss_")]
     parts = [(f"eval_mse (MSE on fresh windows after training) by grid point, over its seeds. "
               f"ok: eval_mse ≤ {rep.opts.threshold:g}. Over the members that ended; a failed or "
               "diverged one counts as the worst (inf). Brackets: 95% intervals (order "
               "statistics for a median, the expanded percentile bootstrap, seeded, for an "
               "IQM, exact Clopper-Pearson for ok), n/a under 6 runs (3 for ok).",
-              list(range(first + 5)), "groups-table"),
+              list(range(first + evals)), "groups-table"),
              ("The final training loss by grid point, over its seeds.",
               list(range(len(keys))) + [len(keys)] + loss, "groups-loss-table")]
     tables = [P.table([cols[i] for i in idx], [[line[i] for i in idx] for line in cells],

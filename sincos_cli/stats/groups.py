@@ -15,6 +15,9 @@ from .power import MIN_SEEDS  # shared seeds below which a paired comparison is 
 from .sequential import ratio_of, signed_rank_counts
 
 METRICS = ("eval_mse", "final_loss")
+# With the yardsticks (summary.json's baselines): the linear filter's own eval MSE, and each
+# run's eval_mse over it. Only where some run of the rows has them.
+YARDSTICKS = ("vs_linear", "linear")
 STATS = ("mean", "std", "median", "iqm", "min", "max")
 WORST = math.inf  # what a diverged or failed run counts as: worse than any that finished
 
@@ -29,6 +32,25 @@ def outcome(row, metric: str = "eval_mse") -> float | None:
         ok = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
         return float(v) if ok else WORST
     return WORST if row.status == "failed" else None
+
+
+def yardstick_outcome(row, key: str) -> float | None:
+    """What a run counts as in the statistics of a yardstick. vs_linear: its value when it
+    completed with a finite eval_mse and the filter was not exact (vs_linear null: left
+    out), WORST when it diverged or failed, as `outcome`; linear, a property of the run's
+    data and not of its training: its value wherever the run has one."""
+    v = row.value(key)
+    finite = isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if key == "linear":
+        return float(v) if finite else None
+    ev = outcome(row)
+    if ev is None or math.isinf(ev):
+        return ev
+    return float(v) if finite else None
+
+
+def has_yardsticks(rows) -> bool:
+    return any(row.value("linear") is not None for row in rows)
 
 
 def log_ratio(a: float, b: float) -> float:
@@ -82,26 +104,32 @@ def groups(rows, keys: list[str], threshold: float, intervals: bool = True) -> l
     `n` counts every run of the group, whatever its status; the statistics are over the
     `counted` ones, those that ended (completed or failed: `outcome`), a failed or
     diverged one as the worst; `diverged` says how many of those have no finite eval_mse.
-    `ok` counts the counted runs whose eval_mse is at most `threshold`.
+    `ok` counts the counted runs whose eval_mse is at most `threshold`. Where any run has
+    yardsticks, "vs_linear" and "linear" are described as well, each with its own
+    "counted" (`yardstick_outcome`: a run whose filter is exact has no vs_linear).
 
     With intervals, each median and IQM carries its 95% interval and `ok` its exact
     (Clopper-Pearson) interval ([low, high], or None under 6 runs, 3 for ok); the mean has none
     (intervals.py says why). `rows` need .status, .setting(key) and .value(key).
     """
     out = []
+    yard = YARDSTICKS if has_yardsticks(rows) else ()
     for members in group_rows(rows, keys):
         point = {k: members[0].setting(k) for k in keys}
         values = {m: [v for r in members if (v := outcome(r, m)) is not None]
                   for m in METRICS}
+        values |= {m: [v for r in members if (v := yardstick_outcome(r, m)) is not None]
+                   for m in yard}
         evals = values["eval_mse"]
         ok = sum(1 for v in evals if v <= threshold)
-        metrics = {m: describe(values[m]) for m in METRICS}
+        metrics = {m: describe(values[m]) | ({"counted": len(values[m])} if m in yard else {})
+                   for m in (*METRICS, *yard)}
         ok_ci = None
         if intervals:
             from .intervals import exact_share, iqm_interval, median_interval
 
             name = repr(sorted(point.items()))
-            for m in METRICS:
+            for m in (*METRICS, *yard):
                 metrics[m].update(median_ci=median_interval(values[m]),
                                   iqm_ci=iqm_interval(values[m], f"{name}/{m}"))
             ok_ci = exact_share(ok, len(evals))

@@ -267,13 +267,15 @@ GROUP_SORT = {"eval_median": ("eval_mse", "median"), "eval_iqm": ("eval_mse", "i
               "eval_mean": ("eval_mse", "mean"), "eval_min": ("eval_mse", "min"),
               "eval_max": ("eval_mse", "max"), "loss_median": ("final_loss", "median"),
               "loss_iqm": ("final_loss", "iqm"), "loss_mean": ("final_loss", "mean"),
-              "loss_min": ("final_loss", "min"), "loss_max": ("final_loss", "max")}
+              "loss_min": ("final_loss", "min"), "loss_max": ("final_loss", "max"),
+              "vs_linear_median": ("vs_linear", "median"), "vs_linear_iqm": ("vs_linear", "iqm"),
+              "vs_linear_max": ("vs_linear", "max"), "linear_median": ("linear", "median")}
 
 
 def group_value(g: dict, name: str):
     if name in GROUP_SORT:
         metric, stat = GROUP_SORT[name]
-        return g[metric][stat]
+        return g[metric][stat] if metric in g else None
     if name == "ok":
         return g["ok_count"] / g["n"] if g["n"] else None
     return g.get(name)

@@ -99,7 +99,8 @@ def sweep_info(sweep: Path) -> dict:
         counts[row.status] = counts.get(row.status, 0) + 1
         ev = row.value("eval_mse")
         if isinstance(ev, (int, float)) and row.status == RunStatus.COMPLETED:
-            ranked.append({"run": m.run, "seed": m.seed, "point": m.point, "eval_mse": ev})
+            ranked.append({"run": m.run, "seed": m.seed, "point": m.point, "eval_mse": ev,
+                           "vs_linear": row.value("vs_linear")})
     ranked.sort(key=lambda r: r["eval_mse"])  # completed members (not pruned at a rung)
     return {"kind": "sweep", "id": doc.id, "path": str(sweep.resolve()),
             "status": doc.current_status(), "created": doc.created, "ended": doc.ended,
@@ -212,7 +213,9 @@ def render(doc: dict) -> str:
             add(f"{title} by eval_mse")
             for r in doc[title]:
                 point = " ".join(f"{k}={_fmt(v)}" for k, v in r["point"].items())
-                add(f"  {r['run']:<10} {_fmt(r['eval_mse']):>10}  seed {r['seed']}  {point}")
+                vs = r.get("vs_linear")
+                vs = f"  {vs:.3g}× linear" if isinstance(vs, (int, float)) else ""
+                add(f"  {r['run']:<10} {_fmt(r['eval_mse']):>10}{vs}  seed {r['seed']}  {point}")
     return "\n".join(lines) + "\n"
 
 

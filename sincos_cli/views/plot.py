@@ -150,8 +150,11 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
         ax.plot(steps, loss, linewidth=1.3, label=label, zorder=3, **style(i, colors))
     if x_range is not None:
         ax.set_xlim(*x_range)
+    from . import yardsticks
+
+    refs = yardsticks.draw(ax, yardsticks.of_runs([r.summary for r in rows]))
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss (MSE)")
+    ax.set_ylabel("training loss (MSE); yardsticks: eval MSE")
     ax.set_title("loss curves")
     ax.grid(True, which="both", alpha=0.25)
     if named_rows:
@@ -160,7 +163,7 @@ def loss_curves(rows, out: Path, size=(8.0, 5.0), dpi: int = 100,
                  else f"the first {len(named_rows)} of {total:,} as sorted") \
             if total > len(named_rows) else None
         handles = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
-        leg = ax.legend(handles=handles + ([more] if more is not None else []),
+        leg = ax.legend(handles=handles + ([more] if more is not None else []) + refs,
                         fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0),
                         borderaxespad=0, title=title, title_fontsize="small")
         leg.set_zorder(5)
@@ -183,8 +186,9 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
     colors = line_colors()
     from sincos_cli.stats.groups import group_rows
 
-    warnings = []
-    for i, members in enumerate(group_rows(rows, keys)):
+    warnings, refs = [], []
+    parts = group_rows(rows, keys)
+    for i, members in enumerate(parts):
         curves = [read_losses(r.path / "metrics.jsonl")[1] for r in members]
         curves = [np.where(np.isfinite(c) & (c > 0), c, np.nan) for c in curves if len(c)]
         label = ", ".join(f"{k}={members[0].setting(k)}" for k in keys)
@@ -208,13 +212,15 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
         ax.plot(idx, med[idx], linewidth=2.0, label=f"{label}  (n={len(curves)})"
                 + (_eval_note(stats[i]) if stats and i < len(stats) else ""), **st)
     ax.set_yscale("log")
+    if ax.lines:
+        refs = _group_yardsticks(ax, parts, keys, colors)
     ax.set_xlabel("step")
-    ax.set_ylabel("training loss (MSE)")
+    ax.set_ylabel("training loss (MSE); yardsticks: eval MSE")
     ax.set_title("median loss by group, 10–90 percentile band")
     ax.grid(True, which="both", alpha=0.25)
     if ax.lines:  # beside the axes, never over a band
         handles = [ln for ln in ax.lines if not ln.get_label().startswith("_")]
-        ax.legend(handles=handles, fontsize="small", loc="upper left",
+        ax.legend(handles=handles + refs, fontsize="small", loc="upper left",
                   bbox_to_anchor=(1.02, 1.0), borderaxespad=0)
     extra = 3.3 if stats else 2.4  # room for the legend beside the axes
     fig.set_figwidth(size[0] + extra)
@@ -222,6 +228,25 @@ def bands(rows, keys: list[str], out: Path, size=(8.0, 5.0), dpi: int = 100,
                         right=1 - (extra + 0.1) / fig.get_figwidth(), bottom=0.11, top=0.92)
     save_figure(fig, out)
     return warnings
+
+
+def _group_yardsticks(ax, parts: list[list], keys: list[str], colors: list[str]) -> list:
+    """The yardsticks of bands(): one line for every group where the groups' data agree
+    (noise-free: the same filter), else a linear filter a group, in its colour."""
+    from dataclasses import replace
+
+    from . import yardsticks
+
+    everyone = yardsticks.of_runs([r.summary for g in parts for r in g])
+    if all(y.shared for y in everyone):
+        return yardsticks.draw(ax, everyone)
+    refs = []
+    for i, members in enumerate(parts):
+        point = ", ".join(f"{k}={members[0].setting(k)}" for k in keys)
+        refs += [replace(y, color=colors[i % len(colors)])
+                 for y in yardsticks.of_runs([r.summary for r in members], point)
+                 if y.kind == "linear"]
+    return yardsticks.draw(ax, refs + [y for y in everyone if y.kind == "zero"])
 
 
 def _eval_note(group: dict) -> str:

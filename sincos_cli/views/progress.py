@@ -112,6 +112,9 @@ class SweepProgress:
             self.bar.update(self.task, completed=self.done, info=self._info())
             return
         what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else result.error
+        vs = result.summary.vs_linear if result.summary else None
+        if isinstance(ev, (int, float)) and isinstance(vs, (int, float)):
+            what += f" ({vs:.3g}× linear)"
         words = [result.id, status, what, f"({self.done}/{self.total} done, "
                  f"{self.failed} failed)"]
         print(" ".join(w for w in words if w), file=self.stream, flush=True)

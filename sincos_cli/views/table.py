@@ -48,13 +48,14 @@ def plain_table(header: list[str], body: list[list[str]]) -> str:
 
 
 SHORT = {"final_loss": "final", "best_loss": "best", "eval_mse": "eval",
-         "train_seconds": "secs", RunStatus.COMPLETED: "done", "created": "created"}
+         "train_seconds": "secs", RunStatus.COMPLETED: "done", "created": "created",
+         "vs_linear_median": "vs_linear", "linear_median": "linear"}
 # Never dropped to fit: what a run is, and how it did.
 KEEP = ("id", "status", "eval_mse", "final_loss", "eval_median", "ok", "members")
 # Dropped first: times, then spreads; settings go (from the right) before any result.
-DROP_FIRST = ("created", "train_seconds", "tags", "loss_min", "loss_max", "eval_min",
-              "eval_max", "loss_mean±std", "loss_iqm", "loss_median", "eval_mean±std",
-              RunStatus.COMPLETED, RunStatus.FAILED, "eval_iqm")
+DROP_FIRST = ("created", "train_seconds", "tags", "loss_min", "loss_max", "linear_median",
+              "eval_min", "eval_max", "loss_mean±std", "loss_iqm", "loss_median",
+              "eval_mean±std", RunStatus.COMPLETED, RunStatus.FAILED, "eval_iqm")
 DROP_LAST = ("steps", "best_loss", "eval_best", "grid")
 
 
@@ -149,20 +150,24 @@ def _span(ci, fmt: str) -> str:
 def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[list[str]]]:
     """--group-by's table: the keys, n, ok (with its 95% interval), completed, failed,
     diverged, then eval_mse and final_loss as median and IQM [95% interval], mean ± std, min
-    and max, over the runs that ended (a failed or diverged one as the worst: inf). An
-    interval over too few runs (3 for ok, 6 for a median or IQM) reads n/a."""
+    and max, over the runs that ended (a failed or diverged one as the worst: inf). Where
+    the runs have yardsticks, vs_linear's median [95% interval] and the linear filter's
+    median MSE follow eval_mse's. An interval over too few runs (3 for ok, 6 for a median
+    or IQM) reads n/a."""
     def num(v, fmt="{:.2e}"):
         return "-" if v is None else fmt.format(v)
 
     def ci(d, name, fmt="{:.1e}"):
         return _span(d[name], fmt) if name in d else ""
 
-    def with_ci(d, stat):
-        return num(d[stat]) + (ci(d, f"{stat}_ci") if d[stat] is not None else "")
+    def with_ci(d, stat, fmt="{:.2e}", ci_fmt="{:.1e}"):
+        return num(d[stat], fmt) + (ci(d, f"{stat}_ci", ci_fmt) if d[stat] is not None else "")
 
+    yard = bool(stats) and "vs_linear" in stats[0]
     cols = [*keys, "n", "ok", RunStatus.COMPLETED, RunStatus.FAILED, "diverged", "eval_median",
-            "eval_iqm", "eval_mean±std", "eval_min", "eval_max", "loss_median", "loss_iqm",
-            "loss_mean±std", "loss_min", "loss_max"]
+            "eval_iqm", "eval_mean±std", "eval_min", "eval_max",
+            *(("vs_linear_median", "linear_median") if yard else ()), "loss_median",
+            "loss_iqm", "loss_mean±std", "loss_min", "loss_max"]
     body = []
     for g in stats:
         row = [cell(g[k], k) for k in keys] + [str(g["n"]), g["ok"] + ci(g, "ok_ci", "{:.2f}"),
@@ -173,5 +178,8 @@ def group_table(stats: list[dict], keys: list[str]) -> tuple[list[str], list[lis
             row += [with_ci(d, "median"), with_ci(d, "iqm"),
                     f"{num(d['mean'])}±{num(d['std'], '{:.1e}')}" if d["mean"] is not None
                     else "-", num(d["min"]), num(d["max"])]
+            if m == "eval_mse" and yard:
+                row += [with_ci(g["vs_linear"], "median", "{:.3g}×", "{:.3g}"),
+                        num(g["linear"]["median"])]
         body.append(row)
     return cols, body
