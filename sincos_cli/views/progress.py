@@ -113,8 +113,10 @@ class SweepProgress:
             return
         what = f"eval_mse {ev:.4g}" if isinstance(ev, (int, float)) else result.error
         vs = result.summary.vs_linear if result.summary else None
-        if isinstance(ev, (int, float)) and isinstance(vs, (int, float)):
-            what += f" ({vs:.3g}× linear)"
+        if isinstance(ev, (int, float)) and isinstance(vs, float):
+            from .table import cell
+
+            what += f" ({cell(vs, 'vs_linear')} linear)"
         words = [result.id, status, what, f"({self.done}/{self.total} done, "
                  f"{self.failed} failed)"]
         print(" ".join(w for w in words if w), file=self.stream, flush=True)
